@@ -1,0 +1,171 @@
+// The CPU backend: host memory, ops split across a thread pool.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/thread_pool.h"
+#include "hearth/error.h"
+#include "quant/fp16.h"
+
+namespace hearth {
+namespace {
+
+size_t available_host_memory() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  size_t kb = 0;
+  std::string unit;
+  while (f >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads) : pool_(n_threads) {}
+
+  std::string name() const override { return "CPU"; }
+  bool is_host() const override { return true; }
+  size_t free_memory() const override { return available_host_memory(); }
+
+  void* alloc(size_t bytes) override {
+    void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
+    if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void release(void* p) override { std::free(p); }
+  void to_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+
+  void set_batch(const int32_t* pos, const int32_t* seq, int n_tokens) override {
+    pos_.assign(pos, pos + n_tokens);
+    seq_.assign(seq, seq + n_tokens);
+  }
+
+  void get_rows(const Weight& table, const int32_t* ids, int n, float* out) override {
+    for (int i = 0; i < n; ++i) {
+      if (ids[i] < 0 || ids[i] >= table.rows()) throw Error("token id " + std::to_string(ids[i]) + " out of range");
+      cpu::get_row(table, ids[i], out + static_cast<int64_t>(i) * table.cols());
+    }
+  }
+
+  void rms_norm(const float* x, const Weight& w, float* y, int n_rows, int dim, float eps) override {
+    const float* wf = static_cast<const float*>(w.data);
+    for (int r = 0; r < n_rows; ++r) {
+      const float* xr = x + static_cast<int64_t>(r) * dim;
+      float* yr = y + static_cast<int64_t>(r) * dim;
+      double ss = 0;
+      for (int i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+      float scale = 1.0f / std::sqrt(static_cast<float>(ss / dim) + eps);
+      for (int i = 0; i < dim; ++i) yr[i] = xr[i] * scale * wf[i];
+    }
+  }
+
+  void matmul(const Weight& w, const float* x, float* y, int n_tokens) override {
+    cpu::matmul(w, x, y, n_tokens, pool_, scratch_);
+  }
+
+  void rope(float* x, int n_tokens, int n_heads, int head_dim, const RopeParams& p) override {
+    const int half = p.n_rot / 2;
+    theta_.resize(half);
+    for (int t = 0; t < n_tokens; ++t) {
+      for (int i = 0; i < half; ++i) {
+        float freq = std::pow(p.freq_base, -2.0f * i / p.n_rot);
+        if (p.freq_factors) freq /= p.freq_factors[i];
+        theta_[i] = static_cast<float>(pos_[t]) * p.freq_scale * freq;
+      }
+      for (int h = 0; h < n_heads; ++h) {
+        float* v = x + (static_cast<int64_t>(t) * n_heads + h) * head_dim;
+        for (int i = 0; i < half; ++i) {
+          float c = std::cos(theta_[i]), s = std::sin(theta_[i]);
+          int a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
+          float x0 = v[a], x1 = v[b];
+          v[a] = x0 * c - x1 * s;
+          v[b] = x0 * s + x1 * c;
+        }
+      }
+    }
+  }
+
+  void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens) override {
+    for (int t = 0; t < n_tokens; ++t) {
+      int64_t row = static_cast<int64_t>(seq_[t]) * kv.n_ctx + pos_[t];
+      store_row(kv.k, kv.type, row * kv.kv_dim, k + static_cast<int64_t>(t) * kv.kv_dim, kv.kv_dim);
+      store_row(kv.v, kv.type, row * kv.kv_dim, v + static_cast<int64_t>(t) * kv.kv_dim, kv.kv_dim);
+    }
+  }
+
+  void attention(const float* q, const KvLayer& kv, int n_tokens, float* out, const AttentionParams& p) override {
+    const int hd = p.head_dim, group = p.n_head / p.n_head_kv;
+    pool_.parallel_for(static_cast<int64_t>(n_tokens) * p.n_head, [&](int64_t b, int64_t e, int) {
+      std::vector<float> scores, kr(hd), acc(hd);
+      for (int64_t job = b; job < e; ++job) {
+        int t = static_cast<int>(job / p.n_head), h = static_cast<int>(job % p.n_head);
+        int kvh = h / group, n_keys = pos_[t] + 1;
+        int64_t base = static_cast<int64_t>(seq_[t]) * kv.n_ctx;
+        const float* qh = q + (static_cast<int64_t>(t) * p.n_head + h) * hd;
+        scores.resize(n_keys);
+        float mx = -INFINITY;
+        for (int j = 0; j < n_keys; ++j) {
+          load_row(kv.k, kv.type, (base + j) * kv.kv_dim + kvh * hd, kr.data(), hd);
+          float s = 0;
+          for (int d = 0; d < hd; ++d) s += qh[d] * kr[d];
+          scores[j] = s * p.scale;
+          mx = std::max(mx, scores[j]);
+        }
+        float sum = 0;
+        for (int j = 0; j < n_keys; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int j = 0; j < n_keys; ++j) {
+          load_row(kv.v, kv.type, (base + j) * kv.kv_dim + kvh * hd, kr.data(), hd);
+          float wgt = scores[j] / sum;
+          for (int d = 0; d < hd; ++d) acc[d] += wgt * kr[d];
+        }
+        std::copy(acc.begin(), acc.end(), out + (static_cast<int64_t>(t) * p.n_head + h) * hd);
+      }
+    });
+  }
+
+  void swiglu(const float* gate, const float* up, float* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  }
+
+  void add(float* x, const float* y, size_t n) override {
+    for (size_t i = 0; i < n; ++i) x[i] += y[i];
+  }
+
+ private:
+  static void store_row(void* base, DType type, int64_t off, const float* src, int n) {
+    if (type == DType::F32) {
+      std::memcpy(static_cast<float*>(base) + off, src, n * sizeof(float));
+    } else {
+      uint16_t* d = static_cast<uint16_t*>(base) + off;
+      for (int i = 0; i < n; ++i) d[i] = f32_to_fp16(src[i]);
+    }
+  }
+  static void load_row(const void* base, DType type, int64_t off, float* dst, int n) {
+    if (type == DType::F32) {
+      std::memcpy(dst, static_cast<const float*>(base) + off, n * sizeof(float));
+    } else {
+      const uint16_t* s = static_cast<const uint16_t*>(base) + off;
+      for (int i = 0; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
+    }
+  }
+
+  ThreadPool pool_;
+  std::vector<uint8_t> scratch_;
+  std::vector<int32_t> pos_, seq_;
+  std::vector<float> theta_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+
+}  // namespace hearth
