@@ -1,0 +1,36 @@
+// The generation loop shared by `hearth run`, chat, bench and the server: evaluate a prompt, then
+// sample tokens until end of generation, a stop string, n_predict, or the caller says stop.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hearth/sampler.h"
+#include "hearth/session.h"
+
+namespace hearth {
+
+struct GenerateParams {
+  int n_predict = -1;              // -1: until end of generation or the context is full
+  SamplerParams sampling;
+  std::vector<std::string> stop;   // stop strings (not included in the output)
+};
+
+struct GenerateStats {
+  int n_prompt = 0;        // prompt tokens evaluated (after any cached prefix)
+  double prompt_ms = 0;
+  int n_gen = 0;           // tokens generated
+  double gen_ms = 0;       // from the first sampled token to the last
+  double ttft_ms = 0;      // from the call to the first token
+  std::string stop_reason; // "eog", "length", "stop", "context", "cancelled"
+  std::vector<int32_t> tokens;  // generated ids
+};
+
+// on_text receives the generated text in pieces as it becomes final (a stop string candidate is held back
+// until resolved); returning false cancels. The prompt is appended to sequence seq of the session.
+GenerateStats generate(Session& session, std::span<const int32_t> prompt, const GenerateParams& params,
+                       const std::function<bool(const std::string& text)>& on_text, int seq = 0);
+
+}  // namespace hearth

@@ -1,0 +1,77 @@
+// Loading a model: the GGUF file, its tokenizer, and where each layer runs.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hearth/chat.h"
+#include "hearth/error.h"
+
+namespace hearth {
+
+struct LoadParams {
+  int n_threads = 0;            // CPU threads; 0: one per physical core (at most all cores)
+  int n_gpu_layers = -1;        // layers on GPU: -1 automatic from free memory, 0 CPU only
+  size_t gpu_mem_limit = 0;     // bytes hearth may use per GPU; 0: the device's free memory
+  int n_ctx = 0;                // the context the plan must leave room for (KV cache); 0: default
+  std::string split_mode = "layer";  // "layer" or "row" (several GPUs)
+  std::vector<float> tensor_split;   // share of layers per GPU; empty: by free memory
+};
+
+struct ModelInfo {
+  std::string path;
+  std::string name;          // general.name
+  std::string arch;          // general.architecture
+  std::string file_type;     // dominant weight type ("Q4_0", "F16", ...)
+  uint64_t file_size = 0;
+  uint64_t n_params = 0;
+  int n_ctx_train = 0;
+  int n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_vocab = 0, head_dim = 0;
+  std::string tokenizer_model;  // "llama" (SentencePiece), "gpt2" (byte-level BPE)
+  std::string tokenizer_pre;
+  std::string chat_template;    // empty when the file has none
+  std::map<std::string, int> tensor_types;  // type name -> tensor count
+  uint64_t weight_bytes = 0;
+};
+
+// Where the model runs, as decided at load time.
+struct PlacementSummary {
+  std::vector<std::string> layer_device;  // per layer: "CPU", "CUDA0", ...
+  std::string output_device;
+  std::string text;                       // human-readable plan
+};
+
+// Reads a model file's description without loading weights (works for architectures hearth cannot run).
+ModelInfo inspect_model(const std::string& path);
+
+class Model {
+ public:
+  static std::unique_ptr<Model> load(const std::string& path, const LoadParams& params = {});
+  virtual ~Model() = default;
+
+  virtual const ModelInfo& info() const = 0;
+  virtual const PlacementSummary& placement() const = 0;
+
+  virtual std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const = 0;
+  virtual std::string token_to_piece(int32_t id) const = 0;
+  virtual std::string detokenize(const std::vector<int32_t>& ids) const = 0;
+  virtual bool is_eog(int32_t id) const = 0;
+  virtual int32_t bos() const = 0;
+  virtual int32_t eos() const = 0;
+  virtual int32_t find_token(std::string_view text) const = 0;
+  virtual std::string token_text(int32_t id) const = 0;  // "<s>" for BOS, etc.
+
+  // The chat prompt for messages in the model's template (tokenizer.chat_template), ending with the header
+  // of the assistant's reply when add_assistant; and its tokens (BOS added unless the text has it).
+  virtual std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const = 0;
+  virtual std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const = 0;
+  virtual std::string chat_format_name() const = 0;
+
+  // Bytes of KV cache for n_ctx positions of one sequence (F16 cache).
+  virtual size_t kv_bytes(int n_ctx) const = 0;
+};
+
+}  // namespace hearth

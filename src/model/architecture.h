@@ -1,0 +1,60 @@
+// An architecture builds its weights from a GGUF file and runs the forward pass with backend ops.
+// Architectures are registered by their general.architecture name.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "model/hparams.h"
+
+namespace hearth {
+
+class GgufFile;
+class WeightStore;
+struct PlacementPlan;
+
+// Activation buffers on one backend, for up to n_batch tokens.
+struct Activations {
+  float* x = nullptr;     // [n_batch, n_embd] hidden state
+  float* xn = nullptr;    // [n_batch, n_embd] normalized / block output
+  float* q = nullptr;     // [n_batch, q_dim]
+  float* k = nullptr;     // [n_batch, kv_dim]
+  float* v = nullptr;     // [n_batch, kv_dim]
+  float* att = nullptr;   // [n_batch, q_dim]
+  float* gate = nullptr;  // [n_batch, n_ff]
+  float* up = nullptr;    // [n_batch, n_ff]
+  float* logits = nullptr;  // [n_batch, n_vocab] (output backend only)
+};
+
+// One forward pass: n_tokens tokens with their positions and sequences.
+struct ForwardPass {
+  const int32_t* tokens = nullptr;
+  const int32_t* pos = nullptr;
+  const int32_t* seq = nullptr;
+  int n_tokens = 0;
+  // Token rows whose logits are wanted, ascending; logits_out[i * n_vocab] receives row i's logits.
+  std::vector<int> logit_rows;
+  float* logits_out = nullptr;  // host
+  // Per backend index (as in the plan): its activations; per layer: its KV cache.
+  std::vector<Activations>* acts = nullptr;
+  std::vector<KvLayer>* kv = nullptr;
+};
+
+class Architecture {
+ public:
+  virtual ~Architecture() = default;
+  virtual const HParams& hparams() const = 0;
+  virtual void forward(ForwardPass& pass) = 0;
+};
+
+using ArchitectureFactory =
+    std::function<std::unique_ptr<Architecture>(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&)>;
+
+// Registry by architecture name; returns null for unknown names.
+const ArchitectureFactory* find_architecture(const std::string& name);
+std::vector<std::string> architecture_names();
+
+}  // namespace hearth

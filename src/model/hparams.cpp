@@ -1,0 +1,45 @@
+#include "model/hparams.h"
+
+#include "gguf/gguf.h"
+#include "hearth/error.h"
+
+namespace hearth {
+namespace {
+
+int positive(const GgufFile& f, const std::string& key, uint64_t v) {
+  if (v == 0 || v > (1u << 24)) throw Error(f.path() + ": " + key + " = " + std::to_string(v) + " is out of range");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+HParams hparams_from_gguf(const GgufFile& f) {
+  HParams h;
+  h.arch = f.require_string("general.architecture");
+  const std::string a = h.arch + ".";
+  auto req = [&](const char* k) { return positive(f, a + k, f.require_uint(a + k)); };
+  h.n_embd = req("embedding_length");
+  h.n_layer = req("block_count");
+  h.n_head = req("attention.head_count");
+  h.n_ff = req("feed_forward_length");
+  h.n_ctx_train = positive(f, a + "context_length", f.get_uint(a + "context_length", 2048));
+  h.n_head_kv = positive(f, a + "attention.head_count_kv", f.get_uint(a + "attention.head_count_kv", h.n_head));
+  if (h.n_head % h.n_head_kv != 0)
+    throw Error(f.path() + ": head_count " + std::to_string(h.n_head) + " is not a multiple of head_count_kv " +
+                std::to_string(h.n_head_kv));
+  h.head_dim = positive(f, a + "attention.key_length", f.get_uint(a + "attention.key_length", h.n_embd / h.n_head));
+  h.n_rot = positive(f, a + "rope.dimension_count", f.get_uint(a + "rope.dimension_count", h.head_dim));
+  if (h.n_rot > h.head_dim || h.n_rot % 2) throw Error(f.path() + ": rope.dimension_count is invalid");
+  h.norm_eps = static_cast<float>(f.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  h.rope_freq_base = static_cast<float>(f.get_float(a + "rope.freq_base", 10000.0));
+  std::string scaling = f.get_string(a + "rope.scaling.type", "none");
+  if (scaling == "linear") {
+    double factor = f.get_float(a + "rope.scaling.factor", 1.0);
+    if (factor > 0) h.rope_freq_scale = static_cast<float>(1.0 / factor);
+  }
+  // The vocabulary size comes from the tokenizer when the key is absent.
+  h.n_vocab = static_cast<int>(f.get_uint(a + "vocab_size", f.get_array_strings("tokenizer.ggml.tokens").size()));
+  return h;
+}
+
+}  // namespace hearth

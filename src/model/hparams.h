@@ -1,0 +1,33 @@
+// Hyperparameters of a decoder-only transformer, read from GGUF metadata ("{arch}.*" keys).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace hearth {
+
+class GgufFile;
+
+struct HParams {
+  std::string arch;           // general.architecture
+  int n_vocab = 0;            // tokens
+  int n_ctx_train = 0;        // context length the model was trained with
+  int n_embd = 0;             // hidden size
+  int n_layer = 0;            // transformer blocks
+  int n_head = 0;             // query heads
+  int n_head_kv = 0;          // key/value heads (GQA when < n_head)
+  int n_ff = 0;               // feed-forward hidden size
+  int head_dim = 0;           // n_embd / n_head unless the file says otherwise
+  int n_rot = 0;              // rotated dims per head
+  float norm_eps = 1e-5f;     // RMSNorm epsilon
+  float rope_freq_base = 10000.0f;
+  float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
+  bool rope_neox = false;     // NeoX pair ordering (GPT-NeoX, Falcon, Qwen2, Phi-3, Gemma)
+
+  int q_dim() const { return n_head * head_dim; }
+  int kv_dim() const { return n_head_kv * head_dim; }
+};
+
+// Throws hearth::Error naming the missing or inconsistent key.
+HParams hparams_from_gguf(const GgufFile& f);
+
+}  // namespace hearth

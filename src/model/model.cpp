@@ -1,0 +1,117 @@
+#include <algorithm>
+#include <thread>
+
+#include "hearth/error.h"
+#include "model/model_impl.h"
+
+namespace hearth {
+namespace {
+
+ModelFootprint footprint(const GgufFile& f, const HParams& h, int n_ctx) {
+  ModelFootprint fp;
+  fp.layer_bytes.assign(h.n_layer, 0);
+  for (const GgufTensor& t : f.tensors()) {
+    std::string_view n = t.name;
+    if (n.rfind("blk.", 0) == 0) {
+      int l = std::atoi(std::string(n.substr(4)).c_str());
+      if (l >= 0 && l < h.n_layer) fp.layer_bytes[l] += t.nbytes;
+    } else if (n == "output.weight" || n == "output_norm.weight") {
+      fp.output_bytes += t.nbytes;
+    }
+  }
+  if (!f.find_tensor("output.weight"))
+    if (const GgufTensor* e = f.find_tensor("token_embd.weight")) fp.output_bytes += e->nbytes;
+  fp.kv_bytes_per_layer = 2ull * n_ctx * h.kv_dim() * 2;
+  // Activations for a 512-token batch plus its logits.
+  fp.act_bytes = 512ull * 4 * (3ull * h.n_embd + 2ull * h.q_dim() + 2ull * h.kv_dim() + 2ull * h.n_ff + h.n_vocab);
+  return fp;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadParams& params) {
+  return std::make_unique<ModelImpl>(path, params);
+}
+
+ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) {
+  file_ = GgufFile::open(path);
+  HParams h = hparams_from_gguf(*file_);
+  const ArchitectureFactory* factory = find_architecture(h.arch);
+  if (!factory) {
+    std::string known;
+    for (const std::string& n : architecture_names()) known += (known.empty() ? "" : ", ") + n;
+    throw Error(path + ": unknown architecture '" + h.arch + "' (supported: " + known + ")");
+  }
+  tok_ = Tokenizer::from_gguf(*file_);
+  if (tok_->n_vocab() != h.n_vocab)
+    throw Error(path + ": tokenizer has " + std::to_string(tok_->n_vocab()) + " tokens, model expects " +
+                std::to_string(h.n_vocab));
+  info_ = model_info_from_gguf(*file_, h);
+  chat_format_ = chat_format_detect(info_.chat_template);
+
+  int n_threads = params.n_threads > 0 ? params.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+  backends_.push_back(make_cpu_backend(std::max(1, n_threads)));
+
+  PlanRequest req;
+  req.n_gpu_layers = params.n_gpu_layers;
+  req.gpu_mem_limit = params.gpu_mem_limit;
+  req.tensor_split = params.tensor_split;
+  std::string gpu_note;
+  if (params.n_gpu_layers != 0) {
+    std::vector<DeviceInfo> gpus = cuda_devices();
+    for (size_t g = 0; g < gpus.size(); ++g) {
+      try {
+        backends_.push_back(make_cuda_backend(static_cast<int>(g)));
+        req.gpus.push_back(gpus[g]);
+      } catch (const Error& e) {
+        gpu_note += std::string("; GPU ") + std::to_string(g) + " unusable: " + e.what();
+      }
+    }
+    if (params.n_gpu_layers > 0 && req.gpus.empty()) gpu_note += "; no usable GPU, running on CPU";
+  }
+  int n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min(h.n_ctx_train, 4096);
+  LayerAssignment la = plan_layers(footprint(*file_, h, n_ctx), req);
+  for (auto& b : backends_) plan_.backends.push_back(b.get());
+  plan_.layer_backend = la.layer_device;
+  plan_.output_backend = la.output_device;
+  plan_.text = la.text + gpu_note;
+  // Drop GPU backends that received nothing (keeps indices: only trailing unused ones go).
+  summary_.text = plan_.text;
+  for (int d : plan_.layer_backend) summary_.layer_device.push_back(plan_.backends[d]->name());
+  summary_.output_device = plan_.backends[plan_.output_backend]->name();
+
+  weights_ = std::make_unique<WeightStore>(*file_);
+  arch_ = (*factory)(*file_, h, *weights_, plan_);
+}
+
+ModelImpl::~ModelImpl() {
+  arch_.reset();
+  weights_.reset();  // device copies go before their backends
+}
+
+std::vector<int32_t> ModelImpl::tokenize(std::string_view text, bool add_bos, bool parse_special) const {
+  return tok_->encode(text, add_bos, parse_special);
+}
+
+std::string ModelImpl::token_text(int32_t id) const {
+  if (id < 0 || id >= tok_->n_vocab()) return {};
+  return std::string(file_->get_array_strings("tokenizer.ggml.tokens")[id]);
+}
+
+std::string ModelImpl::format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const {
+  return chat_render(chat_format_, messages, add_assistant, token_text(bos()), token_text(eos()));
+}
+
+std::vector<int32_t> ModelImpl::tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const {
+  std::string text = format_chat(messages, add_assistant);
+  std::string bos_text = token_text(bos());
+  bool has_bos = !bos_text.empty() && text.rfind(bos_text, 0) == 0;
+  return tok_->encode(text, !has_bos, true);
+}
+
+size_t ModelImpl::kv_bytes(int n_ctx) const {
+  const HParams& h = hparams();
+  return 2ull * h.n_layer * n_ctx * h.kv_dim() * 2;
+}
+
+}  // namespace hearth

@@ -1,0 +1,55 @@
+// The loaded model behind the public hearth::Model: file, tokenizer, backends, plan and architecture.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "gguf/gguf.h"
+#include "hearth/model.h"
+#include "model/architecture.h"
+#include "model/weight_store.h"
+#include "placement/plan.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hearth {
+
+class ModelImpl final : public Model {
+ public:
+  ModelImpl(const std::string& path, const LoadParams& params);
+  ~ModelImpl() override;
+
+  const ModelInfo& info() const override { return info_; }
+  const PlacementSummary& placement() const override { return summary_; }
+  std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const override;
+  std::string token_to_piece(int32_t id) const override { return tok_->token_to_piece(id); }
+  std::string detokenize(const std::vector<int32_t>& ids) const override { return tok_->decode(ids); }
+  bool is_eog(int32_t id) const override { return tok_->is_eog(id); }
+  int32_t bos() const override { return tok_->bos(); }
+  int32_t eos() const override { return tok_->eos(); }
+  int32_t find_token(std::string_view text) const override { return tok_->find_token(text); }
+  std::string token_text(int32_t id) const override;
+  size_t kv_bytes(int n_ctx) const override;
+  std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
+  std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
+  std::string chat_format_name() const override { return hearth::chat_format_name(chat_format_); }
+
+  const HParams& hparams() const { return arch_->hparams(); }
+  Architecture& arch() { return *arch_; }
+  const PlacementPlan& plan() const { return plan_; }
+
+ private:
+  std::unique_ptr<GgufFile> file_;
+  std::unique_ptr<Tokenizer> tok_;
+  std::vector<std::unique_ptr<Backend>> backends_;
+  PlacementPlan plan_;
+  std::unique_ptr<WeightStore> weights_;
+  std::unique_ptr<Architecture> arch_;
+  ModelInfo info_;
+  ChatFormat chat_format_ = ChatFormat::Plain;
+  PlacementSummary summary_;
+};
+
+// Fills the descriptive fields of ModelInfo from a file (shared by `hearth info` and loading).
+ModelInfo model_info_from_gguf(const GgufFile& f, const HParams& h);
+
+}  // namespace hearth

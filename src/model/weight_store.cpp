@@ -1,0 +1,51 @@
+#include "model/weight_store.h"
+
+#include "gguf/gguf.h"
+#include "hearth/error.h"
+#include "quant/quant.h"
+
+namespace hearth {
+
+WeightStore::~WeightStore() {
+  for (auto& [be, p] : device_copies_) be->release(p);
+}
+
+bool WeightStore::has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
+
+size_t WeightStore::bytes(const std::string& name) const {
+  const GgufTensor* t = file_.find_tensor(name);
+  return t ? t->nbytes : 0;
+}
+
+Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
+  const GgufTensor* t = file_.find_tensor(name);
+  if (!t) throw Error(file_.path() + ": missing tensor " + name);
+  std::string expected = "[";
+  bool ok = t->n_dims <= static_cast<int>(shape.size());
+  int d = 0;
+  for (int64_t n : shape) {
+    expected += (d ? ", " : "") + std::to_string(n);
+    if (t->ne[d] != n) ok = false;
+    ++d;
+  }
+  expected += "]";
+  if (!ok)
+    throw Error("tensor " + name + ": expected shape " + expected + ", file has " + t->shape_str());
+  if (!dtype_supported(t->type))
+    throw Error("tensor " + name + ": type " + std::string(dtype_name(t->type)) + " is not supported yet");
+  Weight w;
+  w.type = t->type;
+  for (int i = 0; i < 4; ++i) w.ne[i] = t->ne[i];
+  w.nbytes = t->nbytes;
+  if (backend.is_host()) {
+    w.data = t->data;
+  } else {
+    void* p = backend.alloc(t->nbytes);
+    device_copies_.emplace_back(&backend, p);
+    backend.to_device(p, t->data, t->nbytes);
+    w.data = p;
+  }
+  return w;
+}
+
+}  // namespace hearth

@@ -1,0 +1,77 @@
+#include "chat.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace hearth::cli {
+namespace {
+
+std::atomic<bool> g_generating{false};
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) {
+  if (!g_generating.load()) {
+    const char nl = '\n';
+    (void)!write(STDOUT_FILENO, &nl, 1);
+    _exit(130);
+  }
+  g_interrupted.store(true);
+}
+
+}  // namespace
+
+std::vector<int32_t> tokenize_chat(const Model& model, const std::vector<ChatMessage>& messages) {
+  return model.tokenize_chat(messages, true);
+}
+
+int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system) {
+  std::signal(SIGINT, on_sigint);
+  const bool tty = isatty(STDIN_FILENO);
+  std::vector<ChatMessage> messages;
+  if (!system.empty()) messages.push_back({"system", system});
+  std::vector<int32_t> cached;  // tokens whose keys and values are in the session's KV cache
+  std::fprintf(stderr, "hearth: chat (%s template). Ctrl-C stops a reply, Ctrl-D quits.\n",
+               model.chat_format_name().c_str());
+  std::string line;
+  for (;;) {
+    if (tty) std::fputs("> ", stdout), std::fflush(stdout);
+    if (!std::getline(std::cin, line)) break;
+    if (line.empty()) continue;
+    messages.push_back({"user", line});
+    std::vector<int32_t> tokens = model.tokenize_chat(messages, true);
+    // Reuse the cached prefix; evaluate only what is new.
+    size_t common = 0;
+    while (common < cached.size() && common < tokens.size() && cached[common] == tokens[common]) ++common;
+    if (common == tokens.size()) --common;
+    if (static_cast<int>(tokens.size()) >= session.n_ctx()) {
+      std::fprintf(stderr, "hearth: the conversation (%zu tokens) no longer fits the context (%d); start a new one "
+                   "with a larger -c\n", tokens.size(), session.n_ctx());
+      messages.pop_back();
+      continue;
+    }
+    session.truncate(0, static_cast<int>(common));
+    std::string reply;
+    g_interrupted = false;
+    g_generating = true;
+    GenerateStats st = generate(session, std::span<const int32_t>(tokens).subspan(common), gp,
+                                [&](const std::string& text) {
+                                  std::fwrite(text.data(), 1, text.size(), stdout);
+                                  std::fflush(stdout);
+                                  reply += text;
+                                  return !g_interrupted.load();
+                                });
+    g_generating = false;
+    std::fputc('\n', stdout);
+    tokens.insert(tokens.end(), st.tokens.begin(), st.tokens.end());
+    tokens.resize(session.n_past(0));
+    cached = tokens;
+    messages.push_back({"assistant", reply});
+  }
+  return 0;
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,31 @@
+// Subcommands of the hearth CLI: each registers its options on the app and returns its runner.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "hearth/model.h"
+
+namespace hearth::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_run(CLI::App& app);
+Runner add_info(CLI::App& app);
+
+// Options shared by the commands that load a model.
+struct ModelOptions {
+  std::string model;
+  int threads = 0;
+  int n_gpu_layers = -1;
+  std::string gpu_mem_limit;  // "8G", "512M", bytes
+  int n_ctx = 0;
+  std::string split_mode = "layer";
+  std::string tensor_split;
+};
+void add_model_options(CLI::App& cmd, ModelOptions& o);
+LoadParams load_params(const ModelOptions& o);
+// Parses "8G", "512M", "1.5GiB", "1000000".
+size_t parse_size(const std::string& s);
+
+}  // namespace hearth::cli

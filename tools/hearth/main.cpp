@@ -1,0 +1,31 @@
+// hearth: run, chat with, inspect, serve and measure LLMs on your own hardware.
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include "commands.h"
+#include "hearth/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hearth: private LLM inference on your own hardware"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hearth 0.1.0");
+  std::vector<hearth::cli::Runner> runners;
+  for (auto add : {hearth::cli::add_run, hearth::cli::add_info}) runners.push_back(add(app));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (size_t i = 0; i < runners.size(); ++i)
+      if (app.get_subcommands()[i]->parsed()) return runners[i]();
+  } catch (const hearth::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 1;
+}

@@ -1,0 +1,56 @@
+#include <cmath>
+#include <sstream>
+
+#include "commands.h"
+
+namespace hearth::cli {
+
+void add_model_options(CLI::App& cmd, ModelOptions& o) {
+  cmd.add_option("-t,--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("-ngl,--n-gpu-layers,--gpu-layers", o.n_gpu_layers,
+                 "layers to put on GPU (-1: automatic from free memory; 0: CPU only)");
+  cmd.add_option("--gpu-mem-limit", o.gpu_mem_limit, "cap on the GPU memory hearth may use per device (e.g. 8G)");
+  cmd.add_option("-c,--ctx-size", o.n_ctx, "context size in tokens (default: model's, at most 4096)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("-sm,--split-mode", o.split_mode, "how to split across GPUs: layer or row")
+      ->check(CLI::IsMember({"layer", "row", "none"}));
+  cmd.add_option("-ts,--tensor-split", o.tensor_split, "share of the model per GPU, e.g. 3,1");
+}
+
+size_t parse_size(const std::string& s) {
+  std::istringstream in(s);
+  double v = 0;
+  std::string unit;
+  if (!(in >> v) || v < 0) throw Error("invalid size '" + s + "' (expected e.g. 8G, 512M)");
+  in >> unit;
+  double mult = 1;
+  if (!unit.empty()) {
+    char u = static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0])));
+    mult = u == 'K' ? 1024.0 : u == 'M' ? 1048576.0 : u == 'G' ? 1073741824.0 : u == 'T' ? 1099511627776.0 : 0;
+    if (mult == 0) throw Error("invalid size unit in '" + s + "'");
+  }
+  return static_cast<size_t>(std::llround(v * mult));
+}
+
+LoadParams load_params(const ModelOptions& o) {
+  LoadParams p;
+  p.n_threads = o.threads;
+  p.n_gpu_layers = o.n_gpu_layers;
+  p.n_ctx = o.n_ctx;
+  p.split_mode = o.split_mode;
+  if (!o.gpu_mem_limit.empty()) p.gpu_mem_limit = parse_size(o.gpu_mem_limit);
+  if (!o.tensor_split.empty()) {
+    std::stringstream ss(o.tensor_split);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      try {
+        p.tensor_split.push_back(std::stof(part));
+      } catch (const std::exception&) {
+        throw Error("invalid --tensor-split '" + o.tensor_split + "'");
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace hearth::cli

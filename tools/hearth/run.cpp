@@ -1,0 +1,71 @@
+// hearth run: one-shot generation with -p / -f, or an interactive chat without them.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "chat.h"
+#include "commands.h"
+#include "hearth/generate.h"
+#include "hearth/session.h"
+#include "run_options.h"
+
+namespace hearth::cli {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("cannot read prompt file " + path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int run(RunOptions& o) {
+  if (o.model.model.empty()) o.model.model = o.positional_model;
+  if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
+  if (!o.prompt_file.empty()) o.prompt = read_file(o.prompt_file);
+
+  auto t0 = std::chrono::steady_clock::now();
+  LoadParams lp = load_params(o.model);
+  auto model = Model::load(o.model.model, lp);
+  SessionParams sp;
+  sp.n_ctx = o.model.n_ctx;
+  sp.n_batch = o.n_batch;
+  Session session(*model, sp);
+  double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "hearth: loaded %s (%s, %s, %.2f GiB) in %.0f ms; %s; context %d\n",
+               o.model.model.c_str(), model->info().arch.c_str(), model->info().file_type.c_str(),
+               model->info().file_size / 1073741824.0, load_ms, model->placement().text.c_str(), session.n_ctx());
+
+  GenerateParams gp = generate_params(o);
+  if (o.prompt.empty() && o.prompt_file.empty()) return chat_loop(*model, session, gp, o.system);
+
+  std::vector<int32_t> tokens;
+  if (!o.system.empty()) {
+    tokens = tokenize_chat(*model, {{"system", o.system}, {"user", o.prompt}});
+  } else {
+    tokens = model->tokenize(o.prompt, true, true);
+  }
+  if (static_cast<int>(tokens.size()) >= session.n_ctx())
+    throw Error("prompt is " + std::to_string(tokens.size()) + " tokens, longer than the context size " +
+                std::to_string(session.n_ctx()) + " (use a larger -c)");
+  GenerateStats st = generate(session, tokens, gp, [](const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  std::fputc('\n', stdout);
+  print_stats(st, load_ms);
+  return 0;
+}
+
+}  // namespace
+
+Runner add_run(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "generate text from a prompt, or chat when no prompt is given");
+  add_run_options(*cmd, *o);
+  return [o] { return run(*o); };
+}
+
+}  // namespace hearth::cli

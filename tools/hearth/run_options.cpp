@@ -1,0 +1,51 @@
+#include "run_options.h"
+
+#include <cstdio>
+
+namespace hearth::cli {
+
+void add_run_options(CLI::App& cmd, RunOptions& o) {
+  cmd.add_option("model", o.positional_model, "model file (same as -m)");
+  cmd.add_option("-m,--model", o.model.model, "model file (GGUF)");
+  add_model_options(cmd, o.model);
+  cmd.add_option("-p,--prompt", o.prompt, "prompt; without -p or -f, start a chat");
+  cmd.add_option("-f,--file", o.prompt_file, "read the prompt from a file");
+  cmd.add_option("--system,-sys", o.system, "system prompt (formats the prompt with the chat template)");
+  cmd.add_option("-n,--n-predict", o.n_predict, "tokens to generate (-1: until end of generation)");
+  cmd.add_option("-b,--batch-size", o.n_batch, "tokens per forward pass for the prompt")->check(CLI::PositiveNumber);
+  cmd.add_option("--temp", o.temp, "temperature (0: greedy)");
+  cmd.add_option("--top-k", o.top_k, "top-k sampling (0: off)");
+  cmd.add_option("--top-p", o.top_p, "top-p sampling (1: off)");
+  cmd.add_option("--min-p", o.min_p, "min-p sampling (0: off)");
+  cmd.add_option("--repeat-penalty", o.repeat_penalty, "penalty for repeated tokens (1: off)");
+  cmd.add_option("--repeat-last-n", o.repeat_last_n, "tokens the penalties look back over (-1: context)");
+  cmd.add_option("--presence-penalty", o.presence_penalty, "presence penalty");
+  cmd.add_option("--frequency-penalty", o.frequency_penalty, "frequency penalty");
+  cmd.add_option("-s,--seed", o.seed, "random seed (-1: random)");
+}
+
+GenerateParams generate_params(const RunOptions& o) {
+  GenerateParams gp;
+  gp.n_predict = o.n_predict;
+  gp.sampling.temperature = o.temp;
+  gp.sampling.top_k = o.top_k;
+  gp.sampling.top_p = o.top_p;
+  gp.sampling.min_p = o.min_p;
+  gp.sampling.repeat_penalty = o.repeat_penalty;
+  gp.sampling.repeat_last_n = o.repeat_last_n;
+  gp.sampling.presence_penalty = o.presence_penalty;
+  gp.sampling.frequency_penalty = o.frequency_penalty;
+  gp.sampling.seed = o.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(o.seed);
+  return gp;
+}
+
+void print_stats(const GenerateStats& st, double load_ms) {
+  double pp = st.prompt_ms > 0 ? st.n_prompt * 1000.0 / st.prompt_ms : 0;
+  double tg = st.n_gen > 1 && st.gen_ms > 0 ? (st.n_gen - 1) * 1000.0 / st.gen_ms : 0;
+  std::fprintf(stderr,
+               "hearth: load %.0f ms | prompt %d tokens in %.1f ms (%.1f tok/s) | generation %d tokens in %.1f ms "
+               "(%.1f tok/s) | stop: %s\n",
+               load_ms, st.n_prompt, st.prompt_ms, pp, st.n_gen, st.gen_ms, tg, st.stop_reason.c_str());
+}
+
+}  // namespace hearth::cli

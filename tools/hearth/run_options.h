@@ -1,0 +1,34 @@
+// Options of `hearth run` (and of the commands that generate text the same way).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "commands.h"
+#include "hearth/generate.h"
+
+namespace hearth::cli {
+
+struct RunOptions {
+  ModelOptions model;
+  std::string positional_model;
+  std::string prompt;
+  std::string prompt_file;
+  std::string system;
+  int n_predict = -1;
+  int n_batch = 512;
+  float temp = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  int64_t seed = -1;
+};
+
+void add_run_options(CLI::App& cmd, RunOptions& o);
+GenerateParams generate_params(const RunOptions& o);
+void print_stats(const GenerateStats& st, double load_ms);
+
+}  // namespace hearth::cli
