@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fresh machine → a real model writing a story: installs packages, builds, runs stories260K.
+# Uses ../shared/fixtures when present, otherwise downloads the same small model from Hugging Face.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target hearth_cli
+model=../shared/fixtures/stories260K/stories260K.gguf
+if [ ! -f "$model" ]; then
+  model="${HEARTH_CACHE:-$HOME/.cache/hearth}/stories260K.gguf"
+  if [ ! -f "$model" ]; then
+    mkdir -p "$(dirname "$model")"
+    curl -fL --retry 3 -o "$model.part" https://huggingface.co/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf
+    mv "$model.part" "$model"
+  fi
+fi
+./build/hearth run -m "$model" -p "Once upon a time" -n 200 --temp 0

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages hearth builds and tests with (needs root or sudo).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config git curl ca-certificates
+      libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev
+      libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
