@@ -12,6 +12,7 @@ using Runner = std::function<int()>;
 
 Runner add_run(CLI::App& app);
 Runner add_info(CLI::App& app);
+Runner add_bench(CLI::App& app);
 
 // Options shared by the commands that load a model.
 struct ModelOptions {

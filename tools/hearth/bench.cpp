@@ -1,0 +1,139 @@
+// hearth bench: llama-bench-style speed table (pp = prompt processing, tg = token generation).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "commands.h"
+#include "hearth/session.h"
+
+namespace hearth::cli {
+namespace {
+
+struct BenchOptions {
+  ModelOptions model;
+  std::string prompt_sizes = "512";
+  std::string gen_sizes = "128";
+  std::string threads;
+  int reps = 5;
+  std::string output = "md";
+};
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ','))
+    if (!part.empty()) out.push_back(std::stoi(part));
+  return out;
+}
+
+struct Result {
+  std::string test;
+  int threads;
+  double mean, sd;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// tokens/s of one repetition: a fresh prompt of n tokens (pp) or n single-token steps (tg).
+double measure(Model& model, bool prompt, int n, std::mt19937& rng) {
+  SessionParams sp;
+  sp.n_ctx = n + 1;
+  sp.n_batch = prompt ? n : 1;
+  Session s(model, sp);
+  std::uniform_int_distribution<int> tok(0, s.n_vocab() - 1);
+  std::vector<int32_t> tokens(n);
+  for (int& t : tokens) t = tok(rng);
+  if (prompt) {
+    auto t0 = std::chrono::steady_clock::now();
+    s.decode(tokens);
+    return n / seconds_since(t0);
+  }
+  int32_t first = model.bos() >= 0 ? model.bos() : 0;
+  s.decode(std::span<const int32_t>(&first, 1));  // warm the first position
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) s.decode(std::span<const int32_t>(&tokens[i], 1));
+  return n / seconds_since(t0);
+}
+
+int bench(BenchOptions& o) {
+  if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
+  std::vector<int> thread_list = o.threads.empty() ? std::vector<int>{0} : parse_list(o.threads);
+  std::vector<Result> results;
+  std::mt19937 rng(42);
+  ModelInfo info;
+  std::string backend;
+  for (int t : thread_list) {
+    ModelOptions mo = o.model;
+    mo.threads = t;
+    auto model = Model::load(o.model.model, load_params(mo));
+    info = model->info();
+    backend = model->placement().layer_device.empty() ? "CPU" : model->placement().layer_device.back();
+    int nt = t > 0 ? t : static_cast<int>(std::thread::hardware_concurrency());
+    for (bool prompt : {true, false}) {
+      for (int n : parse_list(prompt ? o.prompt_sizes : o.gen_sizes)) {
+        if (n <= 0) continue;
+        measure(*model, prompt, std::min(n, 16), rng);  // warm-up
+        std::vector<double> v;
+        for (int r = 0; r < o.reps; ++r) v.push_back(measure(*model, prompt, n, rng));
+        double mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size(), ss = 0;
+        for (double x : v) ss += (x - mean) * (x - mean);
+        results.push_back({(prompt ? "pp" : "tg") + std::to_string(n), nt, mean,
+                           v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : 0.0});
+        if (o.output == "md")
+          std::fprintf(stderr, "  %s t=%d: %.2f ± %.2f tok/s\n", results.back().test.c_str(), nt, mean,
+                       results.back().sd);
+      }
+    }
+  }
+  double size_gib = info.weight_bytes / 1073741824.0;
+  double params_b = info.n_params / 1e9;
+  if (o.output == "json") {
+    std::printf("[\n");
+    for (size_t i = 0; i < results.size(); ++i)
+      std::printf("  {\"model\": \"%s\", \"type\": \"%s\", \"size_bytes\": %llu, \"params\": %llu, \"backend\": \"%s\", "
+                  "\"threads\": %d, \"test\": \"%s\", \"avg_ts\": %.4f, \"stddev_ts\": %.4f}%s\n",
+                  info.arch.c_str(), info.file_type.c_str(), static_cast<unsigned long long>(info.weight_bytes),
+                  static_cast<unsigned long long>(info.n_params), backend.c_str(), results[i].threads,
+                  results[i].test.c_str(), results[i].mean, results[i].sd, i + 1 < results.size() ? "," : "");
+    std::printf("]\n");
+  } else if (o.output == "csv") {
+    std::printf("model,type,size_bytes,params,backend,threads,test,avg_ts,stddev_ts\n");
+    for (const Result& r : results)
+      std::printf("%s,%s,%llu,%llu,%s,%d,%s,%.4f,%.4f\n", info.arch.c_str(), info.file_type.c_str(),
+                  static_cast<unsigned long long>(info.weight_bytes), static_cast<unsigned long long>(info.n_params),
+                  backend.c_str(), r.threads, r.test.c_str(), r.mean, r.sd);
+  } else {
+    std::printf("| model | size | params | backend | threads | test | t/s |\n");
+    std::printf("| ----- | ---: | -----: | ------- | ------: | ---: | --: |\n");
+    for (const Result& r : results)
+      std::printf("| %s %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f |\n", info.arch.c_str(),
+                  info.file_type.c_str(), size_gib, params_b, backend.c_str(), r.threads, r.test.c_str(), r.mean,
+                  r.sd);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "measure prompt processing and generation speed (llama-bench style)");
+  cmd->add_option("-m,--model", o->model.model, "model file (GGUF)")->required();
+  cmd->add_option("-p,--n-prompt", o->prompt_sizes, "prompt lengths, comma-separated (0: skip)");
+  cmd->add_option("-n,--n-gen", o->gen_sizes, "generation lengths, comma-separated (0: skip)");
+  cmd->add_option("-t,--threads", o->threads, "thread counts, comma-separated");
+  cmd->add_option("-r,--repetitions", o->reps, "repetitions per test")->check(CLI::PositiveNumber);
+  cmd->add_option("-o,--output", o->output, "md, json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
+  cmd->add_option("-ngl,--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
+  cmd->add_option("--gpu-mem-limit", o->model.gpu_mem_limit, "GPU memory cap (e.g. 8G)");
+  return [o] { return bench(*o); };
+}
+
+}  // namespace hearth::cli
