@@ -7,12 +7,6 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target hearth_cli
 model=../shared/fixtures/stories260K/stories260K.gguf
-if [ ! -f "$model" ]; then
-  model="${HEARTH_CACHE:-$HOME/.cache/hearth}/stories260K.gguf"
-  if [ ! -f "$model" ]; then
-    mkdir -p "$(dirname "$model")"
-    curl -fL --retry 3 -o "$model.part" https://huggingface.co/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf
-    mv "$model.part" "$model"
-  fi
-fi
+# Without the fixtures (a user's machine), hearth downloads the same model from Hugging Face.
+[ -f "$model" ] || model=hf:ggml-org/models/tinyllamas/stories260K.gguf
 ./build/hearth run -m "$model" -p "Once upon a time" -n 200 --temp 0

@@ -24,6 +24,7 @@ int run(RunOptions& o) {
   if (o.model.model.empty()) o.model.model = o.positional_model;
   if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
   if (!o.prompt_file.empty()) o.prompt = read_file(o.prompt_file);
+  o.model.model = resolve_model(o.model.model);
 
   auto t0 = std::chrono::steady_clock::now();
   LoadParams lp = load_params(o.model);
