@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/thread_pool.h"
 #include "hearth/error.h"
-#include "quant/fp16.h"
 
 namespace hearth {
 namespace {
@@ -94,68 +94,31 @@ class CpuBackend final : public Backend {
   }
 
   void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens) override {
-    for (int t = 0; t < n_tokens; ++t) {
-      int64_t row = static_cast<int64_t>(seq_[t]) * kv.n_ctx + pos_[t];
-      store_row(kv.k, kv.type, row * kv.kv_dim, k + static_cast<int64_t>(t) * kv.kv_dim, kv.kv_dim);
-      store_row(kv.v, kv.type, row * kv.kv_dim, v + static_cast<int64_t>(t) * kv.kv_dim, kv.kv_dim);
-    }
+    cpu::kv_store(k, v, kv, n_tokens, pos_.data(), seq_.data());
   }
 
   void attention(const float* q, const KvLayer& kv, int n_tokens, float* out, const AttentionParams& p) override {
-    const int hd = p.head_dim, group = p.n_head / p.n_head_kv;
-    pool_.parallel_for(static_cast<int64_t>(n_tokens) * p.n_head, [&](int64_t b, int64_t e, int) {
-      std::vector<float> scores, kr(hd), acc(hd);
-      for (int64_t job = b; job < e; ++job) {
-        int t = static_cast<int>(job / p.n_head), h = static_cast<int>(job % p.n_head);
-        int kvh = h / group, n_keys = pos_[t] + 1;
-        int64_t base = static_cast<int64_t>(seq_[t]) * kv.n_ctx;
-        const float* qh = q + (static_cast<int64_t>(t) * p.n_head + h) * hd;
-        scores.resize(n_keys);
-        float mx = -INFINITY;
-        for (int j = 0; j < n_keys; ++j) {
-          load_row(kv.k, kv.type, (base + j) * kv.kv_dim + kvh * hd, kr.data(), hd);
-          float s = 0;
-          for (int d = 0; d < hd; ++d) s += qh[d] * kr[d];
-          scores[j] = s * p.scale;
-          mx = std::max(mx, scores[j]);
-        }
-        float sum = 0;
-        for (int j = 0; j < n_keys; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int j = 0; j < n_keys; ++j) {
-          load_row(kv.v, kv.type, (base + j) * kv.kv_dim + kvh * hd, kr.data(), hd);
-          float wgt = scores[j] / sum;
-          for (int d = 0; d < hd; ++d) acc[d] += wgt * kr[d];
-        }
-        std::copy(acc.begin(), acc.end(), out + (static_cast<int64_t>(t) * p.n_head + h) * hd);
-      }
-    });
+    cpu::attention(q, kv, n_tokens, pos_.data(), seq_.data(), out, p, pool_);
   }
 
   void swiglu(const float* gate, const float* up, float* out, size_t n) override {
-    for (size_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    split(n, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    });
   }
 
   void add(float* x, const float* y, size_t n) override {
-    for (size_t i = 0; i < n; ++i) x[i] += y[i];
+    split(n, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) x[i] += y[i];
+    });
   }
 
  private:
-  static void store_row(void* base, DType type, int64_t off, const float* src, int n) {
-    if (type == DType::F32) {
-      std::memcpy(static_cast<float*>(base) + off, src, n * sizeof(float));
-    } else {
-      uint16_t* d = static_cast<uint16_t*>(base) + off;
-      for (int i = 0; i < n; ++i) d[i] = f32_to_fp16(src[i]);
-    }
-  }
-  static void load_row(const void* base, DType type, int64_t off, float* dst, int n) {
-    if (type == DType::F32) {
-      std::memcpy(dst, static_cast<const float*>(base) + off, n * sizeof(float));
-    } else {
-      const uint16_t* s = static_cast<const uint16_t*>(base) + off;
-      for (int i = 0; i < n; ++i) dst[i] = fp16_to_f32(s[i]);
-    }
+  // Elementwise work on the pool when it is large enough to pay for the wake-up.
+  template <class F>
+  void split(size_t n, F&& f) {
+    if (n < 32768 || pool_.size() == 1) return f(size_t{0}, n);
+    pool_.parallel_for(static_cast<int64_t>(n), [&](int64_t b, int64_t e, int) { f(static_cast<size_t>(b), static_cast<size_t>(e)); });
   }
 
   ThreadPool pool_;
