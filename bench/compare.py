@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Interleaved speed comparison of hearth and llama.cpp on the same GGUF files.
+
+For each model and thread count, runs `hearth bench` and `llama-bench` alternately, one repetition each per
+round, so that both see the same machine state (these machines are shared and noisy), then reports the
+median tokens/s of each and their ratio.
+
+  bench/compare.py --hearth build/hearth --llama-bench /path/to/llama-bench \
+      --models m1.gguf,m2.gguf --threads 1,2 --rounds 5 [--ngl 99] [-p 512] [-n 128]
+
+llama.cpp is built outside this repository (see bench/llama_cpp/README.md); this script only runs it.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    start = out.find("[")
+    return json.loads(out[start:])
+
+
+def hearth_once(args, model, threads, test, n):
+    cmd = [args.hearth, "bench", "-m", model, "-t", str(threads), "-r", "1", "-o", "json",
+           "-p", str(n if test == "pp" else 0), "-n", str(n if test == "tg" else 0)]
+    if args.ngl is not None:
+        cmd += ["-ngl", str(args.ngl)]
+    rows = run_json(cmd)
+    return rows[0]["avg_ts"]
+
+
+def llama_once(args, model, threads, test, n):
+    cmd = [args.llama_bench, "-m", model, "-t", str(threads), "-r", "1", "-o", "json",
+           "-p", str(n if test == "pp" else 0), "-n", str(n if test == "tg" else 0)]
+    cmd += ["-ngl", str(args.ngl if args.ngl is not None else 0)]
+    rows = run_json(cmd)
+    return rows[0]["avg_ts"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hearth", default="build/hearth")
+    ap.add_argument("--llama-bench", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("-p", type=int, default=512)
+    ap.add_argument("-n", type=int, default=128)
+    ap.add_argument("--ngl", type=int, default=None)
+    ap.add_argument("--tests", default="pp,tg")
+    args = ap.parse_args()
+
+    print("| model | threads | test | hearth t/s (median) | llama.cpp t/s (median) | ratio |")
+    print("| ----- | ------: | ---- | ------------------: | ---------------------: | ----: |")
+    for model in args.models.split(","):
+        for threads in [int(t) for t in args.threads.split(",")]:
+            for test in args.tests.split(","):
+                n = args.p if test == "pp" else args.n
+                h, l = [], []
+                for _ in range(args.rounds):
+                    h.append(hearth_once(args, model, threads, test, n))
+                    l.append(llama_once(args, model, threads, test, n))
+                mh, ml = statistics.median(h), statistics.median(l)
+                name = model.rsplit("/", 1)[-1]
+                print(f"| {name} | {threads} | {test}{n} | {mh:.2f} | {ml:.2f} | {mh / ml:.2f} |", flush=True)
+                print(f"  raw hearth={['%.2f' % x for x in h]} llama.cpp={['%.2f' % x for x in l]}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
