@@ -1,22 +1,105 @@
+// Matmul driver: quantizes the activations once to the weight type's dot type, then runs tile kernels
+// (kernels.h) over rows split across threads. Decode (one token) streams each weight row once with a
+// tile of several rows; prompt batches use row x token tiles so each weight block is loaded once per tile,
+// with the tokens processed in blocks that stay in L2 while a thread's rows are swept.
 #include "backend/cpu/matmul.h"
 
+#include <algorithm>
+#include <string>
+
+#include "backend/cpu/kernels.h"
+#include "hearth/error.h"
 #include "quant/quant.h"
 
 namespace hearth::cpu {
+namespace {
+
+constexpr int kTokenBlock = 64;  // tokens whose activations stay cache-resident while rows are swept
+
+struct Job {
+  const Kernel* k;
+  int64_t cols;
+  const uint8_t* w;
+  size_t wrow;
+  const uint8_t* x;
+  size_t xrow;
+  float* y;
+  int64_t rows;
+  int n_tokens;
+};
+
+// Rows [r0, r1) for all tokens. Rows and tokens past the end are padded with the last valid one
+// (their results are dropped), so tiles never need a remainder kernel.
+void run_rows(const Job& j, int64_t r0, int64_t r1) {
+  const Kernel& k = *j.k;
+  const uint8_t* wp[8];
+  const uint8_t* xp[8];
+  float out[64];
+  if (j.n_tokens == 1) {
+    const int R = k.decode_rows;
+    xp[0] = j.x;
+    for (int64_t r = r0; r < r1; r += R) {
+      const int nr = static_cast<int>(std::min<int64_t>(R, r1 - r));
+      for (int i = 0; i < R; ++i) wp[i] = j.w + (r + std::min(i, nr - 1)) * j.wrow;
+      k.decode(j.cols, wp, xp, out);
+      for (int i = 0; i < nr; ++i) j.y[r + i] = out[i];
+    }
+    return;
+  }
+  const int R = k.gemm_rows, T = k.gemm_tokens;
+  for (int t0 = 0; t0 < j.n_tokens; t0 += kTokenBlock) {
+    const int t1 = std::min(j.n_tokens, t0 + kTokenBlock);
+    for (int64_t r = r0; r < r1; r += R) {
+      const int nr = static_cast<int>(std::min<int64_t>(R, r1 - r));
+      for (int i = 0; i < R; ++i) wp[i] = j.w + (r + std::min(i, nr - 1)) * j.wrow;
+      for (int t = t0; t < t1; t += T) {
+        const int nt = std::min(T, t1 - t);
+        for (int i = 0; i < T; ++i) xp[i] = j.x + static_cast<size_t>(t + std::min(i, nt - 1)) * j.xrow;
+        k.gemm(j.cols, wp, xp, out);
+        for (int a = 0; a < nr; ++a)
+          for (int b = 0; b < nt; ++b) j.y[static_cast<int64_t>(t + b) * j.rows + r + a] = out[a * T + b];
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool& pool, std::vector<uint8_t>& scratch) {
   const int64_t rows = w.rows(), cols = w.cols();
+  if (n_tokens <= 0 || rows == 0) return;
+  const Kernel k = kernel_for(w.type, active_isa());
+  if (!k) throw Error("matmul: unsupported weight type " + std::string(dtype_name(w.type)));
   const DType vt = vec_dot_type(w.type);
-  const size_t xrow = row_bytes(vt, cols), wrow = row_bytes(w.type, cols);
-  scratch.resize(xrow * n_tokens);
-  pool.parallel_for(n_tokens, [&](int64_t b, int64_t e, int) {
-    for (int64_t t = b; t < e; ++t) quantize_row_ref(vt, x + t * cols, scratch.data() + t * xrow, cols);
-  });
-  auto wbytes = static_cast<const uint8_t*>(w.data);
-  pool.parallel_for(rows, [&](int64_t b, int64_t e, int) {
-    for (int64_t r = b; r < e; ++r)
-      for (int t = 0; t < n_tokens; ++t)
-        y[t * rows + r] = vec_dot_ref(w.type, cols, wbytes + r * wrow, scratch.data() + t * xrow);
+  if (cols % dtype_info(vt).block_size != 0 || cols % dtype_info(w.type).block_size != 0)
+    throw Error("matmul: row length " + std::to_string(cols) + " is not a multiple of the " +
+                std::string(dtype_name(w.type)) + " block size");
+
+  Job j{&k, cols, static_cast<const uint8_t*>(w.data), row_bytes(w.type, cols), nullptr, 0, y, rows, n_tokens};
+  if (vt == DType::F32) {
+    j.x = reinterpret_cast<const uint8_t*>(x);
+    j.xrow = static_cast<size_t>(cols) * sizeof(float);
+  } else {
+    j.xrow = row_bytes(vt, cols);
+    scratch.resize(j.xrow * n_tokens);
+    uint8_t* xq = scratch.data();
+    if (n_tokens == 1) {
+      quantize_row_ref(vt, x, xq, cols);
+    } else {
+      pool.parallel_for(n_tokens, [&](int64_t b, int64_t e, int) {
+        for (int64_t t = b; t < e; ++t) quantize_row_ref(vt, x + t * cols, xq + t * j.xrow, cols);
+      });
+    }
+    j.x = xq;
+  }
+
+  // Contiguous row ranges per thread, in whole tiles so that only the last range has a partial tile.
+  const int tile = n_tokens == 1 ? k.decode_rows : k.gemm_rows;
+  pool.run([&](int ith, int nth) {
+    const int64_t tiles = (rows + tile - 1) / tile;
+    const int64_t per = (tiles + nth - 1) / nth;
+    const int64_t r0 = std::min(rows, per * ith * tile), r1 = std::min(rows, per * (ith + 1) * tile);
+    if (r0 < r1) run_rows(j, r0, r1);
   });
 }
 

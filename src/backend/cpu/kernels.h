@@ -1,0 +1,43 @@
+// Matmul micro-kernels: integer (or F16/BF16/F32) dot products of a tile of weight rows with a tile of
+// activation rows, chosen per weight type and instruction set at run time.
+#pragma once
+#include <cstdint>
+
+#include "quant/dtype.h"
+
+namespace hearth::cpu {
+
+enum class Isa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+
+const char* isa_name(Isa isa);
+// The best level this CPU runs (AVX-512 means F/BW/VL/VNNI).
+Isa best_isa();
+// The level matmul uses: best_isa() unless lowered with set_isa() (tests force each level).
+Isa active_isa();
+// Sets the level (clamped to best_isa()); returns the level in effect.
+Isa set_isa(Isa isa);
+
+// out[r * T + t] = dot(w[r], x[t]) over n elements, for a fixed R x T tile. w[r] are weight rows of the
+// kernel's type, x[t] activation rows already in vec_dot_type(type) (F32 for float weights).
+using TileFn = void (*)(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out);
+
+struct Kernel {
+  TileFn decode = nullptr;  // decode_rows x 1 token
+  int decode_rows = 1;
+  TileFn gemm = nullptr;    // gemm_rows x gemm_tokens
+  int gemm_rows = 1;
+  int gemm_tokens = 1;
+  explicit operator bool() const { return decode != nullptr; }
+};
+
+// The kernel for weights of type t at exactly this level (empty when that level has none for t).
+Kernel kernel_at(DType t, Isa isa);
+// The best kernel for t at or below level isa (never empty: the scalar level covers every supported type).
+Kernel kernel_for(DType t, Isa isa);
+
+// Per-level tables (kernels_avx2.cpp, kernels_avx512.cpp, kernels_scalar.cpp).
+Kernel kernel_avx2(DType t);
+Kernel kernel_avx512(DType t);
+Kernel kernel_scalar(DType t);
+
+}  // namespace hearth::cpu

@@ -1,0 +1,8 @@
+// AVX-512 (VL + VNNI) matmul tiles: the x86 kernels with 32 registers, VNNI dot products and wider tiles.
+#define HEARTH_KERNEL_VNNI 1
+#define HEARTH_KERNEL_NS avx512
+#include "backend/cpu/kernels_x86_impl.h"
+
+namespace hearth::cpu {
+Kernel kernel_avx512(DType t) { return avx512::table(t); }
+}  // namespace hearth::cpu

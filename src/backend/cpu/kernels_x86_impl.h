@@ -1,0 +1,369 @@
+// x86 tile kernels written once with 256-bit intrinsics and compiled twice: kernels_avx2.cpp (AVX2 + FMA + F16C)
+// and kernels_avx512.cpp (the same code with 32 vector registers, VNNI for the 8-bit products, wider tiles).
+// Include only from those files, after defining HEARTH_KERNEL_VNNI (0/1) and HEARTH_KERNEL_NS.
+#include <immintrin.h>
+
+#include <cstring>
+#include <type_traits>
+
+#include "backend/cpu/kernels.h"
+#include "quant/blocks.h"
+
+namespace hearth::cpu::HEARTH_KERNEL_NS {
+namespace {
+
+using namespace hearth::q;
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// acc + sums of four u8 * s8 products (int32 lanes).
+inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#if HEARTH_KERNEL_VNNI
+  return _mm256_dpbusd_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+// Sums of pairs of u8 * s8 products, each pair sum times the int16 scale in its lane (int32 lanes).
+inline __m256i dot_u8s8_scaled(__m256i u, __m256i s, __m256i scale16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale16);
+}
+
+inline __m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// 0xFF in byte j where bit j of x is set.
+inline __m256i bytes_from_bits(uint32_t x) {
+  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+  __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(x)), shuf);
+  v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+  return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+}
+
+// The 32 nibbles of a 16-byte Q4 payload in element order (low nibbles first), as u8 0..15.
+inline __m256i nibbles32(const uint8_t* qs) {
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i m = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+inline uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 32-blocks with Q8_0 activations: each weight block becomes 32 signed bytes and a scale.
+
+struct Q4_0T {
+  using Block = BlockQ4_0;
+  static __m256i values(const Block& b) { return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8)); }
+};
+struct Q5_0T {
+  using Block = BlockQ5_0;
+  static __m256i values(const Block& b) {
+    __m256i hi = _mm256_and_si256(bytes_from_bits(load_u32(b.qh)), _mm256_set1_epi8(0x10));
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs), hi), _mm256_set1_epi8(16));
+  }
+};
+struct Q8_0T {
+  using Block = BlockQ8_0;
+  static __m256i values(const Block& b) { return loadu(b.qs); }
+};
+
+template <typename Tr, int R, int T>
+void tile_q8_0_family(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
+  using Block = typename Tr::Block;
+  const int64_t nb = n / QK;
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i wa[R], wv[R];
+    float dw[R];
+    for (int r = 0; r < R; ++r) {
+      const Block& blk = reinterpret_cast<const Block*>(w[r])[b];
+      wv[r] = Tr::values(blk);
+      wa[r] = _mm256_sign_epi8(wv[r], wv[r]);
+      dw[r] = h2f(blk.d);
+    }
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_0& xb = reinterpret_cast<const BlockQ8_0*>(x[t])[b];
+      __m256i xv = loadu(xb.qs);
+      float dx = h2f(xb.d);
+      for (int r = 0; r < R; ++r) {
+        __m256i p = dot_u8s8(_mm256_setzero_si256(), wa[r], _mm256_sign_epi8(xv, wv[r]));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r * T + t] = hsum(acc[r][t]);
+}
+
+// 32-blocks with a minimum and Q8_1 activations: unsigned values, plus m * s per block.
+struct Q4_1T {
+  using Block = BlockQ4_1;
+  static __m256i values(const Block& b) { return nibbles32(b.qs); }
+};
+struct Q5_1T {
+  using Block = BlockQ5_1;
+  static __m256i values(const Block& b) {
+    return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(bytes_from_bits(load_u32(b.qh)), _mm256_set1_epi8(0x10)));
+  }
+};
+
+template <typename Tr, int R, int T>
+void tile_q8_1_family(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
+  using Block = typename Tr::Block;
+  const int64_t nb = n / QK;
+  __m256 acc[R][T];
+  float accm[R][T] = {};
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i wv[R];
+    float dw[R], mw[R];
+    for (int r = 0; r < R; ++r) {
+      const Block& blk = reinterpret_cast<const Block*>(w[r])[b];
+      wv[r] = Tr::values(blk);
+      dw[r] = h2f(blk.d);
+      mw[r] = h2f(blk.m);
+    }
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_1& xb = reinterpret_cast<const BlockQ8_1*>(x[t])[b];
+      __m256i xv = loadu(xb.qs);
+      float dx = h2f(xb.d), sx = h2f(xb.s);
+      for (int r = 0; r < R; ++r) {
+        __m256i p = dot_u8s8(_mm256_setzero_si256(), wv[r], xv);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+        accm[r][t] += mw[r] * sx;
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r * T + t] = hsum(acc[r][t]) + accm[r][t];
+}
+
+// ---------------------------------------------------------------------------------------------
+// k-quants with Q8_K activations. A super-block is 8 chunks of 32 elements; each type gives, per chunk,
+// 32 unsigned values and an int16 scale per 16 elements. The rest of the block's dot is
+//   d * dx * (sum of chunk products + bsums . offs)  -  dmin * dx * (bsums . mins)
+// where offs folds a constant subtracted from the values (Q3_K: 4, Q6_K: 32) and mins is the k-quant minimum.
+
+struct SuperBlock {
+  float d = 0, dmin = 0;
+  alignas(32) int16_t scale[16];  // per 16 elements
+  alignas(32) int16_t offs[16];   // per 16 elements: -offset * scale (0 when none)
+  alignas(32) int16_t mins[16];   // per 16 elements
+};
+
+struct Q2_KT {
+  using Block = BlockQ2_K;
+  static constexpr bool kHasMin = true, kHasOffs = false;
+  static void header(const Block& b, SuperBlock& s) {
+    s.d = h2f(b.d);
+    s.dmin = h2f(b.dmin);
+    for (int j = 0; j < 16; ++j) s.scale[j] = b.scales[j] & 0xf, s.mins[j] = b.scales[j] >> 4;
+  }
+  static __m256i chunk(const Block& b, int c) {
+    __m256i q = loadu(b.qs + 32 * (c / 4));
+    return _mm256_and_si256(_mm256_srli_epi16(q, 2 * (c % 4)), _mm256_set1_epi8(3));
+  }
+};
+
+struct Q3_KT {
+  using Block = BlockQ3_K;
+  static constexpr bool kHasMin = false, kHasOffs = true;
+  static void header(const Block& b, SuperBlock& s) {
+    s.d = h2f(b.d);
+    int8_t sc[16];
+    q3k_scales(b.scales, sc);
+    for (int j = 0; j < 16; ++j) s.scale[j] = sc[j], s.offs[j] = static_cast<int16_t>(-4 * sc[j]);
+  }
+  static __m256i chunk(const Block& b, int c) {
+    __m256i q = _mm256_and_si256(_mm256_srli_epi16(loadu(b.qs + 32 * (c / 4)), 2 * (c % 4)), _mm256_set1_epi8(3));
+    const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << c));
+    __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(loadu(b.hmask), bit), bit);
+    return _mm256_or_si256(q, _mm256_and_si256(h, _mm256_set1_epi8(4)));
+  }
+};
+
+template <bool kFive>
+struct Q45_KT {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  static constexpr bool kHasMin = true, kHasOffs = false;
+  static void header(const Block& b, SuperBlock& s) {
+    s.d = h2f(b.d);
+    s.dmin = h2f(b.dmin);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      scale_min_k4(j, b.scales, &sc, &m);
+      s.scale[2 * j] = s.scale[2 * j + 1] = sc;
+      s.mins[2 * j] = s.mins[2 * j + 1] = m;
+    }
+  }
+  static __m256i chunk(const Block& b, int c) {
+    __m256i q = _mm256_and_si256(_mm256_srli_epi16(loadu(b.qs + 32 * (c / 2)), 4 * (c & 1)), _mm256_set1_epi8(0x0f));
+    if constexpr (kFive) {
+      const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << c));
+      __m256i h = _mm256_cmpeq_epi8(_mm256_and_si256(loadu(b.qh), bit), bit);
+      q = _mm256_or_si256(q, _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+    }
+    return q;
+  }
+};
+
+struct Q6_KT {
+  using Block = BlockQ6_K;
+  static constexpr bool kHasMin = false, kHasOffs = true;
+  static void header(const Block& b, SuperBlock& s) {
+    s.d = h2f(b.d);
+    for (int j = 0; j < 16; ++j) s.scale[j] = b.scales[j], s.offs[j] = static_cast<int16_t>(-32 * b.scales[j]);
+  }
+  static __m256i chunk(const Block& b, int c) {
+    const int half = c / 4, quarter = c % 4;
+    __m256i lb = loadu(b.ql + 64 * half + 32 * (quarter & 1));
+    __m256i lo = _mm256_and_si256(_mm256_srli_epi16(lb, 4 * (quarter / 2)), _mm256_set1_epi8(0x0f));
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(loadu(b.qh + 32 * half), 2 * quarter), _mm256_set1_epi8(3));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+  }
+};
+
+// int16 lanes [s[2c] x 8, s[2c+1] x 8]: the scales of chunk c's two 16-element halves.
+inline __m256i chunk_scales(const int16_t* s, int c) {
+  return _mm256_set_m128i(_mm_set1_epi16(s[2 * c + 1]), _mm_set1_epi16(s[2 * c]));
+}
+
+template <typename Tr, int R, int T>
+void tile_k(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
+  using Block = typename Tr::Block;
+  const int64_t nb = n / QK_K;
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    SuperBlock sb[R];
+    for (int r = 0; r < R; ++r) Tr::header(reinterpret_cast<const Block*>(w[r])[i], sb[r]);
+    __m256i sumi[R][T];
+    for (int t = 0; t < T; ++t) {
+      const __m256i bsums = loadu(reinterpret_cast<const BlockQ8_K*>(x[t])[i].bsums);
+      for (int r = 0; r < R; ++r) {
+        if constexpr (Tr::kHasOffs)
+          sumi[r][t] = _mm256_madd_epi16(bsums, _mm256_load_si256(reinterpret_cast<const __m256i*>(sb[r].offs)));
+        else
+          sumi[r][t] = _mm256_setzero_si256();
+      }
+    }
+    for (int c = 0; c < 8; ++c) {
+      __m256i q[R], sc[R];
+      for (int r = 0; r < R; ++r) {
+        q[r] = Tr::chunk(reinterpret_cast<const Block*>(w[r])[i], c);
+        sc[r] = chunk_scales(sb[r].scale, c);
+      }
+      for (int t = 0; t < T; ++t) {
+        __m256i xv = loadu(reinterpret_cast<const BlockQ8_K*>(x[t])[i].qs + 32 * c);
+        for (int r = 0; r < R; ++r) sumi[r][t] = _mm256_add_epi32(sumi[r][t], dot_u8s8_scaled(q[r], xv, sc[r]));
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_K& xb = reinterpret_cast<const BlockQ8_K*>(x[t])[i];
+      for (int r = 0; r < R; ++r) {
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[r][t]), _mm256_set1_ps(sb[r].d * xb.d), acc[r][t]);
+        if constexpr (Tr::kHasMin) {
+          __m256i m = _mm256_madd_epi16(loadu(xb.bsums), _mm256_load_si256(reinterpret_cast<const __m256i*>(sb[r].mins)));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), _mm256_set1_ps(-sb[r].dmin * xb.d), acc[r][t]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[r * T + t] = hsum(acc[r][t]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float weights (F16, BF16, F32) with F32 activations.
+
+struct F16T {
+  static __m256 load8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static float one(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return h2f(h); }
+  static constexpr int kBytes = 2;
+};
+struct BF16T {
+  static __m256 load8(const uint8_t* p) {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  }
+  static float one(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return bf16_to_f32(h); }
+  static constexpr int kBytes = 2;
+};
+struct F32T {
+  static __m256 load8(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static float one(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return f; }
+  static constexpr int kBytes = 4;
+};
+
+template <typename Tr, int R, int T>
+void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = Tr::load8(w[r] + k * Tr::kBytes);
+    for (int t = 0; t < T; ++t) {
+      __m256 xv = _mm256_loadu_ps(reinterpret_cast<const float*>(x[t]) + k);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      float s = hsum(acc[r][t]);
+      for (int64_t j = k; j < n; ++j) s += Tr::one(w[r] + j * Tr::kBytes) * reinterpret_cast<const float*>(x[t])[j];
+      out[r * T + t] = s;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#if HEARTH_KERNEL_VNNI
+constexpr int kDecodeRows = 4, kGemmRows = 4, kGemmTokens = 4, kKRows = 4, kKTokens = 2;
+#else
+constexpr int kDecodeRows = 4, kGemmRows = 2, kGemmTokens = 4, kKRows = 2, kKTokens = 2;
+#endif
+
+#define HEARTH_TILES(TILE, TR, GR, GT) Kernel{TILE<TR, kDecodeRows, 1>, kDecodeRows, TILE<TR, GR, GT>, GR, GT}
+
+}  // namespace
+
+Kernel table(DType t) {
+  switch (t) {
+    case DType::Q4_0: return HEARTH_TILES(tile_q8_0_family, Q4_0T, kGemmRows, kGemmTokens);
+    case DType::Q5_0: return HEARTH_TILES(tile_q8_0_family, Q5_0T, kGemmRows, kGemmTokens);
+    case DType::Q8_0: return HEARTH_TILES(tile_q8_0_family, Q8_0T, kGemmRows, kGemmTokens);
+    case DType::Q4_1: return HEARTH_TILES(tile_q8_1_family, Q4_1T, kGemmRows, kGemmTokens);
+    case DType::Q5_1: return HEARTH_TILES(tile_q8_1_family, Q5_1T, kGemmRows, kGemmTokens);
+    case DType::Q2_K: return HEARTH_TILES(tile_k, Q2_KT, kKRows, kKTokens);
+    case DType::Q3_K: return HEARTH_TILES(tile_k, Q3_KT, kKRows, kKTokens);
+    case DType::Q4_K: return HEARTH_TILES(tile_k, Q45_KT<false>, kKRows, kKTokens);
+    case DType::Q5_K: return HEARTH_TILES(tile_k, Q45_KT<true>, kKRows, kKTokens);
+    case DType::Q6_K: return HEARTH_TILES(tile_k, Q6_KT, kKRows, kKTokens);
+    case DType::F16: return HEARTH_TILES(tile_float, F16T, kGemmRows, kGemmTokens);
+    case DType::BF16: return HEARTH_TILES(tile_float, BF16T, kGemmRows, kGemmTokens);
+    case DType::F32: return HEARTH_TILES(tile_float, F32T, kGemmRows, kGemmTokens);
+    default: return {};
+  }
+}
+
+}  // namespace hearth::cpu::HEARTH_KERNEL_NS
+
+#undef HEARTH_TILES

@@ -1,0 +1,167 @@
+// CPU matmul: every tile kernel at every instruction-set level this machine has, against the reference dot
+// product (tight) and against a dequantize-then-f32 matmul (within the activation quantization error).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/thread_pool.h"
+#include "quant/quant.h"
+
+namespace hearth::cpu {
+namespace {
+
+const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                        DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+std::vector<float> random_vec(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+std::vector<Isa> levels() {
+  std::vector<Isa> v;
+  for (int l = 0; l <= static_cast<int>(best_isa()); ++l) v.push_back(static_cast<Isa>(l));
+  return v;
+}
+
+struct IsaGuard {
+  explicit IsaGuard(Isa isa) { set_isa(isa); }
+  ~IsaGuard() { set_isa(best_isa()); }
+};
+
+struct Case {
+  DType type;
+  Isa isa;
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string s = std::string(dtype_name(info.param.type)) + "_" + isa_name(info.param.isa);
+  for (auto& c : s)
+    if (c == '-') c = '_';
+  return s;
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> v;
+  for (Isa isa : levels())
+    for (DType t : kTypes) v.push_back({t, isa});
+  return v;
+}
+
+class TileKernel : public ::testing::TestWithParam<Case> {};
+
+// Each tile output equals the reference vec_dot of its row and token (same integer math, float order differs).
+TEST_P(TileKernel, MatchesReferenceDot) {
+  const auto [type, isa] = GetParam();
+  Kernel k = kernel_at(type, isa);
+  if (!k) GTEST_SKIP() << "no " << isa_name(isa) << " kernel for " << dtype_name(type);
+  const DType vt = vec_dot_type(type);
+  for (int64_t n : {256, 768, 2048}) {
+    const int R = std::max(k.decode_rows, k.gemm_rows), T = std::max(1, k.gemm_tokens);
+    std::vector<std::vector<uint8_t>> wq(R), xq(T);
+    std::vector<const uint8_t*> wp(R), xp(T);
+    for (int r = 0; r < R; ++r) {
+      auto w = random_vec(n, 100 + r);
+      wq[r].resize(row_bytes(type, n));
+      quantize_row_ref(type, w.data(), wq[r].data(), n);
+      wp[r] = wq[r].data();
+    }
+    for (int t = 0; t < T; ++t) {
+      auto x = random_vec(n, 200 + t);
+      xq[t].resize(row_bytes(vt, n));
+      quantize_row_ref(vt, x.data(), xq[t].data(), n);
+      xp[t] = xq[t].data();
+    }
+    auto check = [&](TileFn fn, int rows, int toks, const char* what) {
+      std::vector<float> out(rows * toks);
+      fn(n, wp.data(), xp.data(), out.data());
+      for (int r = 0; r < rows; ++r)
+        for (int t = 0; t < toks; ++t) {
+          float want = vec_dot_ref(type, n, wp[r], xp[t]);
+          EXPECT_NEAR(out[r * toks + t], want, 1e-4f * std::sqrt(float(n)) * (1 + std::fabs(want) / 100))
+              << what << " n=" << n << " r=" << r << " t=" << t;
+        }
+    };
+    check(k.decode, k.decode_rows, 1, "decode");
+    check(k.gemm, k.gemm_rows, k.gemm_tokens, "gemm");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, TileKernel, ::testing::ValuesIn(all_cases()), case_name);
+
+struct MatmulCase {
+  DType type;
+  Isa isa;
+};
+
+class Matmul : public ::testing::TestWithParam<Case> {};
+
+// cpu::matmul against y = dequant(W) . x in double precision, for shapes with partial tiles.
+TEST_P(Matmul, MatchesDequantizedF32) {
+  const auto [type, isa] = GetParam();
+  IsaGuard guard(isa);
+  const bool kq = dtype_info(vec_dot_type(type)).block_size == 256 || dtype_info(type).block_size == 256;
+  struct Shape { int64_t rows, cols; int tokens; };
+  std::vector<Shape> shapes = {{13, 256, 1}, {37, 512, 3}, {70, 256, 17}, {9, 768, 64}};
+  if (!kq) shapes.push_back({21, 96, 5}), shapes.push_back({35, 160, 1});  // rows not a multiple of 256
+  if (dtype_info(type).block_size == 1) shapes.push_back({7, 100, 3});       // odd lengths for float weights
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    std::vector<uint8_t> scratch;
+    for (const Shape& s : shapes) {
+      auto wf = random_vec(s.rows * s.cols, 7), x = random_vec(s.tokens * s.cols, 8);
+      std::vector<uint8_t> wq(row_bytes(type, s.cols) * s.rows);
+      for (int64_t r = 0; r < s.rows; ++r)
+        quantize_row_ref(type, wf.data() + r * s.cols, wq.data() + r * row_bytes(type, s.cols), s.cols);
+      std::vector<float> wd(s.rows * s.cols);
+      for (int64_t r = 0; r < s.rows; ++r)
+        dequantize_row_ref(type, wq.data() + r * row_bytes(type, s.cols), wd.data() + r * s.cols, s.cols);
+      Weight w;
+      w.type = type;
+      w.ne[0] = s.cols;
+      w.ne[1] = s.rows;
+      w.data = wq.data();
+      w.nbytes = wq.size();
+      std::vector<float> y(s.tokens * s.rows, -1.0f);
+      matmul(w, x.data(), y.data(), s.tokens, pool, scratch);
+      // 8-bit activations add ~0.5% relative error per product; float weights are exact up to rounding.
+      const double rel = vec_dot_type(type) == DType::F32 ? 1e-5 : 2e-2;
+      double err = 0, ref_norm = 0;
+      for (int t = 0; t < s.tokens; ++t)
+        for (int64_t r = 0; r < s.rows; ++r) {
+          double want = 0;
+          for (int64_t c = 0; c < s.cols; ++c) want += double(wd[r * s.cols + c]) * x[t * s.cols + c];
+          double got = y[t * s.rows + r];
+          err += (got - want) * (got - want);
+          ref_norm += want * want;
+          ASSERT_NEAR(got, want, 6 * rel * std::sqrt(double(s.cols)) + 1e-3)
+              << "rows " << s.rows << " cols " << s.cols << " tokens " << s.tokens << " t " << t << " r " << r;
+        }
+      EXPECT_LE(err / ref_norm, rel * rel) << "normalized MSE, rows " << s.rows << " tokens " << s.tokens;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, Matmul, ::testing::ValuesIn(all_cases()), case_name);
+
+TEST(MatmulIsa, SetIsaClampsToBest) {
+  EXPECT_EQ(set_isa(Isa::Avx512), best_isa());
+  EXPECT_EQ(set_isa(Isa::Scalar), Isa::Scalar);
+  EXPECT_EQ(active_isa(), Isa::Scalar);
+  set_isa(best_isa());
+}
+
+TEST(MatmulIsa, EveryTypeHasAKernel) {
+  for (DType t : kTypes) EXPECT_TRUE(kernel_for(t, Isa::Scalar)) << dtype_name(t);
+}
+
+}  // namespace
+}  // namespace hearth::cpu
