@@ -159,20 +159,46 @@ void tile_q8_1_family(int64_t n, const uint8_t* const* w, const uint8_t* const* 
 //   d * dx * (sum of chunk products + bsums . offs)  -  dmin * dx * (bsums . mins)
 // where offs folds a constant subtracted from the values (Q3_K: 4, Q6_K: 32) and mins is the k-quant minimum.
 
+// A super-block's header in registers. Scales are int16, broadcast to both 128-bit lanes so that one byte
+// shuffle per chunk yields that chunk's scale vector.
 struct SuperBlock {
   float d = 0, dmin = 0;
-  alignas(32) int16_t scale[16];  // per 16 elements
-  alignas(32) int16_t offs[16];   // per 16 elements: -offset * scale (0 when none)
-  alignas(32) int16_t mins[16];   // per 16 elements
+  __m256i s_lo, s_hi;  // 16-granular types: scales 0..7 and 8..15; 32-granular: s_lo holds the 8 scales
+  __m256i offs;        // per 16 elements: -offset * scale (types with an offset)
+  __m256i mins;        // per 16 elements (types with a minimum)
 };
+
+inline __m256i bcast128(__m128i v) { return _mm256_broadcastsi128_si256(v); }
+
+// Chunk c's scale vector [s[2c] x 8, s[2c+1] x 8] for the 16-granular types.
+inline __m256i chunk_scales16(const SuperBlock& sb, int c) {
+  const int k = c % 4;
+  const __m256i mask = _mm256_setr_epi8(
+      4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k, 4 * k + 1,
+      4 * k, 4 * k + 1, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2,
+      4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3, 4 * k + 2, 4 * k + 3);
+  return _mm256_shuffle_epi8(c < 4 ? sb.s_lo : sb.s_hi, mask);
+}
+// Chunk c's scale broadcast for the 32-granular types.
+inline __m256i chunk_scales32(const SuperBlock& sb, int c) {
+  return _mm256_shuffle_epi8(sb.s_lo, _mm256_set1_epi16(static_cast<int16_t>((2 * c) | ((2 * c + 1) << 8))));
+}
+
+// Header from 16 int16 scales (16-granular types).
+inline void set_scales16(SuperBlock& sb, __m256i s16) {
+  sb.s_lo = bcast128(_mm256_castsi256_si128(s16));
+  sb.s_hi = bcast128(_mm256_extracti128_si256(s16, 1));
+}
 
 struct Q2_KT {
   using Block = BlockQ2_K;
-  static constexpr bool kHasMin = true, kHasOffs = false;
+  static constexpr bool kHasMin = true, kHasOffs = false, kScales32 = false;
   static void header(const Block& b, SuperBlock& s) {
     s.d = h2f(b.d);
     s.dmin = h2f(b.dmin);
-    for (int j = 0; j < 16; ++j) s.scale[j] = b.scales[j] & 0xf, s.mins[j] = b.scales[j] >> 4;
+    __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+    set_scales16(s, _mm256_and_si256(v, _mm256_set1_epi16(0xf)));
+    s.mins = _mm256_srli_epi16(v, 4);
   }
   static __m256i chunk(const Block& b, int c) {
     __m256i q = loadu(b.qs + 32 * (c / 4));
@@ -182,12 +208,14 @@ struct Q2_KT {
 
 struct Q3_KT {
   using Block = BlockQ3_K;
-  static constexpr bool kHasMin = false, kHasOffs = true;
+  static constexpr bool kHasMin = false, kHasOffs = true, kScales32 = false;
   static void header(const Block& b, SuperBlock& s) {
     s.d = h2f(b.d);
     int8_t sc[16];
     q3k_scales(b.scales, sc);
-    for (int j = 0; j < 16; ++j) s.scale[j] = sc[j], s.offs[j] = static_cast<int16_t>(-4 * sc[j]);
+    __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
+    set_scales16(s, v);
+    s.offs = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(v, 2));
   }
   static __m256i chunk(const Block& b, int c) {
     __m256i q = _mm256_and_si256(_mm256_srli_epi16(loadu(b.qs + 32 * (c / 4)), 2 * (c % 4)), _mm256_set1_epi8(3));
@@ -200,16 +228,22 @@ struct Q3_KT {
 template <bool kFive>
 struct Q45_KT {
   using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
-  static constexpr bool kHasMin = true, kHasOffs = false;
+  static constexpr bool kHasMin = true, kHasOffs = false, kScales32 = true;
   static void header(const Block& b, SuperBlock& s) {
     s.d = h2f(b.d);
     s.dmin = h2f(b.dmin);
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      scale_min_k4(j, b.scales, &sc, &m);
-      s.scale[2 * j] = s.scale[2 * j + 1] = sc;
-      s.mins[2 * j] = s.mins[2 * j + 1] = m;
-    }
+    // The 6-bit scales and mins unpacked four at a time (see scale_min_k4).
+    uint32_t u0 = load_u32(b.scales), u1 = load_u32(b.scales + 4), u2 = load_u32(b.scales + 8);
+    uint32_t sc03 = u0 & 0x3f3f3f3f, m03 = u1 & 0x3f3f3f3f;
+    uint32_t sc47 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
+    uint32_t m47 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
+    __m256i v = _mm256_cvtepu8_epi16(_mm_set_epi32(static_cast<int>(m47), static_cast<int>(m03),
+                                                   static_cast<int>(sc47), static_cast<int>(sc03)));
+    s.s_lo = bcast128(_mm256_castsi256_si128(v));
+    // Mins per 16 elements: [m0 m0 m1 m1 m2 m2 m3 m3 | m4 m4 m5 m5 m6 m6 m7 m7].
+    const __m256i dup = _mm256_setr_epi8(0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7,
+                                         8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 15, 14, 15);
+    s.mins = _mm256_shuffle_epi8(bcast128(_mm256_extracti128_si256(v, 1)), dup);
   }
   static __m256i chunk(const Block& b, int c) {
     __m256i q = _mm256_and_si256(_mm256_srli_epi16(loadu(b.qs + 32 * (c / 2)), 4 * (c & 1)), _mm256_set1_epi8(0x0f));
@@ -224,10 +258,12 @@ struct Q45_KT {
 
 struct Q6_KT {
   using Block = BlockQ6_K;
-  static constexpr bool kHasMin = false, kHasOffs = true;
+  static constexpr bool kHasMin = false, kHasOffs = true, kScales32 = false;
   static void header(const Block& b, SuperBlock& s) {
     s.d = h2f(b.d);
-    for (int j = 0; j < 16; ++j) s.scale[j] = b.scales[j], s.offs[j] = static_cast<int16_t>(-32 * b.scales[j]);
+    __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+    set_scales16(s, v);
+    s.offs = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(v, 5));
   }
   static __m256i chunk(const Block& b, int c) {
     const int half = c / 4, quarter = c % 4;
@@ -237,11 +273,6 @@ struct Q6_KT {
     return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
   }
 };
-
-// int16 lanes [s[2c] x 8, s[2c+1] x 8]: the scales of chunk c's two 16-element halves.
-inline __m256i chunk_scales(const int16_t* s, int c) {
-  return _mm256_set_m128i(_mm_set1_epi16(s[2 * c + 1]), _mm_set1_epi16(s[2 * c]));
-}
 
 template <typename Tr, int R, int T>
 void tile_k(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
@@ -258,7 +289,7 @@ void tile_k(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* 
       const __m256i bsums = loadu(reinterpret_cast<const BlockQ8_K*>(x[t])[i].bsums);
       for (int r = 0; r < R; ++r) {
         if constexpr (Tr::kHasOffs)
-          sumi[r][t] = _mm256_madd_epi16(bsums, _mm256_load_si256(reinterpret_cast<const __m256i*>(sb[r].offs)));
+          sumi[r][t] = _mm256_madd_epi16(bsums, sb[r].offs);
         else
           sumi[r][t] = _mm256_setzero_si256();
       }
@@ -267,7 +298,7 @@ void tile_k(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* 
       __m256i q[R], sc[R];
       for (int r = 0; r < R; ++r) {
         q[r] = Tr::chunk(reinterpret_cast<const Block*>(w[r])[i], c);
-        sc[r] = chunk_scales(sb[r].scale, c);
+        sc[r] = Tr::kScales32 ? chunk_scales32(sb[r], c) : chunk_scales16(sb[r], c);
       }
       for (int t = 0; t < T; ++t) {
         __m256i xv = loadu(reinterpret_cast<const BlockQ8_K*>(x[t])[i].qs + 32 * c);
@@ -279,7 +310,7 @@ void tile_k(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* 
       for (int r = 0; r < R; ++r) {
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[r][t]), _mm256_set1_ps(sb[r].d * xb.d), acc[r][t]);
         if constexpr (Tr::kHasMin) {
-          __m256i m = _mm256_madd_epi16(loadu(xb.bsums), _mm256_load_si256(reinterpret_cast<const __m256i*>(sb[r].mins)));
+          __m256i m = _mm256_madd_epi16(loadu(xb.bsums), sb[r].mins);
           acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), _mm256_set1_ps(-sb[r].dmin * xb.d), acc[r][t]);
         }
       }
