@@ -152,6 +152,24 @@ TEST_P(Matmul, MatchesDequantizedF32) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, Matmul, ::testing::ValuesIn(all_cases()), case_name);
 
+// The SIMD activation quantizers must produce the reference bytes, ties included.
+TEST(MatmulIsa, QuantizersMatchReferenceBytes) {
+  const int64_t n = 2048;
+  auto x = random_vec(n, 9);
+  // Blocks whose scale is exactly 1 (max 127) with values on .5 ties, and an all-zero block.
+  for (int j = 0; j < 32; ++j) x[j] = j == 0 ? 127.0f : (j % 2 ? 2.5f : -3.5f);
+  for (int j = 256; j < 512; ++j) x[j] = j == 300 ? -127.0f : (j % 3 ? 0.5f : -1.5f);
+  for (int j = 512; j < 768; ++j) x[j] = 0.0f;
+  x[900] = 5.0f, x[901] = -5.0f;  // equal magnitudes of both signs: the first one sets the sign
+  for (Isa isa : levels())
+    for (DType vt : {DType::Q8_0, DType::Q8_1, DType::Q8_K}) {
+      std::vector<uint8_t> want(row_bytes(vt, n)), got(row_bytes(vt, n));
+      quantize_row_ref(vt, x.data(), want.data(), n);
+      quantizer_for(vt, isa)(x.data(), got.data(), n);
+      EXPECT_EQ(want, got) << dtype_name(vt) << " at " << isa_name(isa);
+    }
+}
+
 TEST(MatmulIsa, SetIsaClampsToBest) {
   EXPECT_EQ(set_isa(Isa::Avx512), best_isa());
   EXPECT_EQ(set_isa(Isa::Scalar), Isa::Scalar);

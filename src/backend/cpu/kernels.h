@@ -35,9 +35,16 @@ Kernel kernel_at(DType t, Isa isa);
 // The best kernel for t at or below level isa (never empty: the scalar level covers every supported type).
 Kernel kernel_for(DType t, Isa isa);
 
+// Quantizes n activations to a dot type (Q8_0, Q8_1, Q8_K), bit-identical to quantize_row_ref.
+using QuantizeFn = void (*)(const float* x, void* y, int64_t n);
+// The fastest quantizer at or below level isa for activation type vt (quantize_row_ref's when none is faster).
+QuantizeFn quantizer_for(DType vt, Isa isa);
+
 // Per-level tables (kernels_avx2.cpp, kernels_avx512.cpp, kernels_scalar.cpp).
 Kernel kernel_avx2(DType t);
 Kernel kernel_avx512(DType t);
 Kernel kernel_scalar(DType t);
+QuantizeFn quantizer_avx2(DType vt);
+QuantizeFn quantizer_avx512(DType vt);
 
 }  // namespace hearth::cpu

@@ -5,4 +5,5 @@
 
 namespace hearth::cpu {
 Kernel kernel_avx2(DType t) { return avx2::table(t); }
+QuantizeFn quantizer_avx2(DType vt) { return avx2::quantizer(vt); }
 }  // namespace hearth::cpu

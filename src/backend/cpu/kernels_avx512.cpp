@@ -5,4 +5,5 @@
 
 namespace hearth::cpu {
 Kernel kernel_avx512(DType t) { return avx512::table(t); }
+QuantizeFn quantizer_avx512(DType vt) { return avx512::quantizer(vt); }
 }  // namespace hearth::cpu

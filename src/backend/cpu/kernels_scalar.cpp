@@ -15,6 +15,11 @@ void tile_ref(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float
 
 std::atomic<int> g_isa{-1};
 
+template <DType kType>
+void quantize_ref(const float* x, void* y, int64_t n) {
+  quantize_row_ref(kType, x, y, n);
+}
+
 }  // namespace
 
 Kernel kernel_scalar(DType t) {
@@ -69,6 +74,19 @@ Kernel kernel_at(DType t, Isa isa) {
     case Isa::Avx512: return kernel_avx512(t);
     case Isa::Avx2: return kernel_avx2(t);
     default: return kernel_scalar(t);
+  }
+}
+
+QuantizeFn quantizer_for(DType vt, Isa isa) {
+  if (isa == Isa::Avx512)
+    if (QuantizeFn f = quantizer_avx512(vt)) return f;
+  if (isa >= Isa::Avx2)
+    if (QuantizeFn f = quantizer_avx2(vt)) return f;
+  switch (vt) {
+    case DType::Q8_0: return quantize_ref<DType::Q8_0>;
+    case DType::Q8_1: return quantize_ref<DType::Q8_1>;
+    case DType::Q8_K: return quantize_ref<DType::Q8_K>;
+    default: return nullptr;
   }
 }
 

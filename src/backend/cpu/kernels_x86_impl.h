@@ -3,6 +3,7 @@
 // Include only from those files, after defining HEARTH_KERNEL_VNNI (0/1) and HEARTH_KERNEL_NS.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -372,6 +373,93 @@ constexpr int kDecodeRows = 4, kGemmRows = 4, kGemmTokens = 4, kKRows = 4, kKTok
 constexpr int kDecodeRows = 4, kGemmRows = 2, kGemmTokens = 4, kKRows = 2, kKTokens = 2;
 #endif
 
+// ---------------------------------------------------------------------------------------------
+// Activation quantizers, bit-identical to quantize_row_ref (same float operations and rounding).
+
+inline float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+inline __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+// Four vectors of 8 int32 (each in -127..127) to 32 int8 in order.
+inline __m256i pack_i32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+  __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+  __m256i v = _mm256_packs_epi16(ab, cd);
+  return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// Q8_0 / Q8_1: d = amax / 127, q = roundf(x / d) (halves away from zero).
+template <bool kWithSum>
+void quantize_q8_32(const float* x, void* dst, int64_t n) {
+  auto* y0 = static_cast<BlockQ8_0*>(dst);
+  auto* y1 = static_cast<BlockQ8_1*>(dst);
+  for (int64_t b = 0; b < n / QK; ++b, x += QK) {
+    __m256 v[4];
+    __m256 am = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k), am = _mm256_max_ps(am, abs_ps(v[k]));
+    const float d = hmax(am) / 127.0f, id = d ? 1.0f / d : 0.0f;
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      __m256 p = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+      __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      __m256 away = _mm256_cmp_ps(abs_ps(_mm256_sub_ps(p, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+      __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(p, _mm256_set1_ps(-0.0f)));
+      q[k] = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(away, one)));
+    }
+    __m256i packed = pack_i32_to_i8(q[0], q[1], q[2], q[3]);
+    if constexpr (kWithSum) {
+      y1[b].d = f32_to_fp16(d);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y1[b].qs), packed);
+      __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+      y1[b].s = f32_to_fp16(static_cast<float>(_mm_cvtsi128_si32(s4)) * d);
+    } else {
+      y0[b].d = f32_to_fp16(d);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y0[b].qs), packed);
+    }
+  }
+}
+
+// Q8_K: scale -127 / (the first value of largest magnitude), q = nearest_int (ties to even, as cvtps).
+void quantize_q8_k(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8_K*>(dst);
+  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K) {
+    __m256 am = _mm256_setzero_ps();
+    for (int k = 0; k < QK_K; k += 8) am = _mm256_max_ps(am, abs_ps(_mm256_loadu_ps(x + k)));
+    const float amax = hmax(am);
+    if (!amax) {
+      std::memset(&y[i], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    int j = 0;
+    while (std::fabs(x[j]) != amax) ++j;
+    const float iscale = -127.0f / x[j];
+    const __m256 vs = _mm256_set1_ps(iscale);
+    for (int k = 0; k < QK_K; k += 32) {
+      __m256i q[4];
+      for (int u = 0; u < 4; ++u)
+        q[u] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * u), vs)), _mm256_set1_epi32(127));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs + k), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+      // Sums of 16: elements k..k+15 are q[0], q[1]; k+16..k+31 are q[2], q[3].
+      __m256i s0 = _mm256_add_epi32(q[0], q[1]), s1 = _mm256_add_epi32(q[2], q[3]);
+      int sum0 = 0, sum1 = 0;
+      alignas(32) int32_t tmp[16];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), s0);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8), s1);
+      for (int u = 0; u < 8; ++u) sum0 += tmp[u], sum1 += tmp[8 + u];
+      y[i].bsums[k / 16] = static_cast<int16_t>(sum0);
+      y[i].bsums[k / 16 + 1] = static_cast<int16_t>(sum1);
+    }
+    y[i].d = 1 / iscale;
+  }
+}
+
 #define HEARTH_TILES(TILE, TR, GR, GT) Kernel{TILE<TR, kDecodeRows, 1>, kDecodeRows, TILE<TR, GR, GT>, GR, GT}
 
 }  // namespace
@@ -392,6 +480,15 @@ Kernel table(DType t) {
     case DType::BF16: return HEARTH_TILES(tile_float, BF16T, kGemmRows, kGemmTokens);
     case DType::F32: return HEARTH_TILES(tile_float, F32T, kGemmRows, kGemmTokens);
     default: return {};
+  }
+}
+
+QuantizeFn quantizer(DType vt) {
+  switch (vt) {
+    case DType::Q8_0: return quantize_q8_32<false>;
+    case DType::Q8_1: return quantize_q8_32<true>;
+    case DType::Q8_K: return quantize_q8_k;
+    default: return nullptr;
   }
 }
 

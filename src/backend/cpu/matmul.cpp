@@ -83,11 +83,12 @@ void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool&
     j.xrow = row_bytes(vt, cols);
     scratch.resize(j.xrow * n_tokens);
     uint8_t* xq = scratch.data();
+    const QuantizeFn quantize = quantizer_for(vt, active_isa());
     if (n_tokens == 1) {
-      quantize_row_ref(vt, x, xq, cols);
+      quantize(x, xq, cols);
     } else {
       pool.parallel_for(n_tokens, [&](int64_t b, int64_t e, int) {
-        for (int64_t t = b; t < e; ++t) quantize_row_ref(vt, x + t * cols, xq + t * j.xrow, cols);
+        for (int64_t t = b; t < e; ++t) quantize(x + t * cols, xq + t * j.xrow, cols);
       });
     }
     j.x = xq;
