@@ -40,8 +40,11 @@ class SpmSession {
     for (size_t off = 0; off < text_.size();) {
       Symbol s;
       s.begin = off;
-      s.n = std::min(utf8::seq_len(static_cast<unsigned char>(text_[off])), text_.size() - off);
-      off += s.n;
+      // One character per symbol; an invalid byte is a symbol of its own (it will become a byte token).
+      size_t end = off;
+      utf8::decode(text_, end);
+      s.n = end - off;
+      off = end;
       s.prev = static_cast<int>(symbols_.size()) - 1;
       s.next = off == text_.size() ? -1 : static_cast<int>(symbols_.size()) + 1;
       symbols_.push_back(s);
