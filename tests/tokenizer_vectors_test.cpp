@@ -38,7 +38,7 @@ std::string llama3_vocab_path() {
       GTEST_SKIP() << "Llama 3 vocab not generated: run tests/tools/make-llama3-vocab.sh " HEARTH_TEST_TMP; \
   } while (0)
 
-TEST(TokenizerVectors, Llama2Spm) {
+TEST(tokenizer_vectors, Llama2Spm) {
   const std::string vec = "llama-tokenizer-js-1.2.2.llama1-2-spm.vectors.json";
   const std::string vocab = fixture("vocab/ggml-vocab-llama-spm.gguf");
   HEARTH_REQUIRE_FIXTURE(fixture("tokenizer-vectors/" + vec));
@@ -68,7 +68,7 @@ TEST(TokenizerVectors, Llama2Spm) {
   EXPECT_GE(n_decode, 14);
 }
 
-TEST(TokenizerVectors, Llama3Bpe) {
+TEST(tokenizer_vectors, Llama3Bpe) {
   const std::string vec = "llama3-tokenizer-js-1.2.0.llama3-bpe.vectors.json";
   HEARTH_REQUIRE_FIXTURE(fixture("tokenizer-vectors/" + vec));
   const std::string vocab = llama3_vocab_path();
@@ -101,7 +101,7 @@ TEST(TokenizerVectors, Llama3Bpe) {
 }
 
 // llama.cpp's ggml-vocab-llama-bpe.gguf (Llama 3) expectations, run on the generated vocabulary.
-TEST(TokenizerVectors, Llama3LlamaCppFixture) {
+TEST(tokenizer_vectors, Llama3LlamaCppFixture) {
   const std::string base = fixture("vocab/ggml-vocab-llama-bpe.gguf");
   HEARTH_REQUIRE_FIXTURE(base + ".inp");
   const std::string vocab = llama3_vocab_path();

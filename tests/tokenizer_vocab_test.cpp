@@ -61,7 +61,7 @@ TEST_P(VocabFixture, EncodesLikeLlamaCppAndRoundTrips) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Vocab, VocabFixture,
+INSTANTIATE_TEST_SUITE_P(tokenizer, VocabFixture,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "falcon", "starcoder", "deepseek-llm",
                                            "deepseek-coder", "mpt", "refact"),
                          [](const auto& info) {
@@ -71,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(Vocab, VocabFixture,
                            return n;
                          });
 
-TEST(TokenizerStories, OnceUponATimeWithBos) {
+TEST(tokenizer_stories, OnceUponATimeWithBos) {
   const std::string path = fixture("stories260K/stories260K.gguf");
   HEARTH_REQUIRE_FIXTURE(path);
   auto file = GgufFile::open(path);
@@ -91,7 +91,7 @@ TEST(TokenizerStories, OnceUponATimeWithBos) {
   EXPECT_EQ(tok->find_token("no such token"), -1);
 }
 
-TEST(TokenizerRobust, BadIdsAndInvalidUtf8) {
+TEST(tokenizer_robust, BadIdsAndInvalidUtf8) {
   for (const char* name : {"vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt-2.gguf"}) {
     const std::string path = fixture(name);
     HEARTH_REQUIRE_FIXTURE(path);
@@ -155,7 +155,7 @@ class GgufBuilder {
   uint64_t n_kv_ = 0;
 };
 
-TEST(TokenizerRobust, EmptyOrMissingVocabThrows) {
+TEST(tokenizer_robust, EmptyOrMissingVocabThrows) {
   {
     GgufBuilder b;
     b.str("tokenizer.ggml.model", "llama");
@@ -183,7 +183,7 @@ TEST(TokenizerRobust, EmptyOrMissingVocabThrows) {
   }
 }
 
-TEST(TokenizerSpecial, ParseSpecialControlsOnlyControlTokens) {
+TEST(tokenizer_special, ParseSpecialControlsOnlyControlTokens) {
   const std::string path = fixture("vocab/ggml-vocab-llama-spm.gguf");
   HEARTH_REQUIRE_FIXTURE(path);
   auto file = GgufFile::open(path);
