@@ -91,6 +91,30 @@ TEST(tokenizer_stories, OnceUponATimeWithBos) {
   EXPECT_EQ(tok->find_token("no such token"), -1);
 }
 
+// llama2.c's greedy 200 tokens decode to its printed text; its prompt "Zoo" tokenizes to [410, 469, 347].
+TEST(tokenizer_stories, DecodesLlama2cOutput) {
+  const std::string path = fixture("stories260K/stories260K.gguf");
+  const std::string ids_path = fixture("stories260K/expected/run_t0_n200.generated_ids.txt");
+  const std::string text_path = fixture("stories260K/expected/run_t0_n200.stdout.txt");
+  HEARTH_REQUIRE_FIXTURE(path);
+  HEARTH_REQUIRE_FIXTURE(ids_path);
+  HEARTH_REQUIRE_FIXTURE(text_path);
+  auto file = GgufFile::open(path);
+  auto tok = Tokenizer::from_gguf(*file);
+  std::vector<int32_t> ids;
+  for (int id : test::read_ids(ids_path)) ids.push_back(id);
+  ASSERT_EQ(ids.size(), 200u);
+  std::string expected = test::read_text(text_path);
+  while (!expected.empty() && expected.back() == '\n') expected.pop_back();
+  std::vector<int32_t> with_bos = ids;
+  with_bos.insert(with_bos.begin(), tok->bos());
+  EXPECT_EQ(tok->decode(with_bos), expected);
+  std::string streamed;  // piece by piece, as generation prints it
+  for (int32_t id : ids) streamed += tok->token_to_piece(id);
+  EXPECT_EQ(streamed, " " + expected);
+  EXPECT_EQ(tok->encode("Zoo", true, false), (std::vector<int32_t>{1, 410, 469, 347}));
+}
+
 TEST(tokenizer_robust, BadIdsAndInvalidUtf8) {
   for (const char* name : {"vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt-2.gguf"}) {
     const std::string path = fixture(name);
