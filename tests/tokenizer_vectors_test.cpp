@@ -1,6 +1,7 @@
 // Golden encode/decode vectors (fixtures/tokenizer-vectors): Llama 1/2 SentencePiece on
 // ggml-vocab-llama-spm.gguf, Llama 3 BPE on a vocab GGUF generated from the Llama 3 tokenizer.json
-// (tests/tools/make-llama3-vocab.sh OUT_DIR), which also runs llama.cpp's llama-bpe .inp/.out fixture.
+// (tests/tools/make-test-vocabs.sh OUT_DIR). The generated Llama 3 and Qwen2 vocabularies also run llama.cpp's
+// llama-bpe, qwen2 and deepseek-r1-qwen .inp/.out fixtures, whose GGUF files are too large to ship.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -26,16 +27,17 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path, std::unique_p
   return Tokenizer::from_gguf(*keep);
 }
 
-// The generated Llama 3 vocabulary: $HEARTH_LLAMA3_VOCAB, else the tests' tmp dir.
-std::string llama3_vocab_path() {
-  if (const char* p = std::getenv("HEARTH_LLAMA3_VOCAB")) return p;
-  return std::string(HEARTH_TEST_TMP) + "/ggml-vocab-llama3-bpe.gguf";
+// A generated vocabulary (ggml-vocab-NAME.gguf) in $HEARTH_TEST_VOCABS, else in the tests' tmp dir.
+std::string generated_vocab(const std::string& name) {
+  const char* dir = std::getenv("HEARTH_TEST_VOCABS");
+  return std::string(dir ? dir : HEARTH_TEST_TMP) + "/ggml-vocab-" + name + ".gguf";
 }
 
-#define HEARTH_REQUIRE_LLAMA3(path)                                                                          \
-  do {                                                                                                       \
-    if (!std::filesystem::exists(path))                                                                      \
-      GTEST_SKIP() << "Llama 3 vocab not generated: run tests/tools/make-llama3-vocab.sh " HEARTH_TEST_TMP; \
+#define HEARTH_REQUIRE_GENERATED(path)                                                                      \
+  do {                                                                                                      \
+    if (!std::filesystem::exists(path))                                                                     \
+      GTEST_SKIP() << "vocab not generated (" << (path) << "): run tests/tools/make-test-vocabs.sh " \
+                   << HEARTH_TEST_TMP;                                                                      \
   } while (0)
 
 TEST(tokenizer_vectors, Llama2Spm) {
@@ -71,8 +73,8 @@ TEST(tokenizer_vectors, Llama2Spm) {
 TEST(tokenizer_vectors, Llama3Bpe) {
   const std::string vec = "llama3-tokenizer-js-1.2.0.llama3-bpe.vectors.json";
   HEARTH_REQUIRE_FIXTURE(fixture("tokenizer-vectors/" + vec));
-  const std::string vocab = llama3_vocab_path();
-  HEARTH_REQUIRE_LLAMA3(vocab);
+  const std::string vocab = generated_vocab("llama3-bpe");
+  HEARTH_REQUIRE_GENERATED(vocab);
   std::unique_ptr<GgufFile> file;
   auto tok = open_tokenizer(vocab, file);
   EXPECT_EQ(tok->n_vocab(), 128256);
@@ -100,12 +102,20 @@ TEST(tokenizer_vectors, Llama3Bpe) {
   EXPECT_EQ(n, 42);
 }
 
-// llama.cpp's ggml-vocab-llama-bpe.gguf (Llama 3) expectations, run on the generated vocabulary.
-TEST(tokenizer_vectors, Llama3LlamaCppFixture) {
-  const std::string base = fixture("vocab/ggml-vocab-llama-bpe.gguf");
+// llama.cpp's expectations for vocabularies it does not ship as GGUF, run on the generated files.
+struct GeneratedCase {
+  const char* vocab;    // generated ggml-vocab-<vocab>.gguf
+  const char* fixture;  // fixtures/vocab/ggml-vocab-<fixture>.gguf.inp/.out
+};
+
+class GeneratedVocab : public ::testing::TestWithParam<GeneratedCase> {};
+
+TEST_P(GeneratedVocab, EncodesLikeLlamaCppAndRoundTrips) {
+  const std::string base = fixture(std::string("vocab/ggml-vocab-") + GetParam().fixture + ".gguf");
   HEARTH_REQUIRE_FIXTURE(base + ".inp");
-  const std::string vocab = llama3_vocab_path();
-  HEARTH_REQUIRE_LLAMA3(vocab);
+  HEARTH_REQUIRE_FIXTURE(base + ".out");
+  const std::string vocab = generated_vocab(GetParam().vocab);
+  HEARTH_REQUIRE_GENERATED(vocab);
   std::unique_ptr<GgufFile> file;
   auto tok = open_tokenizer(vocab, file);
   const std::string text = test::read_text(base + ".inp");
@@ -126,6 +136,16 @@ TEST(tokenizer_vectors, Llama3LlamaCppFixture) {
   }
   EXPECT_EQ(count, 46u);
 }
+
+INSTANTIATE_TEST_SUITE_P(tokenizer, GeneratedVocab,
+                         ::testing::Values(GeneratedCase{"llama3-bpe", "llama-bpe"}, GeneratedCase{"qwen2", "qwen2"},
+                                           GeneratedCase{"qwen2", "deepseek-r1-qwen"}),
+                         [](const auto& info) {
+                           std::string n = info.param.fixture;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace hearth

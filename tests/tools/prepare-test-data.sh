@@ -6,5 +6,5 @@ set -uo pipefail
 out_dir=${1:?usage: prepare-test-data.sh TESTS_TMP_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out_dir"
-"$here/make-llama3-vocab.sh" "$out_dir" || echo "prepare-test-data: Llama 3 vocab not built (tokenizer vector tests will skip)" >&2
+"$here/make-test-vocabs.sh" "$out_dir" || echo "prepare-test-data: tokenizer vocabs not built (their tests will skip)" >&2
 exit 0
