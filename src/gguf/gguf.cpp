@@ -273,7 +273,9 @@ uint64_t GgufFile::get_uint(std::string_view key, uint64_t def) const {
   const GgufValue* v = find(key);
   if (!v) return def;
   if (!v->is_int()) wrong_type(path_, key, "an integer");
-  if (v->i < 0) wrong_type(path_, key, "a non-negative integer");
+  bool is_signed = v->type == GgufType::I8 || v->type == GgufType::I16 || v->type == GgufType::I32 ||
+                   v->type == GgufType::I64;
+  if (is_signed && v->i < 0) wrong_type(path_, key, "a non-negative integer");
   return v->u;
 }
 
