@@ -1,0 +1,356 @@
+#include "llama_gen.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "gguf/gguf.h"
+#include "gguf/gguf_writer.h"
+#include "hearth/error.h"
+#include "quant/quant.h"
+
+namespace hearth::gen {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int64_t block_size(DType t) { return dtype_info(t).block_size; }
+
+// llama_ftype ids (llama.h).
+enum : uint32_t {
+  kAllF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 7, kQ5_0 = 8, kQ5_1 = 9, kQ2_K = 10, kQ3_K_S = 11,
+  kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15, kQ5_K_S = 16, kQ5_K_M = 17, kQ6_K = 18, kQ2_K_S = 21,
+  kBF16 = 32,
+};
+
+const FileType kFileTypes[] = {
+    {"f32", kAllF32, DType::F32},    {"f16", kF16, DType::F16},         {"bf16", kBF16, DType::BF16},
+    {"q8_0", kQ8_0, DType::Q8_0},    {"q4_0", kQ4_0, DType::Q4_0},      {"q4_1", kQ4_1, DType::Q4_1},
+    {"q5_0", kQ5_0, DType::Q5_0},    {"q5_1", kQ5_1, DType::Q5_1},      {"q2_k", kQ2_K, DType::Q2_K},
+    {"q2_k_s", kQ2_K_S, DType::Q2_K}, {"q3_k_s", kQ3_K_S, DType::Q3_K}, {"q3_k_m", kQ3_K_M, DType::Q3_K},
+    {"q3_k_l", kQ3_K_L, DType::Q3_K}, {"q4_k_s", kQ4_K_S, DType::Q4_K}, {"q4_k_m", kQ4_K_M, DType::Q4_K},
+    {"q5_k_s", kQ5_K_S, DType::Q5_K}, {"q5_k_m", kQ5_K_M, DType::Q5_K}, {"q6_k", kQ6_K, DType::Q6_K},
+};
+
+// llama.cpp's use_more_bits: the first and last eighth of the layers and every third in between.
+bool use_more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+// Deterministic, platform-independent random numbers: splitmix64, and an approximately normal
+// variate as the centred sum of four 16-bit uniforms (no libm, so every machine writes the same file).
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  float normal() {
+    uint64_t r = next();
+    int64_t sum = static_cast<int64_t>(r & 0xffff) + static_cast<int64_t>((r >> 16) & 0xffff) +
+                  static_cast<int64_t>((r >> 32) & 0xffff) + static_cast<int64_t>(r >> 48);
+    constexpr float kInvStd = 1.0f / 37837.23f;  // sqrt(4 * (65536^2 - 1) / 12)
+    return static_cast<float>(sum - 131070) * kInvStd;
+  }
+};
+
+uint64_t hash_name(uint64_t seed, const std::string& name) {
+  uint64_t h = 1469598103934665603ull ^ seed;  // FNV-1a over the name, keyed by the seed
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  Rng r{h};
+  return r.next();
+}
+
+// A byte-level SentencePiece vocabulary: <unk> <s> </s>, the 256 byte tokens, then pieces
+// ("▁" + letters, letter runs) with decreasing scores, so text tokenizes to real pieces.
+void synth_vocab(GgufWriter& w, int64_t n_vocab) {
+  if (n_vocab < 3 + 256 + 1) throw Error("synthetic vocab needs at least 260 tokens, asked for " + std::to_string(n_vocab));
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  std::set<std::string> seen;
+  auto add = [&](const std::string& t, int32_t type) {
+    if (static_cast<int64_t>(tokens.size()) >= n_vocab || !seen.insert(t).second) return;
+    scores.push_back(type == 1 ? -static_cast<float>(tokens.size()) : 0.0f);
+    tokens.push_back(t);
+    types.push_back(type);
+  };
+  add("<unk>", 2);
+  add("<s>", 3);
+  add("</s>", 3);
+  char hex[8];
+  for (int b = 0; b < 256; ++b) {
+    std::snprintf(hex, sizeof hex, "<0x%02X>", b);
+    add(hex, 6);
+  }
+  const std::string sp = "\xe2\x96\x81";  // ▁
+  add(sp, 1);
+  for (char c = 'a'; c <= 'z'; ++c) add(sp + c, 1);
+  for (char c = 'a'; c <= 'z'; ++c) add(std::string(1, c), 1);
+  for (char c = 33; c < 127; ++c) add(std::string(1, c), 1);
+  // Letter strings of growing length, with and without the word-start marker.
+  for (int len = 2; static_cast<int64_t>(tokens.size()) < n_vocab; ++len) {
+    std::vector<int> idx(len, 0);
+    while (static_cast<int64_t>(tokens.size()) < n_vocab) {
+      std::string s;
+      for (int i : idx) s += static_cast<char>('a' + i);
+      add(sp + s, 1);
+      add(s, 1);
+      int k = len - 1;
+      while (k >= 0 && ++idx[k] == 26) idx[k--] = 0;
+      if (k < 0) break;
+    }
+  }
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_string("tokenizer.ggml.pre", "default");
+  w.set_array_strings("tokenizer.ggml.tokens", tokens);
+  w.set_array_f32("tokenizer.ggml.scores", scores);
+  w.set_array_i32("tokenizer.ggml.token_type", types);
+  w.set_u32("tokenizer.ggml.bos_token_id", 1);
+  w.set_u32("tokenizer.ggml.eos_token_id", 2);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+  w.set_bool("tokenizer.ggml.add_bos_token", true);
+  w.set_bool("tokenizer.ggml.add_eos_token", false);
+}
+
+// Fills a tensor: rows are independent random streams, split over threads, each quantized as it
+// is generated (no full f32 copy). The result does not depend on the thread count.
+void fill_tensor(uint8_t* dst, DType type, int64_t row_len, int64_t n_rows, uint64_t seed, float mean, float stddev,
+                 int threads) {
+  size_t rb = row_bytes(type, row_len);
+  int n_threads = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(threads, n_rows), 1, 256));
+  if (row_len * n_rows < 65536) n_threads = 1;
+  auto work = [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(static_cast<size_t>(row_len));
+    for (int64_t r = r0; r < r1; ++r) {
+      Rng rng{seed ^ (static_cast<uint64_t>(r) * 0xd1342543de82ef95ull)};
+      for (float& x : row) x = mean + stddev * rng.normal();
+      quantize_row_ref(type, row.data(), dst + static_cast<size_t>(r) * rb, row_len);
+    }
+  };
+  if (n_threads == 1) {
+    work(0, n_rows);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(n_threads);
+  for (int t = 0; t < n_threads; ++t) {
+    pool.emplace_back([&, t] {
+      try {
+        work(n_rows * t / n_threads, n_rows * (t + 1) / n_threads);
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace
+
+LlamaShape shape_preset(const std::string& name) {
+  LlamaShape s;
+  s.name = name;
+  if (name == "tiny") return s;
+  if (name == "stories") {
+    s.n_embd = 64, s.n_layer = 5, s.n_head = 8, s.n_head_kv = 4, s.n_ff = 172, s.n_vocab = 512, s.n_ctx = 2048;
+    return s;
+  }
+  if (name == "tinyllama") {
+    s.n_embd = 2048, s.n_layer = 22, s.n_head = 32, s.n_head_kv = 4, s.n_ff = 5632, s.n_vocab = 32000, s.n_ctx = 2048;
+    return s;
+  }
+  if (name == "llama2-7b") {
+    s.n_embd = 4096, s.n_layer = 32, s.n_head = 32, s.n_head_kv = 32, s.n_ff = 11008, s.n_vocab = 32000;
+    s.n_ctx = 4096;
+    return s;
+  }
+  if (name == "llama3-8b") {
+    s.n_embd = 4096, s.n_layer = 32, s.n_head = 32, s.n_head_kv = 8, s.n_ff = 14336, s.n_vocab = 128256;
+    s.n_ctx = 8192, s.rope_base = 500000.0;
+    return s;
+  }
+  std::string known;
+  for (const std::string& n : shape_preset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown shape '" + name + "' (known: " + known + ")");
+}
+
+std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tinyllama", "llama2-7b", "llama3-8b"}; }
+
+FileType file_type_from_name(const std::string& name) {
+  std::string n = lower(name);
+  if (n == "q3_k") n = "q3_k_m";  // llama-quantize's aliases
+  if (n == "q4_k") n = "q4_k_m";
+  if (n == "q5_k") n = "q5_k_m";
+  for (const FileType& ft : kFileTypes)
+    if (ft.name == n) return ft;
+  std::string known;
+  for (const std::string& k : file_type_names()) known += (known.empty() ? "" : ", ") + k;
+  if (n.rfind("iq", 0) == 0 || n.rfind("tq", 0) == 0)
+    throw Error("type '" + name + "' is not supported: hearth has no reference quantizer for it (supported: " + known +
+                ")");
+  throw Error("unknown type '" + name + "' (supported: " + known + ")");
+}
+
+std::vector<std::string> file_type_names() {
+  std::vector<std::string> v;
+  for (const FileType& ft : kFileTypes) v.push_back(ft.name);
+  return v;
+}
+
+DType tensor_type(const FileType& ft, const LlamaShape& s, const std::string& name, int layer,
+                  const std::vector<int64_t>& dims, bool has_output) {
+  if (dims.size() < 2 || name.find("_norm.weight") != std::string::npos) return DType::F32;
+  if (ft.base == DType::F32 || ft.base == DType::F16 || ft.base == DType::BF16) return ft.base;
+  const uint32_t f = ft.id;
+  const int64_t n_gqa = s.n_head / std::max<int64_t>(s.n_head_kv, 1);
+  const int64_t nl = s.n_layer;
+  DType t = ft.base;
+  if (name == "output.weight" || (!has_output && name == "token_embd.weight")) {
+    if (dims[0] % block_size(t) != 0)
+      t = DType::Q8_0;
+    else if (t != DType::Q8_0)
+      t = DType::Q6_K;
+  } else if (name == "token_embd.weight") {
+    // keeps the file type's base type
+  } else if (ends_with(name, "attn_v.weight")) {
+    if (f == kQ2_K) t = n_gqa >= 4 ? DType::Q4_K : DType::Q3_K;
+    else if (f == kQ2_K_S && n_gqa >= 4) t = DType::Q4_K;
+    else if (f == kQ3_K_M) t = layer < 2 ? DType::Q5_K : DType::Q4_K;
+    else if (f == kQ3_K_L) t = DType::Q5_K;
+    else if ((f == kQ4_K_M || f == kQ5_K_M) && use_more_bits(layer, nl)) t = DType::Q6_K;
+    else if (f == kQ4_K_S && layer < 4) t = DType::Q5_K;
+    // llama.cpp's 70B rule (80 layers): attn_v is 8x smaller than attn_q, so it gets more bits.
+    if (nl == 80 && (t == DType::Q3_K || t == DType::Q4_K)) t = DType::Q5_K;
+  } else if (ends_with(name, "ffn_down.weight")) {
+    if (f == kQ2_K) t = DType::Q3_K;
+    else if (f == kQ2_K_S) { if (layer < nl / 8) t = DType::Q4_K; }
+    else if (f == kQ3_K_M) t = layer < nl / 16 ? DType::Q5_K : DType::Q4_K;
+    else if (f == kQ3_K_L) t = DType::Q5_K;
+    else if (f == kQ4_K_M) { if (use_more_bits(layer, nl)) t = DType::Q6_K; }
+    else if (f == kQ5_K_M && use_more_bits(layer, nl)) t = DType::Q6_K;
+    else if (f == kQ4_K_S && layer < nl / 8) t = DType::Q5_K;
+  } else if (ends_with(name, "attn_output.weight")) {
+    if (f == kQ2_K) t = DType::Q3_K;
+    else if (f == kQ3_K_M) t = DType::Q4_K;
+    else if (f == kQ3_K_L) t = DType::Q5_K;
+  }
+  if (dims[0] % block_size(t) != 0) {
+    // llama.cpp's fallbacks for rows that do not fit the block size.
+    DType fb;
+    switch (t) {
+      case DType::Q2_K: case DType::Q3_K: fb = DType::IQ4_NL; break;
+      case DType::Q4_K: fb = DType::Q5_0; break;
+      case DType::Q5_K: fb = DType::Q5_1; break;
+      case DType::Q6_K: fb = DType::Q8_0; break;
+      default:
+        throw Error("tensor " + name + ": row length " + std::to_string(dims[0]) + " is not a multiple of the " +
+                    std::string(dtype_name(t)) + " block size " + std::to_string(block_size(t)) +
+                    " (llama-quantize refuses this too)");
+    }
+    if (dims[0] % block_size(fb) != 0) fb = DType::F16;
+    if (!dtype_supported(fb))
+      throw Error("tensor " + name + ": llama.cpp falls back to " + std::string(dtype_name(fb)) +
+                  " for row length " + std::to_string(dims[0]) + ", which hearth cannot quantize");
+    t = fb;
+  }
+  return t;
+}
+
+GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
+  const LlamaShape& s = opt.shape;
+  if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_vocab <= 0)
+    throw Error("shape: every size must be positive");
+  if (s.n_embd % s.n_head != 0)
+    throw Error("shape: n_embd " + std::to_string(s.n_embd) + " is not a multiple of n_head " + std::to_string(s.n_head));
+  if (s.n_head % s.n_head_kv != 0)
+    throw Error("shape: n_head " + std::to_string(s.n_head) + " is not a multiple of n_head_kv " +
+                std::to_string(s.n_head_kv));
+  const int64_t head_dim = s.n_embd / s.n_head;
+  const int64_t n_embd_kv = head_dim * s.n_head_kv;
+  int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  GgufWriter w;
+  w.set_string("general.architecture", "llama");
+  w.set_string("general.name", "hearth-gen " + s.name + " " + opt.file_type.name);
+  w.set_u32("llama.context_length", static_cast<uint32_t>(s.n_ctx));
+  w.set_u32("llama.embedding_length", static_cast<uint32_t>(s.n_embd));
+  w.set_u32("llama.feed_forward_length", static_cast<uint32_t>(s.n_ff));
+  w.set_u32("llama.block_count", static_cast<uint32_t>(s.n_layer));
+  w.set_u32("llama.attention.head_count", static_cast<uint32_t>(s.n_head));
+  w.set_u32("llama.attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
+  w.set_f32("llama.rope.freq_base", static_cast<float>(s.rope_base));
+  w.set_f32("llama.attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
+  w.set_u32("llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
+
+  int64_t n_vocab = s.n_vocab;
+  std::unique_ptr<GgufFile> vocab;
+  if (!opt.vocab_path.empty()) {
+    vocab = GgufFile::open(opt.vocab_path);
+    n_vocab = static_cast<int64_t>(vocab->get_array_strings("tokenizer.ggml.tokens").size());
+    if (n_vocab == 0) throw Error(opt.vocab_path + ": no tokenizer.ggml.tokens array");
+  }
+  w.set_u32("llama.vocab_size", static_cast<uint32_t>(n_vocab));
+  w.set_u32("general.file_type", opt.file_type.id);
+  w.set_u32("general.quantization_version", 2);
+  if (vocab) {
+    for (const auto& [k, v] : vocab->metadata())
+      if (k.rfind("tokenizer.", 0) == 0) w.set_value(k, v);
+  } else {
+    synth_vocab(w, n_vocab);
+  }
+
+  GenSummary sum;
+  std::map<std::string, size_t> counts;
+  auto add = [&](const std::string& name, int layer, std::vector<int64_t> dims, bool is_norm) {
+    DType t = tensor_type(opt.file_type, s, name, layer, dims, !opt.tied_output);
+    if (!dtype_supported(t)) throw Error("tensor " + name + ": hearth cannot quantize " + std::string(dtype_name(t)));
+    int64_t row_len = dims[0];
+    int64_t n_rows = 1;
+    for (size_t d = 1; d < dims.size(); ++d) n_rows *= dims[d];
+    sum.n_params += static_cast<uint64_t>(row_len * n_rows);
+    ++counts[std::string(dtype_name(t))];
+    uint64_t seed = hash_name(opt.seed, name);
+    float mean = is_norm ? 1.0f : 0.0f;
+    float stddev = is_norm ? opt.norm_scale : opt.scale;
+    w.add_tensor_producer(name, t, dims, [=](uint8_t* dst, size_t) {
+      fill_tensor(dst, t, row_len, n_rows, seed, mean, stddev, threads);
+    });
+  };
+  add("token_embd.weight", -1, {s.n_embd, n_vocab}, false);
+  for (int64_t l = 0; l < s.n_layer; ++l) {
+    std::string p = "blk." + std::to_string(l) + ".";
+    int li = static_cast<int>(l);
+    add(p + "attn_norm.weight", li, {s.n_embd}, true);
+    add(p + "attn_q.weight", li, {s.n_embd, s.n_embd}, false);
+    add(p + "attn_k.weight", li, {s.n_embd, n_embd_kv}, false);
+    add(p + "attn_v.weight", li, {s.n_embd, n_embd_kv}, false);
+    add(p + "attn_output.weight", li, {s.n_embd, s.n_embd}, false);
+    add(p + "ffn_norm.weight", li, {s.n_embd}, true);
+    add(p + "ffn_gate.weight", li, {s.n_embd, s.n_ff}, false);
+    add(p + "ffn_up.weight", li, {s.n_embd, s.n_ff}, false);
+    add(p + "ffn_down.weight", li, {s.n_ff, s.n_embd}, false);
+  }
+  add("output_norm.weight", -1, {s.n_embd}, true);
+  if (!opt.tied_output) add("output.weight", -1, {s.n_embd, n_vocab}, false);
+
+  w.write(path);
+  sum.n_tensors = w.n_tensors();
+  sum.file_bytes = std::filesystem::file_size(path);
+  sum.type_counts.assign(counts.begin(), counts.end());
+  return sum;
+}
+
+}  // namespace hearth::gen

@@ -1,0 +1,68 @@
+// Random-weight Llama-architecture GGUF files, named and typed as llama.cpp's convert script and
+// llama-quantize name and type them, for benchmarks and logit comparisons at real model shapes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quant/dtype.h"
+
+namespace hearth::gen {
+
+struct LlamaShape {
+  std::string name;         // preset name, for general.name
+  int64_t n_embd = 256;     // hidden size
+  int64_t n_layer = 2;      // transformer blocks
+  int64_t n_head = 8;       // query heads
+  int64_t n_head_kv = 4;    // key/value heads (GQA when < n_head)
+  int64_t n_ff = 768;       // feed-forward hidden size
+  int64_t n_vocab = 512;    // tokens
+  int64_t n_ctx = 2048;     // training context length
+  double rope_base = 10000.0;
+  double rms_eps = 1e-5;
+};
+
+// "tiny", "stories" (stories260K's shape), "tinyllama", "llama2-7b", "llama3-8b". Throws on unknown names.
+LlamaShape shape_preset(const std::string& name);
+std::vector<std::string> shape_preset_names();
+
+// A llama.cpp file type (llama_ftype): the default tensor type and the mix rules around it.
+struct FileType {
+  std::string name;  // "q4_k_m"
+  uint32_t id;       // general.file_type, llama_ftype numbering
+  DType base;        // type of most 2-D weights
+};
+// Parses "q4_0", "Q4_K_M", "q4_k" (= q4_k_m, as llama-quantize), "f16"... Throws on unknown names
+// and on types hearth cannot quantize (the IQ family), naming the supported ones.
+FileType file_type_from_name(const std::string& name);
+std::vector<std::string> file_type_names();
+
+// The type llama-quantize gives a tensor of this file type (llama_tensor_get_type's rules for a
+// dense Llama model): norms F32, output.weight Q6_K for the k-quants and Q4/Q5 types, more bits
+// for some attn_v / ffn_down layers in the _M/_L mixes, fallbacks when a row does not fit the
+// block size. has_output: false when token_embd doubles as the output matrix.
+DType tensor_type(const FileType& ft, const LlamaShape& s, const std::string& name, int layer,
+                  const std::vector<int64_t>& dims, bool has_output);
+
+struct GenOptions {
+  LlamaShape shape;
+  FileType file_type;
+  uint64_t seed = 42;
+  float scale = 0.02f;       // standard deviation of matrix weights
+  float norm_scale = 0.05f;  // norm weights are 1 + norm_scale * N(0, 1)
+  bool tied_output = false;  // no output.weight: token_embd is used as the output matrix
+  std::string vocab_path;    // GGUF to copy tokenizer.* metadata from; empty: a synthetic byte-level SPM vocab
+  int threads = 0;           // 0: hardware concurrency
+};
+
+struct GenSummary {
+  size_t n_tensors = 0;
+  uint64_t n_params = 0;
+  uint64_t file_bytes = 0;
+  std::vector<std::pair<std::string, size_t>> type_counts;  // dtype name -> tensors
+};
+
+// Writes the model to path (atomically). Throws hearth::Error.
+GenSummary generate_llama(const GenOptions& opt, const std::string& path);
+
+}  // namespace hearth::gen
