@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -510,6 +511,128 @@ TEST(GgufWriter, CopyOfStories260KIsByteIdentical) {
     EXPECT_EQ(std::memcmp(g->tensors()[i].data, f->tensors()[i].data, f->tensors()[i].nbytes), 0);
   }
   EXPECT_EQ(test::read_text(out), test::read_text(path));
+}
+
+// ---------------------------------------------------------------------------------------------
+// hearth-gen (built next to the hearth binary when tools/gen is part of the build)
+
+std::string gen_binary() { return (fs::path(HEARTH_BINARY).parent_path() / "hearth-gen").string(); }
+
+#define REQUIRE_GEN()                                                                          \
+  do {                                                                                         \
+    if (!fs::exists(gen_binary())) GTEST_SKIP() << "hearth-gen not built: " << gen_binary();   \
+  } while (0)
+
+int run_gen(const std::string& args) {
+  return test::run_command(gen_binary() + " " + args + " > /dev/null 2>&1").status;
+}
+
+std::map<std::string, DType> tensor_types(const GgufFile& f) {
+  std::map<std::string, DType> m;
+  for (const GgufTensor& t : f.tensors()) m[std::string(t.name)] = t.type;
+  return m;
+}
+
+TEST(HearthGen, TinyQ4KMIsALlamaFileWithLlamaQuantizeTypes) {
+  REQUIRE_GEN();
+  std::string path = tmp_dir() + "/gen-tiny-q4km.gguf";
+  ASSERT_EQ(run_gen("--shape tiny --type q4_k_m -o " + path), 0);
+  auto f = GgufFile::open(path);
+  EXPECT_EQ(f->require_string("general.architecture"), "llama");
+  EXPECT_EQ(f->require_uint("llama.embedding_length"), 256u);
+  EXPECT_EQ(f->require_uint("llama.block_count"), 2u);
+  EXPECT_EQ(f->require_uint("llama.attention.head_count"), 8u);
+  EXPECT_EQ(f->require_uint("llama.attention.head_count_kv"), 4u);
+  EXPECT_EQ(f->require_uint("llama.feed_forward_length"), 768u);
+  EXPECT_EQ(f->require_uint("llama.rope.dimension_count"), 32u);
+  EXPECT_EQ(f->require_uint("llama.vocab_size"), 512u);
+  EXPECT_EQ(f->require_uint("general.file_type"), 15u);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  EXPECT_EQ(f->get_array_strings("tokenizer.ggml.tokens").size(), 512u);
+  EXPECT_EQ(f->tensors().size(), 2u + 2u * 9u + 1u);
+  auto types = tensor_types(*f);
+  EXPECT_EQ(types["token_embd.weight"], DType::Q4_K);
+  EXPECT_EQ(types["output.weight"], DType::Q6_K);
+  EXPECT_EQ(types["output_norm.weight"], DType::F32);
+  EXPECT_EQ(types["blk.0.attn_norm.weight"], DType::F32);
+  EXPECT_EQ(types["blk.0.attn_q.weight"], DType::Q4_K);
+  EXPECT_EQ(types["blk.0.attn_v.weight"], DType::Q4_K);
+  EXPECT_EQ(types["blk.1.attn_v.weight"], DType::Q6_K);  // use_more_bits: the last eighth of the layers
+  EXPECT_EQ(types["blk.1.ffn_down.weight"], DType::Q6_K);
+  EXPECT_EQ(f->find_tensor("blk.0.attn_k.weight")->shape_str(), "[256, 128]");
+  EXPECT_EQ(f->find_tensor("blk.0.ffn_down.weight")->shape_str(), "[768, 256]");
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->shape_str(), "[256, 512]");
+
+  // Weights are random with the requested spread; norms are near 1.
+  const GgufTensor* q = f->find_tensor("blk.0.attn_q.weight");
+  std::vector<float> w(static_cast<size_t>(q->n_elements()));
+  dequantize_row_ref(q->type, q->data, w.data(), q->n_elements());
+  double ss = 0;
+  for (float x : w) ss += double(x) * x;
+  EXPECT_NEAR(std::sqrt(ss / w.size()), 0.02, 0.004);
+  const GgufTensor* n = f->find_tensor("blk.0.ffn_norm.weight");
+  std::vector<float> nw(256);
+  std::memcpy(nw.data(), n->data, 1024);
+  for (float x : nw) EXPECT_NEAR(x, 1.0f, 0.5f);
+}
+
+TEST(HearthGen, DeterministicForASeedWhateverTheThreadCount) {
+  REQUIRE_GEN();
+  std::string a = tmp_dir() + "/gen-a.gguf", b = tmp_dir() + "/gen-b.gguf", c = tmp_dir() + "/gen-c.gguf";
+  ASSERT_EQ(run_gen("--shape tiny --type q8_0 --seed 7 -t 1 -o " + a), 0);
+  ASSERT_EQ(run_gen("--shape tiny --type q8_0 --seed 7 -t 3 -o " + b), 0);
+  ASSERT_EQ(run_gen("--shape tiny --type q8_0 --seed 8 -t 1 -o " + c), 0);
+  EXPECT_EQ(test::read_text(a), test::read_text(b));
+  EXPECT_NE(test::read_text(a), test::read_text(c));
+}
+
+TEST(HearthGen, CopiesTheVocabularyFromAGguf) {
+  REQUIRE_GEN();
+  std::string vocab = test::fixture("vocab/ggml-vocab-llama-spm.gguf");
+  HEARTH_REQUIRE_FIXTURE(vocab);
+  std::string path = tmp_dir() + "/gen-spm.gguf";
+  ASSERT_EQ(run_gen("--shape tiny --n-layer 1 --type f16 --vocab " + vocab + " -o " + path), 0);
+  auto f = GgufFile::open(path);
+  auto v = GgufFile::open(vocab);
+  EXPECT_EQ(f->require_uint("llama.vocab_size"), 32000u);
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->shape_str(), "[256, 32000]");
+  EXPECT_EQ(f->find_tensor("output.weight")->shape_str(), "[256, 32000]");
+  EXPECT_EQ(f->get_array_strings("tokenizer.ggml.tokens"), v->get_array_strings("tokenizer.ggml.tokens"));
+  EXPECT_EQ(f->get_array_f32("tokenizer.ggml.scores"), v->get_array_f32("tokenizer.ggml.scores"));
+  EXPECT_EQ(f->get_uint("tokenizer.ggml.bos_token_id", 99), 1u);
+  EXPECT_EQ(f->get_bool("tokenizer.ggml.add_bos_token", false), true);
+}
+
+// llama.cpp quantized stories260K to Q4_K_M and Q6_K itself: hearth-gen at the same shape must
+// choose the same type for every tensor (including the fallbacks for its 172-wide ffn_down rows).
+TEST(HearthGen, TypeMixesMatchLlamaQuantizeOnStories260K) {
+  REQUIRE_GEN();
+  for (std::string type : {"Q4_K_M", "Q6_K", "F16"}) {
+    SCOPED_TRACE(type);
+    std::string ref = test::fixture("stories260K/quantized-by-llama.cpp-c392e50/stories260K-" + type + ".gguf");
+    HEARTH_REQUIRE_FIXTURE(ref);
+    std::string path = tmp_dir() + "/gen-stories-" + type + ".gguf";
+    ASSERT_EQ(run_gen("--shape stories --type " + type + " -o " + path), 0);
+    auto ours = GgufFile::open(path);
+    auto theirs = GgufFile::open(ref);
+    EXPECT_EQ(tensor_types(*ours), tensor_types(*theirs));
+    EXPECT_EQ(ours->require_uint("general.file_type"), theirs->require_uint("general.file_type"));
+    for (const GgufTensor& t : theirs->tensors()) {
+      const GgufTensor* o = ours->find_tensor(t.name);
+      ASSERT_TRUE(o) << t.name;
+      EXPECT_EQ(o->shape_str(), t.shape_str()) << t.name;
+    }
+  }
+}
+
+TEST(HearthGen, FailsClearlyOnUnsupportedTypes) {
+  REQUIRE_GEN();
+  auto r = test::run_command(gen_binary() + " --type iq2_xs -o " + tmp_dir() + "/x.gguf 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("not supported"), std::string::npos) << r.out;
+  r = test::run_command(gen_binary() + " --shape stories --type q4_0 -o " + tmp_dir() + "/x.gguf 2>&1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("not a multiple of the q4_0 block size"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(tmp_dir() + "/x.gguf"));
 }
 
 }  // namespace
