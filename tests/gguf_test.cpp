@@ -382,6 +382,12 @@ TEST(GgufReader, DuplicateTensorNames) {
                      "duplicate tensor name w");
 }
 
+TEST(GgufReader, DuplicateMetadataKeys) {
+  Raw r;
+  r.header(0, 2).str("k").put<uint32_t>(4).put<uint32_t>(1).str("k").put<uint32_t>(4).put<uint32_t>(2);
+  EXPECT_PARSE_ERROR(r.b, "duplicate metadata key 'k'");
+}
+
 TEST(GgufReader, BadAlignmentKey) {
   EXPECT_PARSE_ERROR(Raw().header(0, 1).str("general.alignment").put<uint32_t>(4).put<uint32_t>(48).b,
                      "power of two");
@@ -488,6 +494,19 @@ TEST(GgufReader, Stories260K) {
   std::memcpy(&w0, norm->data, 4);
   EXPECT_TRUE(std::isfinite(w0));
   EXPECT_EQ(f->data_offset() + norm->offset + norm->nbytes <= f->file_size(), true);
+}
+
+// Every GGUF file in the fixtures (written by llama.cpp's tools) passes validation.
+TEST(GgufReader, EveryFixtureFileParses) {
+  std::string root = test::fixture("");
+  HEARTH_REQUIRE_FIXTURE(root);
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.path().extension() != ".gguf") continue;
+    EXPECT_NO_THROW(GgufFile::open(e.path().string())) << e.path();
+    ++n;
+  }
+  EXPECT_GT(n, 0);
 }
 
 // Copying a llama.cpp-written file through the writer gives the same bytes: the writer lays files

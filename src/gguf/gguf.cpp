@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "hearth/error.h"
 
@@ -197,9 +198,11 @@ void GgufFile::parse_all() {
     r.fail("tensor count " + std::to_string(n_tensors) + " is larger than the file allows");
 
   kv_.reserve(n_kv);
+  std::set<std::string_view> seen_keys;
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string_view key = r.read_string("metadata key");
     std::string keys(key);
+    if (!seen_keys.insert(key).second) r.fail("duplicate metadata key '" + keys + "'");
     GgufValue v;
     read_value(r, read_type(r, keys), v, keys, 0);
     kv_.emplace_back(key, std::move(v));
