@@ -148,10 +148,11 @@ void launch_hd(const float* q, const KvLayer& kv, int n_tokens, const int32_t* p
 }  // namespace
 
 int attention_splits(int n_tokens, int n_head, int max_keys, int n_sm) {
-  const int64_t pairs = static_cast<int64_t>(n_tokens) * n_head, target = 4LL * n_sm;
+  // Enough blocks for several waves, but at least 128 keys per range.
+  const int64_t pairs = static_cast<int64_t>(n_tokens) * n_head, target = 16LL * n_sm;
   if (pairs >= target) return 1;
-  const int64_t s = std::min<int64_t>((target + pairs - 1) / pairs, (max_keys + 63) / 64);
-  return static_cast<int>(std::clamp<int64_t>(s, 1, 64));
+  const int64_t s = std::min<int64_t>((target + pairs - 1) / pairs, (max_keys + 127) / 128);
+  return static_cast<int>(std::clamp<int64_t>(s, 1, 256));
 }
 
 size_t attention_scratch_floats(int n_tokens, const AttentionParams& p, int n_splits) {

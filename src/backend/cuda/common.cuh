@@ -26,13 +26,21 @@ inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
 
 inline unsigned div_up(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
 
-// 32 weights decoded: w[e] = d[e / 16] * q[e] + m[e / 16], with q[e] byte e % 4 of v[e / 4] (signed).
+// 32 weights decoded: w[e] = d[e / 16] * (q[e] - off) + m[e / 16], with q[e] byte e % 4 of v[e / 4] (signed).
+// The integer dot subtracts off * sum(x_q) exactly; centering the unsigned codes this way keeps the error of
+// the int8 activations small for the types with a min.
 struct Chunk {
   int v[8];
   float d[2];
   float m[2];
+  int off;
 };
 
+__host__ __device__ __forceinline__ __half __ushort_as_half_hd(uint16_t u) {
+  __half_raw r;
+  r.x = u;
+  return __half(r);
+}
 __host__ __device__ __forceinline__ float ld_half(const uint8_t* p) {
   return __half2float(*reinterpret_cast<const __half*>(p));
 }
@@ -43,16 +51,24 @@ __host__ __device__ __forceinline__ int ld_u32_a2(const uint8_t* p) {
 }
 __host__ __device__ __forceinline__ int ld_u32_a4(const uint8_t* p) { return *reinterpret_cast<const int*>(p); }
 
-// Bytewise a - b (no overflow occurs in the decoders); host version for tests.
-__host__ __device__ __forceinline__ int vsub4(int a, int b) {
+// N 32-bit words at a 2-byte aligned address p (word k = bytes p+4k..p+4k+3): N+1 aligned 32-bit loads and a
+// funnel shift instead of 2N 16-bit loads. Reads up to 4 bytes past the last word (allocations are padded).
+template <int N>
+__host__ __device__ __forceinline__ void ld_words_a2(const uint8_t* p, int* out) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
+  const bool odd = (a & 3) != 0;
+  uint32_t prev = w[0];
+  HEARTH_UNROLL
+  for (int k = 0; k < N; ++k) {
+    const uint32_t next = w[k + 1];
 #ifdef __CUDA_ARCH__
-  return __vsubss4(a, b);
+    out[k] = static_cast<int>(odd ? __funnelshift_r(prev, next, 16) : prev);
 #else
-  uint32_t r = 0;
-  for (int k = 0; k < 4; ++k)
-    r |= (static_cast<uint32_t>(static_cast<uint8_t>((a >> (8 * k)) - (b >> (8 * k))))) << (8 * k);
-  return static_cast<int>(r);
+    out[k] = static_cast<int>(odd ? ((prev >> 16) | (next << 16)) : prev);
 #endif
+    prev = next;
+  }
 }
 
 // Bits 0..3 of b become bit 4 of bytes 0..3.
@@ -68,15 +84,18 @@ template <>
 struct Fmt<DType::Q4_0> {
   static constexpr int elems = 32, bytes = 18;
   __host__ __device__ static void decode(const uint8_t* b, int, Chunk& c) {
-    const float d = ld_half(b);
+    int w[5];  // bytes 0..19: d, qs
+    ld_words_a2<5>(b, w);
+    const float d = __half2float(__ushort_as_half_hd(static_cast<uint16_t>(w[0])));
 HEARTH_UNROLL
     for (int k = 0; k < 4; ++k) {
-      const int q = ld_u32_a2(b + 2 + 4 * k);
-      c.v[k] = vsub4(q & 0x0F0F0F0F, 0x08080808);
-      c.v[k + 4] = vsub4((q >> 4) & 0x0F0F0F0F, 0x08080808);
+      const int q = static_cast<int>((static_cast<uint32_t>(w[k]) >> 16) | (static_cast<uint32_t>(w[k + 1]) << 16));
+      c.v[k] = q & 0x0F0F0F0F;
+      c.v[k + 4] = (q >> 4) & 0x0F0F0F0F;
     }
     c.d[0] = c.d[1] = d;
     c.m[0] = c.m[1] = 0.0f;
+    c.off = 8;
   }
 };
 
@@ -92,7 +111,8 @@ HEARTH_UNROLL
       c.v[k + 4] = (q >> 4) & 0x0F0F0F0F;
     }
     c.d[0] = c.d[1] = d;
-    c.m[0] = c.m[1] = m;
+    c.m[0] = c.m[1] = m + 8.0f * d;
+    c.off = 8;
   }
 };
 
@@ -100,16 +120,24 @@ template <>
 struct Fmt<DType::Q5_0> {
   static constexpr int elems = 32, bytes = 22;
   __host__ __device__ static void decode(const uint8_t* b, int, Chunk& c) {
-    const float d = ld_half(b);
-    const uint32_t qh = static_cast<uint32_t>(ld_u32_a2(b + 2));
+    int w[6];  // bytes 0..23: d, qh, qs
+    ld_words_a2<6>(b, w);
+    auto word = [&](int byte) {  // the 32 bits at an even byte offset
+      return (byte & 2) ? static_cast<int>((static_cast<uint32_t>(w[byte / 4]) >> 16) |
+                                           (static_cast<uint32_t>(w[byte / 4 + 1]) << 16))
+                        : w[byte / 4];
+    };
+    const float d = __half2float(__ushort_as_half_hd(static_cast<uint16_t>(w[0])));
+    const uint32_t qh = static_cast<uint32_t>(word(2));
 HEARTH_UNROLL
     for (int k = 0; k < 4; ++k) {
-      const int q = ld_u32_a2(b + 6 + 4 * k);
-      c.v[k] = vsub4((q & 0x0F0F0F0F) | spread4_bit4(qh >> (4 * k)), 0x10101010);
-      c.v[k + 4] = vsub4(((q >> 4) & 0x0F0F0F0F) | spread4_bit4(qh >> (16 + 4 * k)), 0x10101010);
+      const int q = word(6 + 4 * k);
+      c.v[k] = (q & 0x0F0F0F0F) | spread4_bit4(qh >> (4 * k));
+      c.v[k + 4] = ((q >> 4) & 0x0F0F0F0F) | spread4_bit4(qh >> (16 + 4 * k));
     }
     c.d[0] = c.d[1] = d;
     c.m[0] = c.m[1] = 0.0f;
+    c.off = 16;
   }
 };
 
@@ -126,7 +154,8 @@ HEARTH_UNROLL
       c.v[k + 4] = ((q >> 4) & 0x0F0F0F0F) | spread4_bit4(qh >> (16 + 4 * k));
     }
     c.d[0] = c.d[1] = d;
-    c.m[0] = c.m[1] = m;
+    c.m[0] = c.m[1] = m + 16.0f * d;
+    c.off = 16;
   }
 };
 
@@ -134,11 +163,15 @@ template <>
 struct Fmt<DType::Q8_0> {
   static constexpr int elems = 32, bytes = 34;
   __host__ __device__ static void decode(const uint8_t* b, int, Chunk& c) {
-    const float d = ld_half(b);
+    int w[9];  // bytes 0..35: d, qs
+    ld_words_a2<9>(b, w);
+    const float d = __half2float(__ushort_as_half_hd(static_cast<uint16_t>(w[0])));
 HEARTH_UNROLL
-    for (int k = 0; k < 8; ++k) c.v[k] = ld_u32_a2(b + 2 + 4 * k);
+    for (int k = 0; k < 8; ++k)
+      c.v[k] = static_cast<int>((static_cast<uint32_t>(w[k]) >> 16) | (static_cast<uint32_t>(w[k + 1]) << 16));
     c.d[0] = c.d[1] = d;
     c.m[0] = c.m[1] = 0.0f;
+    c.off = 0;
   }
 };
 
@@ -156,8 +189,9 @@ HEARTH_UNROLL
     for (int h = 0; h < 2; ++h) {
       const uint8_t sc = b[2 * j + h];
       c.d[h] = d * (sc & 0xF);
-      c.m[h] = -dmin * (sc >> 4);
+      c.m[h] = -dmin * (sc >> 4) + 2.0f * c.d[h];
     }
+    c.off = 2;
   }
 };
 
@@ -172,7 +206,7 @@ HEARTH_UNROLL
     for (int k = 0; k < 8; ++k) {
       const int lo = (ld_u32_a2(qs + 4 * k) >> shift) & 0x03030303;
       const int hi = (ld_u32_a2(b + 4 * k) >> j) & 0x01010101;
-      c.v[k] = vsub4(lo | (hi << 2), 0x04040404);
+      c.v[k] = lo | (hi << 2);
     }
     const uint8_t* s = b + 96;
 HEARTH_UNROLL
@@ -183,6 +217,7 @@ HEARTH_UNROLL
       c.d[h] = d * static_cast<float>((lo | (hi << 4)) - 32);
       c.m[h] = 0.0f;
     }
+    c.off = 4;
   }
 };
 
@@ -211,7 +246,8 @@ HEARTH_UNROLL
     int sc, m;
     scale_min_k4(j, b + 4, sc, m);
     c.d[0] = c.d[1] = d * sc;
-    c.m[0] = c.m[1] = -dmin * m;
+    c.m[0] = c.m[1] = -dmin * m + 8.0f * c.d[0];
+    c.off = 8;
   }
 };
 
@@ -232,7 +268,8 @@ HEARTH_UNROLL
     int sc, m;
     scale_min_k4(j, b + 4, sc, m);
     c.d[0] = c.d[1] = d * sc;
-    c.m[0] = c.m[1] = -dmin * m;
+    c.m[0] = c.m[1] = -dmin * m + 16.0f * c.d[0];
+    c.off = 16;
   }
 };
 
@@ -249,12 +286,13 @@ HEARTH_UNROLL
     for (int k = 0; k < 8; ++k) {
       const int lo = (static_cast<uint32_t>(ld_u32_a2(ql + 4 * k)) >> lshift) & 0x0F0F0F0F;
       const int hi = (static_cast<uint32_t>(ld_u32_a2(qh + 4 * k)) >> hshift) & 0x03030303;
-      c.v[k] = vsub4(lo | (hi << 4), 0x20202020);
+      c.v[k] = lo | (hi << 4);
     }
     const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
     c.d[0] = d * sc[2 * j];
     c.d[1] = d * sc[2 * j + 1];
     c.m[0] = c.m[1] = 0.0f;
+    c.off = 32;
   }
 };
 
@@ -275,7 +313,7 @@ inline bool is_block_quant(DType t) {
 // Element e of a chunk as a float.
 __host__ __device__ __forceinline__ float chunk_value(const Chunk& c, int e) {
   const int8_t q = static_cast<int8_t>(c.v[e / 4] >> (8 * (e % 4)));
-  return c.d[e / 16] * q + c.m[e / 16];
+  return c.d[e / 16] * static_cast<float>(q - c.off) + c.m[e / 16];
 }
 
 // A row of n weights of a float type: element i.

@@ -52,7 +52,7 @@ struct Scratch {
     if (p) cudaFree(p);
     p = nullptr;
     size = 0;
-    bytes = std::max(bytes, size_t{1} << 20);
+    bytes = std::max(bytes, size_t{1} << 20) + 256;
     if (cudaMalloc(&p, bytes) != cudaSuccess) {
       cudaGetLastError();
       throw Error("CUDA" + std::to_string(device) + ": out of device memory allocating " + mib(bytes) +
@@ -113,7 +113,8 @@ class CudaBackend final : public Backend {
   void* alloc(size_t bytes) override {
     use();
     void* p = nullptr;
-    if (cudaMalloc(&p, std::max<size_t>(bytes, 1)) != cudaSuccess) {
+    // Padded: the matvec decoders read a few bytes past the end of a weight's last block.
+    if (cudaMalloc(&p, bytes + 256) != cudaSuccess) {
       cudaGetLastError();
       throw Error(name() + ": out of device memory allocating " + mib(bytes) + " (" + mib(free_memory()) +
                   " free)");

@@ -14,7 +14,7 @@ namespace hearth::cuda {
 constexpr int kMaxMatvecTokens = 8;
 
 // Activations quantized for the integer dot products: per token, cols int8 values and per 32-element
-// chunk {d, sum of x over elements 0..15, sum over 16..31, unused}.
+// chunk {d, sum of x over elements 0..15, sum over 16..31, the two int16 sums of the int8 values packed}.
 struct QuantizedActs {
   int8_t* q = nullptr;  // [n_tokens, cols]
   float4* s = nullptr;  // [n_tokens, cols / 32]

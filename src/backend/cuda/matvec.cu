@@ -34,50 +34,69 @@ __global__ void quantize_acts_kernel(const float* __restrict__ x, int8_t* __rest
   float sum = v;
 #pragma unroll
   for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+  int qsum = __float2int_rn(v * id);
+#pragma unroll
+  for (int o = 8; o > 0; o >>= 1) qsum += __shfl_xor_sync(0xffffffffu, qsum, o);
   const float hi = __shfl_sync(0xffffffffu, sum, 16);
-  if (lane == 0) s[chunk] = make_float4(d, sum, hi, 0.0f);
+  const int qhi = __shfl_sync(0xffffffffu, qsum, 16);
+  if (lane == 0) s[chunk] = make_float4(d, sum, hi, __int_as_float((qsum & 0xffff) | (qhi << 16)));
 }
 
-template <DType T, int NT>
+// Each warp takes R rows (R > 1 shares the activation loads between rows).
+template <DType T, int NT, int R>
 __global__ void __launch_bounds__(32 * kRowsPerBlock)
     matvec_q_kernel(const uint8_t* __restrict__ w, size_t row_bytes, const int8_t* __restrict__ xq,
                     const float4* __restrict__ xs, float* __restrict__ y, int rows, int cols, int n_tokens) {
-  const int row = blockIdx.x * kRowsPerBlock + threadIdx.y;
-  if (row >= rows) return;
+  const int row0 = (blockIdx.x * kRowsPerBlock + threadIdx.y) * R;
+  if (row0 >= rows) return;
   const int lane = threadIdx.x;
   const int n_chunks = cols / 32;
   constexpr int kChunksPerBlock = Fmt<T>::elems / 32;
-  const uint8_t* wr = w + static_cast<size_t>(row) * row_bytes;
-  float acc[NT];
+  const uint8_t* wr[R];
 #pragma unroll
-  for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
+  for (int r = 0; r < R; ++r) wr[r] = w + static_cast<size_t>(min(row0 + r, rows - 1)) * row_bytes;
+  float acc[R][NT];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
 #pragma unroll 2
   for (int c = lane; c < n_chunks; c += 32) {
-    Chunk ch;
-    Fmt<T>::decode(wr + (c / kChunksPerBlock) * Fmt<T>::bytes, c % kChunksPerBlock, ch);
+    Chunk ch[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      Fmt<T>::decode(wr[r] + (c / kChunksPerBlock) * Fmt<T>::bytes, c % kChunksPerBlock, ch[r]);
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
       if (NT > 1 && t >= n_tokens) break;
       const int4* xp = reinterpret_cast<const int4*>(xq + static_cast<size_t>(t) * cols + c * 32);
       const int4 a = __ldg(xp), b = __ldg(xp + 1);
-      int i0 = __dp4a(ch.v[0], a.x, 0);
-      i0 = __dp4a(ch.v[1], a.y, i0);
-      i0 = __dp4a(ch.v[2], a.z, i0);
-      i0 = __dp4a(ch.v[3], a.w, i0);
-      int i1 = __dp4a(ch.v[4], b.x, 0);
-      i1 = __dp4a(ch.v[5], b.y, i1);
-      i1 = __dp4a(ch.v[6], b.z, i1);
-      i1 = __dp4a(ch.v[7], b.w, i1);
       const float4 s = __ldg(xs + static_cast<size_t>(t) * n_chunks + c);
-      acc[t] += s.x * (ch.d[0] * static_cast<float>(i0) + ch.d[1] * static_cast<float>(i1)) + ch.m[0] * s.y +
-                ch.m[1] * s.z;
+      const int packed = __float_as_int(s.w);
+      const int qs0 = static_cast<int16_t>(packed & 0xffff), qs1 = packed >> 16;
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const Chunk& k = ch[r];
+        int i0 = __dp4a(k.v[0], a.x, -k.off * qs0);
+        i0 = __dp4a(k.v[1], a.y, i0);
+        i0 = __dp4a(k.v[2], a.z, i0);
+        i0 = __dp4a(k.v[3], a.w, i0);
+        int i1 = __dp4a(k.v[4], b.x, -k.off * qs1);
+        i1 = __dp4a(k.v[5], b.y, i1);
+        i1 = __dp4a(k.v[6], b.z, i1);
+        i1 = __dp4a(k.v[7], b.w, i1);
+        acc[r][t] += s.x * (k.d[0] * static_cast<float>(i0) + k.d[1] * static_cast<float>(i1)) + k.m[0] * s.y +
+                     k.m[1] * s.z;
+      }
     }
   }
 #pragma unroll
-  for (int t = 0; t < NT; ++t) {
-    const float v = warp_sum(acc[t]);
-    if (lane == 0 && t < n_tokens) y[static_cast<size_t>(t) * rows + row] = v;
-  }
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const float v = warp_sum(acc[r][t]);
+      if (lane == 0 && t < n_tokens && row0 + r < rows) y[static_cast<size_t>(t) * rows + row0 + r] = v;
+    }
 }
 
 // 8 consecutive weights of group g of a float row (16-byte aligned).
@@ -147,14 +166,15 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock)
 }
 
 template <DType T, int NT>
-void launch_q(const Weight& w, QuantizedActs a, float* y, int n_tokens, dim3 grid, dim3 block, cudaStream_t stream) {
+void launch_q(const Weight& w, QuantizedActs a, float* y, int n_tokens, dim3 block, cudaStream_t stream) {
   const int rows = static_cast<int>(w.rows()), cols = static_cast<int>(w.cols());
   const size_t align = (T == DType::Q4_K || T == DType::Q5_K) ? 16 : 4;
   if (reinterpret_cast<uintptr_t>(w.data) % align != 0)
     throw Error("CUDA matmul: " + std::string(dtype_name(T)) + " weight data is not " + std::to_string(align) +
                 "-byte aligned");
-  matvec_q_kernel<T, NT><<<grid, block, 0, stream>>>(static_cast<const uint8_t*>(w.data), row_bytes(T, cols), a.q,
-                                                      a.s, y, rows, cols, n_tokens);
+  constexpr int R = NT == 1 ? 1 : 2;
+  matvec_q_kernel<T, NT, R><<<dim3(div_up(rows, kRowsPerBlock * R)), block, 0, stream>>>(
+      static_cast<const uint8_t*>(w.data), row_bytes(T, cols), a.q, a.s, y, rows, cols, n_tokens);
 }
 
 template <DType T, int NT>
@@ -173,7 +193,7 @@ void matvec_nt(const Weight& w, const float* x, QuantizedActs a, float* y, int n
   const dim3 block(32, kRowsPerBlock), grid(div_up(w.rows(), kRowsPerBlock));
   switch (w.type) {
 #define HEARTH_CASE(T) \
-  case DType::T: launch_q<DType::T, NT>(w, a, y, n_tokens, grid, block, stream); break;
+  case DType::T: launch_q<DType::T, NT>(w, a, y, n_tokens, block, stream); break;
     HEARTH_CUDA_FOR_EACH_QUANT(HEARTH_CASE)
 #undef HEARTH_CASE
     case DType::F32: launch_f<DType::F32, NT>(w, x, y, n_tokens, grid, block, stream); break;
