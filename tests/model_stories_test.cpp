@@ -10,6 +10,14 @@ namespace {
 
 using test::fixture;
 
+SessionParams sparams(int n_ctx, int n_batch, int n_seq) {
+  SessionParams p;
+  p.n_ctx = n_ctx;
+  p.n_batch = n_batch;
+  p.n_seq = n_seq;
+  return p;
+}
+
 int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
 
 // Greedy from BOS alone, as llama2.c's run.c does: 200 tokens at positions 0..199.
@@ -51,7 +59,7 @@ TEST(Stories260K, GreedyIdsMatchLlama2cF16File) {
 TEST(Stories260K, PromptTokenization) {
   std::string path = fixture("stories260K/stories260K.gguf");
   HEARTH_REQUIRE_FIXTURE(path);
-  auto model = Model::load(path, LoadParams{.n_threads = 1, .n_gpu_layers = 0});
+  auto model = Model::load(path, LoadParams{.n_threads = 1, .n_gpu_layers = 0, .gpu_mem_limit = 0, .n_ctx = 0, .split_mode = "layer", .tensor_split = {}});
   EXPECT_EQ(model->tokenize("Once upon a time", true, false), (std::vector<int32_t>{1, 403, 407, 261, 378}));
 }
 
@@ -59,12 +67,12 @@ TEST(Stories260K, PromptTokenization) {
 TEST(Stories260K, BatchedPromptMatchesStepwise) {
   std::string path = fixture("stories260K/stories260K.gguf");
   HEARTH_REQUIRE_FIXTURE(path);
-  auto model = Model::load(path, LoadParams{.n_threads = 2, .n_gpu_layers = 0});
+  auto model = Model::load(path, LoadParams{.n_threads = 2, .n_gpu_layers = 0, .gpu_mem_limit = 0, .n_ctx = 0, .split_mode = "layer", .tensor_split = {}});
   auto ids = test::read_ids(fixture("stories260K/expected/run_t0_n200.generated_ids.txt"));
   std::vector<int32_t> prompt = {1};
   prompt.insert(prompt.end(), ids.begin(), ids.begin() + 40);
-  Session a(*model, {.n_ctx = 128});
-  Session b(*model, {.n_ctx = 128, .n_batch = 7});
+  Session a(*model, sparams(128, 512, 1));
+  Session b(*model, sparams(128, 7, 1));
   std::vector<float> all(prompt.size() * a.n_vocab());
   a.decode_all(prompt, all.data());
   for (size_t i = 0; i + 1 < prompt.size(); ++i)
@@ -77,9 +85,9 @@ TEST(Stories260K, BatchedPromptMatchesStepwise) {
 TEST(Stories260K, MultiSequenceBatch) {
   std::string path = fixture("stories260K/stories260K.gguf");
   HEARTH_REQUIRE_FIXTURE(path);
-  auto model = Model::load(path, LoadParams{.n_threads = 2, .n_gpu_layers = 0});
+  auto model = Model::load(path, LoadParams{.n_threads = 2, .n_gpu_layers = 0, .gpu_mem_limit = 0, .n_ctx = 0, .split_mode = "layer", .tensor_split = {}});
   auto expected = test::read_ids(fixture("stories260K/expected/run_t0_n200.generated_ids.txt"));
-  Session s(*model, {.n_ctx = 64, .n_seq = 2});
+  Session s(*model, sparams(64, 512, 2));
   std::vector<int32_t> cur = {model->bos(), model->bos()};
   std::vector<float> logits(2 * s.n_vocab());
   // Sequence 1 starts three steps late.
@@ -100,8 +108,8 @@ TEST(Stories260K, MultiSequenceBatch) {
 TEST(Stories260K, ContextOverflowIsAnError) {
   std::string path = fixture("stories260K/stories260K.gguf");
   HEARTH_REQUIRE_FIXTURE(path);
-  auto model = Model::load(path, LoadParams{.n_threads = 1, .n_gpu_layers = 0});
-  Session s(*model, {.n_ctx = 16});
+  auto model = Model::load(path, LoadParams{.n_threads = 1, .n_gpu_layers = 0, .gpu_mem_limit = 0, .n_ctx = 0, .split_mode = "layer", .tensor_split = {}});
+  Session s(*model, sparams(16, 512, 1));
   std::vector<int32_t> prompt(17, 1);
   EXPECT_THROW(s.decode(prompt), Error);
   EXPECT_EQ(s.n_past(), 0);

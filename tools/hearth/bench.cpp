@@ -131,7 +131,7 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "thread counts, comma-separated");
   cmd->add_option("-r,--repetitions", o->reps, "repetitions per test")->check(CLI::PositiveNumber);
   cmd->add_option("-o,--output", o->output, "md, json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
-  cmd->add_option("-ngl,--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
+  cmd->add_option("--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->model.gpu_mem_limit, "GPU memory cap (e.g. 8G)");
   return [o] { return bench(*o); };
 }

@@ -75,7 +75,7 @@ Runner add_info(CLI::App& app) {
   cmd->add_option("model", o->model, "model file (GGUF)")->required();
   cmd->add_option("-c,--ctx-size", o->n_ctx, "context size for the memory estimate");
   cmd->add_flag("--plan", o->plan, "load the model and print where each layer would run");
-  cmd->add_option("-ngl,--n-gpu-layers", o->load.n_gpu_layers, "layers on GPU for --plan (-1: automatic)");
+  cmd->add_option("--n-gpu-layers", o->load.n_gpu_layers, "layers on GPU for --plan (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->load.gpu_mem_limit, "GPU memory cap for --plan (e.g. 8G)");
   return [o] { return info(*o); };
 }

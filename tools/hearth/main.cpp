@@ -1,6 +1,8 @@
 // hearth: run, chat with, inspect, serve and measure LLMs on your own hardware.
 #include <cstdio>
 #include <exception>
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "commands.h"
@@ -13,8 +15,17 @@ int main(int argc, char** argv) {
   std::vector<hearth::cli::Runner> runners;
   for (auto add : {hearth::cli::add_run, hearth::cli::add_info, hearth::cli::add_bench, hearth::cli::add_pull,
                    hearth::cli::add_logits}) runners.push_back(add(app));
+  // llama.cpp's multi-letter single-dash flags, which CLI11 does not accept as short names.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::string& a : args) {
+    if (a == "-ngl") a = "--n-gpu-layers";
+    else if (a == "-sm") a = "--split-mode";
+    else if (a == "-ts") a = "--tensor-split";
+    else if (a == "-sys") a = "--system";
+  }
+  std::reverse(args.begin(), args.end());
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

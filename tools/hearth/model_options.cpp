@@ -7,14 +7,14 @@ namespace hearth::cli {
 
 void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("-t,--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  cmd.add_option("-ngl,--n-gpu-layers,--gpu-layers", o.n_gpu_layers,
+  cmd.add_option("--n-gpu-layers,--gpu-layers", o.n_gpu_layers,
                  "layers to put on GPU (-1: automatic from free memory; 0: CPU only)");
   cmd.add_option("--gpu-mem-limit", o.gpu_mem_limit, "cap on the GPU memory hearth may use per device (e.g. 8G)");
   cmd.add_option("-c,--ctx-size", o.n_ctx, "context size in tokens (default: model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
-  cmd.add_option("-sm,--split-mode", o.split_mode, "how to split across GPUs: layer or row")
+  cmd.add_option("--split-mode", o.split_mode, "how to split across GPUs: layer or row")
       ->check(CLI::IsMember({"layer", "row", "none"}));
-  cmd.add_option("-ts,--tensor-split", o.tensor_split, "share of the model per GPU, e.g. 3,1");
+  cmd.add_option("--tensor-split", o.tensor_split, "share of the model per GPU, e.g. 3,1");
 }
 
 size_t parse_size(const std::string& s) {

@@ -10,7 +10,7 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   add_model_options(cmd, o.model);
   cmd.add_option("-p,--prompt", o.prompt, "prompt; without -p or -f, start a chat");
   cmd.add_option("-f,--file", o.prompt_file, "read the prompt from a file");
-  cmd.add_option("--system,-sys", o.system, "system prompt (formats the prompt with the chat template)");
+  cmd.add_option("--system", o.system, "system prompt (formats the prompt with the chat template)");
   cmd.add_option("-n,--n-predict", o.n_predict, "tokens to generate (-1: until end of generation)");
   cmd.add_option("-b,--batch-size", o.n_batch, "tokens per forward pass for the prompt")->check(CLI::PositiveNumber);
   cmd.add_option("--temp", o.temp, "temperature (0: greedy)");
