@@ -37,7 +37,8 @@ class LocalHub : public ::testing::Test {
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    dir_ = fs::path(HEARTH_TEST_TMP) / "download";
+    dir_ = fs::path(HEARTH_TEST_TMP) / (std::string("download-") +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     setenv("HEARTH_HF_ENDPOINT", ("http://127.0.0.1:" + std::to_string(port_)).c_str(), 1);

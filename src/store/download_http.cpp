@@ -82,6 +82,7 @@ void download_file(const std::string& url, const std::string& dest,
       });
   out.close();
   if (!write_error.empty()) throw Error(write_error);
+  if (status >= 400 && status != 416) throw Error("download of " + url + " failed: HTTP " + std::to_string(status));
   if (!res) throw Error("download of " + url + " failed: " + httplib::to_string(res.error()));
   if (status == 416 && have > 0) {
     // Range not satisfiable: the .part is already complete.

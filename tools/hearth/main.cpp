@@ -12,9 +12,13 @@ int main(int argc, char** argv) {
   CLI::App app{"hearth: private LLM inference on your own hardware"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hearth 0.1.0");
-  std::vector<hearth::cli::Runner> runners;
+  std::vector<std::pair<CLI::App*, hearth::cli::Runner>> runners;
+  auto all = [](CLI::App*) { return true; };
   for (auto add : {hearth::cli::add_run, hearth::cli::add_info, hearth::cli::add_bench, hearth::cli::add_pull,
-                   hearth::cli::add_logits}) runners.push_back(add(app));
+                   hearth::cli::add_logits}) {
+    hearth::cli::Runner r = add(app);
+    runners.emplace_back(app.get_subcommands(all).back(), r);
+  }
   // llama.cpp's multi-letter single-dash flags, which CLI11 does not accept as short names.
   std::vector<std::string> args(argv + 1, argv + argc);
   for (std::string& a : args) {
@@ -30,8 +34,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    for (size_t i = 0; i < runners.size(); ++i)
-      if (app.get_subcommands()[i]->parsed()) return runners[i]();
+    for (auto& [cmd, run] : runners)
+      if (cmd->parsed()) return run();
   } catch (const hearth::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
