@@ -173,6 +173,40 @@ TEST_F(CudaOps, MatmulFloatOddShapes) {
   }
 }
 
+// The backend reuses quantized activations between matmuls of the same x; any op writing x must be seen.
+TEST_F(CudaOps, MatmulSeesUpdatedActivations) {
+  const int64_t rows = 64, cols = 256;
+  HostWeight hw = make_weight(DType::Q4_0, rows, cols, 5);
+  Buf wb(*gpu_, hw.bytes.data(), hw.bytes.size());
+  const Weight w = on_backend(hw, wb);
+  std::vector<float> x = random_vec(cols, 1), dx = random_vec(cols, 2);
+  Buf xb(*gpu_, x.data(), cols * 4), db(*gpu_, dx.data(), cols * 4), y1(*gpu_, rows * 4), y2(*gpu_, rows * 4);
+  gpu_->matmul(w, xb.f(), y1.f(), 1);
+  gpu_->add(xb.f(), db.f(), cols);
+  gpu_->matmul(w, xb.f(), y2.f(), 1);
+  for (int64_t c = 0; c < cols; ++c) x[c] += dx[c];
+  std::vector<float> ref(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(hw.deq[r * cols + c]) * x[c];
+    ref[r] = static_cast<float>(s);
+  }
+  EXPECT_LT(nmse(ref, download(*gpu_, y2.p, rows)), 5e-4);
+  // In place: y written over x, then x used again.
+  gpu_->matmul(w, xb.f(), y1.f(), 1);
+  HostWeight sq = make_weight(DType::Q8_0, cols, cols, 6);
+  Buf sb(*gpu_, sq.bytes.data(), sq.bytes.size());
+  gpu_->matmul(on_backend(sq, sb), xb.f(), xb.f(), 1);
+  gpu_->matmul(w, xb.f(), y2.f(), 1);
+  const std::vector<float> xn = download(*gpu_, xb.p, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(hw.deq[r * cols + c]) * xn[c];
+    ref[r] = static_cast<float>(s);
+  }
+  EXPECT_LT(nmse(ref, download(*gpu_, y2.p, rows)), 5e-4);
+}
+
 TEST_F(CudaOps, GetRowsEveryType) {
   for (DType t : kTypes) {
     const int64_t rows = 40, cols = 512;

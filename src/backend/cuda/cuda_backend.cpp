@@ -173,7 +173,7 @@ class CudaBackend final : public Backend {
   }
 
   void matmul(const Weight& w, const float* x, float* y, int n_tokens) override {
-    use();
+    set_device();
     if (n_tokens <= 0) return;
     const int64_t rows = w.rows(), cols = w.cols();
     const bool quant = w.type != DType::F32 && w.type != DType::F16 && w.type != DType::BF16;
@@ -183,15 +183,26 @@ class CudaBackend final : public Backend {
     if (n_tokens <= kMaxMatvecTokens) {
       QuantizedActs a;
       if (quant) {
+        // Q, K and V (gate and up) read the same x: it is quantized once while no other op has run.
         const size_t nq = static_cast<size_t>(n_tokens) * cols;
+        const bool cached = acts_x_ == x && acts_n_ == n_tokens && acts_cols_ == cols;
+        if (!cached) acts_x_ = nullptr;
         auto* base = static_cast<uint8_t*>(acts_.get(nq + nq / 32 * sizeof(float4) + 256, device_));
         a.q = reinterpret_cast<int8_t*>(base);
         a.s = reinterpret_cast<float4*>(base + (nq + 255) / 256 * 256);
-        quantize_acts(x, a, n_tokens, static_cast<int>(cols), stream_);
+        if (!cached) {
+          quantize_acts(x, a, n_tokens, static_cast<int>(cols), stream_);
+          acts_x_ = x, acts_n_ = n_tokens, acts_cols_ = cols;
+        }
       }
       cuda::matvec(w, x, a, y, n_tokens, stream_);
+      // y overwriting the cached x (in-place use) invalidates it.
+      if (acts_x_ && y < acts_x_ + static_cast<size_t>(acts_n_) * acts_cols_ &&
+          acts_x_ < y + static_cast<size_t>(n_tokens) * rows)
+        acts_x_ = nullptr;
       return;
     }
+    acts_x_ = nullptr;
     gemm(w, x, y, n_tokens, rows, cols);
   }
 
@@ -244,7 +255,12 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  void use() const { check(cudaSetDevice(device_), "cudaSetDevice"); }
+  void set_device() const { check(cudaSetDevice(device_), "cudaSetDevice"); }
+  // Every op but matmul may write device memory, so it forgets the quantized activations.
+  void use() {
+    set_device();
+    acts_x_ = nullptr;
+  }
 
   void check_batch(int n_tokens, const char* op) const {
     if (n_tokens > n_batch_)
@@ -282,6 +298,9 @@ class CudaBackend final : public Backend {
   Scratch acts_, wf16_, xf16_, part_, ids_, batch_, freq_;
   std::vector<int32_t> pos_, staging_;
   std::vector<float> freq_host_, freq_uploaded_;
+  const float* acts_x_ = nullptr;  // the x whose quantized form acts_ holds, or null
+  int acts_n_ = 0;
+  int64_t acts_cols_ = 0;
   const int32_t* pos_d_ = nullptr;
   const int32_t* seq_d_ = nullptr;
   int n_batch_ = 0;
