@@ -17,16 +17,6 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint64_t kMaxDims = 4;
 
-size_t scalar_size(GgufType t) {
-  switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
-    default: return 0;
-  }
-}
-
 // Bounds-checked cursor over the file bytes.
 class Reader {
  public:
@@ -99,7 +89,7 @@ void read_array(Reader& r, GgufValue& v, const std::string& key, int depth) {
   if (depth > 4) r.fail("key '" + key + "' nests arrays too deeply");
   v.arr_type = read_type(r, key);
   v.arr_count = r.read<uint64_t>("array count");
-  if (size_t es = scalar_size(v.arr_type)) {
+  if (size_t es = gguf_scalar_size(v.arr_type)) {
     if (v.arr_count > r.remaining() / es)
       r.fail("array '" + key + "' has " + std::to_string(v.arr_count) + " elements, more than the file holds");
     v.arr_data = r.skip(v.arr_count * es, "array");
@@ -131,6 +121,16 @@ void read_value(Reader& r, GgufType t, GgufValue& v, const std::string& key, int
 }
 
 }  // namespace
+
+size_t gguf_scalar_size(GgufType t) {
+  switch (t) {
+    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
+    case GgufType::U16: case GgufType::I16: return 2;
+    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
+    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
+    default: return 0;
+  }
+}
 
 bool GgufValue::is_int() const {
   switch (type) {
@@ -338,7 +338,7 @@ std::vector<int64_t> GgufFile::get_array_int(std::string_view key) const {
   const GgufValue* v = find(key);
   if (!v) return out;
   if (v->type != GgufType::ARRAY) wrong_type(path_, key, "an array of integers");
-  size_t es = scalar_size(v->arr_type);
+  size_t es = gguf_scalar_size(v->arr_type);
   if (es == 0 || v->arr_type == GgufType::F32 || v->arr_type == GgufType::F64)
     wrong_type(path_, key, "an array of integers");
   out.resize(v->arr_count);

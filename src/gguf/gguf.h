@@ -18,6 +18,9 @@ enum class GgufType : uint32_t {
   STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
 };
 
+// Bytes of one value of a fixed-size type; 0 for strings and arrays.
+size_t gguf_scalar_size(GgufType t);
+
 struct GgufValue {
   GgufType type = GgufType::U8;
   // Scalars: the integer value widened (u for unsigned and bool, i for signed), f for floats.

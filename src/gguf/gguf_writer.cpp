@@ -17,16 +17,6 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint32_t kVersion = 3;
 constexpr uint32_t kDefaultAlignment = 32;
 
-size_t scalar_size(GgufType t) {
-  switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
-    default: return 0;
-  }
-}
-
 template <class T>
 void put(std::vector<uint8_t>& out, T v) {
   size_t at = out.size();
@@ -118,7 +108,7 @@ void GgufWriter::set_string(std::string_view key, std::string_view v) {
 }
 
 void GgufWriter::set_array(std::string_view key, GgufType elem, const void* data, uint64_t count) {
-  size_t es = scalar_size(elem);
+  size_t es = gguf_scalar_size(elem);
   if (es == 0)
     throw Error("gguf writer: array '" + std::string(key) + "': element type " +
                 std::to_string(static_cast<uint32_t>(elem)) + " is not a plain scalar type");
