@@ -3,6 +3,7 @@
 #include "tokenizer/chat_template.h"
 
 #include <ctime>
+#include <initializer_list>
 #include <string_view>
 
 #include "hearth/error.h"
@@ -11,6 +12,11 @@ namespace hearth {
 namespace {
 
 using Messages = std::vector<ChatMessage>;
+
+// Appends parts in order (also keeps GCC 12 from a false -Wrestrict on `" " + std::string`).
+void append(std::string& out, std::initializer_list<std::string_view> parts) {
+  for (std::string_view p : parts) out += p;
+}
 
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
 
@@ -88,7 +94,7 @@ std::string render_llama2(const Messages& msgs, const std::string& bos, const st
   bool first = true;
   for (const ChatMessage* m : s.rest) {
     if (m->role == "assistant") {
-      out += " " + trim(m->content) + " " + eos;
+      append(out, {" ", trim(m->content), " ", eos});
     } else {
       std::string content = m->content;
       if (first && s.has_system) content = "<<SYS>>\n" + s.system + "\n<</SYS>>\n\n" + content;
@@ -125,7 +131,7 @@ std::string render_mistral(ChatFormat f, const Messages& msgs, const std::string
     const char* sp = f == ChatFormat::MistralV7 ? " " : "";
     for (const ChatMessage& m : msgs) {
       if (m.role == "system") out += std::string("[SYSTEM_PROMPT]") + sp + m.content + "[/SYSTEM_PROMPT]";
-      else if (m.role == "assistant") out += sp + m.content + eos;
+      else if (m.role == "assistant") append(out, {sp, m.content, eos});
       else out += std::string("[INST]") + sp + m.content + "[/INST]";
     }
     return out;
@@ -143,8 +149,8 @@ std::string render_mistral(ChatFormat f, const Messages& msgs, const std::string
     if (m.role == "assistant") {
       switch (f) {
         case ChatFormat::Mistral: out += m.content + eos; break;
-        case ChatFormat::MistralV1: out += " " + m.content + eos; break;
-        case ChatFormat::MistralV3: out += " " + trim(m.content) + eos; break;
+        case ChatFormat::MistralV1: append(out, {" ", m.content, eos}); break;
+        case ChatFormat::MistralV3: append(out, {" ", trim(m.content), eos}); break;
         default: out += m.content + eos; break;  // v3-tekken
       }
       continue;
@@ -152,7 +158,7 @@ std::string render_mistral(ChatFormat f, const Messages& msgs, const std::string
     std::string content = (i == system_turn && s.has_system) ? s.system + "\n\n" + m.content : m.content;
     switch (f) {
       case ChatFormat::Mistral: out += "[INST] " + content + " [/INST]"; break;
-      case ChatFormat::MistralV1: out += " [INST] " + content + " [/INST]"; break;
+      case ChatFormat::MistralV1: append(out, {" [INST] ", content, " [/INST]"}); break;
       case ChatFormat::MistralV3: out += "[INST] " + content + "[/INST]"; break;
       default: out += "[INST]" + content + "[/INST]"; break;  // v3-tekken
     }
