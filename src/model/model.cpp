@@ -47,7 +47,7 @@ ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) {
     throw Error(path + ": tokenizer has " + std::to_string(tok_->n_vocab()) + " tokens, model expects " +
                 std::to_string(h.n_vocab));
   info_ = model_info_from_gguf(*file_, h);
-  chat_format_ = chat_format_detect(info_.chat_template);
+  chat_template_ = chat_template_parse(info_.chat_template);
 
   int n_threads = params.n_threads > 0 ? params.n_threads : static_cast<int>(std::thread::hardware_concurrency());
   backends_.push_back(make_cpu_backend(std::max(1, n_threads)));
@@ -99,7 +99,7 @@ std::string ModelImpl::token_text(int32_t id) const {
 }
 
 std::string ModelImpl::format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const {
-  return chat_render(chat_format_, messages, add_assistant, token_text(bos()), token_text(eos()));
+  return chat_render(chat_template_, messages, add_assistant, token_text(bos()), token_text(eos()));
 }
 
 std::vector<int32_t> ModelImpl::tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const {

@@ -31,7 +31,7 @@ class ModelImpl final : public Model {
   size_t kv_bytes(int n_ctx) const override;
   std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
   std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
-  std::string chat_format_name() const override { return hearth::chat_format_name(chat_format_); }
+  std::string chat_format_name() const override { return hearth::chat_format_name(chat_template_.format); }
 
   const HParams& hparams() const { return arch_->hparams(); }
   Architecture& arch() { return *arch_; }
@@ -45,7 +45,7 @@ class ModelImpl final : public Model {
   std::unique_ptr<WeightStore> weights_;
   std::unique_ptr<Architecture> arch_;
   ModelInfo info_;
-  ChatFormat chat_format_ = ChatFormat::Plain;
+  ChatTemplate chat_template_;  // the template family and its per-template values
   PlacementSummary summary_;
 };
 
