@@ -75,7 +75,6 @@ ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) {
   plan_.layer_backend = la.layer_device;
   plan_.output_backend = la.output_device;
   plan_.text = la.text + gpu_note;
-  // Drop GPU backends that received nothing (keeps indices: only trailing unused ones go).
   summary_.text = plan_.text;
   for (int d : plan_.layer_backend) summary_.layer_device.push_back(plan_.backends[d]->name());
   summary_.output_device = plan_.backends[plan_.output_backend]->name();

@@ -48,8 +48,7 @@ LayerAssignment plan_layers(const ModelFootprint& fp, const PlanRequest& req) {
   bool output_on_gpu = false;
   if (req.n_gpu_layers >= 0) {
     n_fit = std::min(req.n_gpu_layers, n_layer);
-    output_on_gpu = req.n_gpu_layers > n_layer;
-    if (req.n_gpu_layers >= n_layer) output_on_gpu = true;
+    output_on_gpu = req.n_gpu_layers >= n_layer;
   } else {
     size_t used = 0;
     if (fp.output_bytes <= total_budget) {
