@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) / 17.0f - 0.5f;
         for (int nth : threads) {
           ThreadPool pool(nth);
-          std::vector<uint8_t> scratch;
+          cpu::MatmulScratch scratch;
           cpu::matmul(w, x.data(), y.data(), nt, pool, scratch);  // warm-up
           int reps = 0;
           auto t0 = Clock::now();

@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/packed.h"
 #include "backend/cpu/thread_pool.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace hearth::cpu {
@@ -102,10 +105,21 @@ struct MatmulCase {
   Isa isa;
 };
 
-class Matmul : public ::testing::TestWithParam<Case> {};
+class Matmul : public ::testing::TestWithParam<Case> {
+ protected:
+  void check_against_f32(bool packed);
+};
 
 // cpu::matmul against y = dequant(W) . x in double precision, for shapes with partial tiles.
-TEST_P(Matmul, MatchesDequantizedF32) {
+TEST_P(Matmul, MatchesDequantizedF32) { check_against_f32(false); }
+
+// The same with the weights in the packed layout (types that have one).
+TEST_P(Matmul, PackedMatchesDequantizedF32) {
+  if (!packable(GetParam().type)) GTEST_SKIP() << "no packed layout for " << dtype_name(GetParam().type);
+  check_against_f32(true);
+}
+
+void Matmul::check_against_f32(bool packed) {
   const auto [type, isa] = GetParam();
   IsaGuard guard(isa);
   const bool kq = dtype_info(vec_dot_type(type)).block_size == 256 || dtype_info(type).block_size == 256;
@@ -115,7 +129,7 @@ TEST_P(Matmul, MatchesDequantizedF32) {
   if (dtype_info(type).block_size == 1) shapes.push_back({7, 100, 3});       // odd lengths for float weights
   for (int threads : {1, 2}) {
     ThreadPool pool(threads);
-    std::vector<uint8_t> scratch;
+    MatmulScratch scratch;
     for (const Shape& s : shapes) {
       auto wf = random_vec(s.rows * s.cols, 7), x = random_vec(s.tokens * s.cols, 8);
       std::vector<uint8_t> wq(row_bytes(type, s.cols) * s.rows);
@@ -130,6 +144,13 @@ TEST_P(Matmul, MatchesDequantizedF32) {
       w.ne[1] = s.rows;
       w.data = wq.data();
       w.nbytes = wq.size();
+      std::vector<uint8_t> wp(packed ? packed_bytes(type, s.rows, s.cols) : 0);
+      if (packed) {
+        for (int64_t g = 0; g * kPackRows < s.rows; ++g)
+          pack_group(type, wq.data(), s.rows, s.cols, g, wp.data() + g * packed_group_bytes(type, s.cols));
+        w.packed = wp.data();
+        w.data = nullptr;  // the packed path must not read the file layout
+      }
       std::vector<float> y(s.tokens * s.rows, -1.0f);
       matmul(w, x.data(), y.data(), s.tokens, pool, scratch);
       // 8-bit activations add ~0.5% relative error per product; float weights are exact up to rounding.
@@ -149,6 +170,82 @@ TEST_P(Matmul, MatchesDequantizedF32) {
     }
   }
 }
+
+// Packing keeps every byte: each row unpacks to the file's row, for row counts that leave a partial group.
+TEST(Packed, RoundTripsEveryRow) {
+  for (DType type : kTypes) {
+    if (!packable(type)) continue;
+    for (int64_t rows : {1, 8, 13, 24}) {
+      const int64_t cols = 96;
+      const size_t rb = row_bytes(type, cols);
+      auto wf = random_vec(rows * cols, 11);
+      std::vector<uint8_t> wq(rb * rows), wp(packed_bytes(type, rows, cols)), back(rb);
+      for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, wf.data() + r * cols, wq.data() + r * rb, cols);
+      for (int64_t g = 0; g * kPackRows < rows; ++g)
+        pack_group(type, wq.data(), rows, cols, g, wp.data() + g * packed_group_bytes(type, cols));
+      for (int64_t r = 0; r < rows; ++r) {
+        unpack_row(type, wp.data(), cols, r, back.data());
+        EXPECT_EQ(0, std::memcmp(back.data(), wq.data() + r * rb, rb)) << dtype_name(type) << " row " << r;
+      }
+    }
+  }
+}
+
+class PackedKernelTest : public ::testing::TestWithParam<Case> {};
+
+// Each packed tile output equals the reference vec_dot of its (unpacked) row and token.
+TEST_P(PackedKernelTest, MatchesReferenceDot) {
+  const auto [type, isa] = GetParam();
+  PackedKernel k = packed_kernel_at(type, isa);
+  if (!k) GTEST_SKIP() << "no " << isa_name(isa) << " packed kernel for " << dtype_name(type);
+  const DType vt = vec_dot_type(type);
+  const int64_t n = 1024, rows = kPackRows;
+  const size_t rb = row_bytes(type, n);
+  auto wf = random_vec(rows * n, 21);
+  // Extreme blocks: all-max and all-min quants, where biased products are largest.
+  for (int j = 0; j < 32; ++j) wf[j] = 1.0f, wf[n + j] = -1.0f;
+  std::vector<uint8_t> wq(rb * rows), wp(packed_bytes(type, rows, n));
+  for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, wf.data() + r * n, wq.data() + r * rb, n);
+  pack_group(type, wq.data(), rows, n, 0, wp.data());
+  const int T = k.gemm_tokens;
+  std::vector<std::vector<uint8_t>> xq(T);
+  std::vector<std::vector<int32_t>> xs(T);
+  std::vector<const uint8_t*> xp(T);
+  std::vector<const int32_t*> sp(T);
+  for (int t = 0; t < T; ++t) {
+    auto x = random_vec(n, 300 + t);
+    for (int j = 0; j < 32; ++j) x[j] = t % 2 ? -2.0f : 2.0f;
+    xq[t].resize(row_bytes(vt, n));
+    quantize_row_ref(vt, x.data(), xq[t].data(), n);
+    for (int64_t b = 0; b < n / 32; ++b) {
+      int32_t sum = 0;
+      for (int j = 0; j < 32; ++j) sum += reinterpret_cast<const q::BlockQ8_0*>(xq[t].data())[b].qs[j];
+      xs[t].push_back(sum);
+    }
+    xp[t] = xq[t].data();
+    sp[t] = xs[t].data();
+  }
+  auto check = [&](PackedFn fn, int toks, const char* what) {
+    std::vector<float> out(rows * toks);
+    fn(n, wp.data(), xp.data(), sp.data(), out.data());
+    for (int r = 0; r < rows; ++r)
+      for (int t = 0; t < toks; ++t) {
+        float want = vec_dot_ref(type, n, wq.data() + r * rb, xp[t]);
+        EXPECT_NEAR(out[r * toks + t], want, 1e-5f * (std::fabs(want) + 1)) << what << " r=" << r << " t=" << t;
+      }
+  };
+  check(k.decode, 1, "decode");
+  check(k.gemm, T, "gemm");
+}
+
+std::vector<Case> packed_cases() {
+  std::vector<Case> v;
+  for (Case c : all_cases())
+    if (packable(c.type)) v.push_back(c);
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedKernelTest, ::testing::ValuesIn(packed_cases()), case_name);
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, Matmul, ::testing::ValuesIn(all_cases()), case_name);
 

@@ -23,6 +23,8 @@ struct Weight {
   int64_t ne[4] = {1, 1, 1, 1};
   const void* data = nullptr;
   size_t nbytes = 0;
+  // The same matrix in a layout the backend's matmul reads faster (Backend::pack_weight), or null.
+  const void* packed = nullptr;
   int64_t rows() const { return ne[1] * ne[2] * ne[3]; }
   int64_t cols() const { return ne[0]; }
 };
@@ -65,6 +67,12 @@ class Backend {
   virtual void to_device(void* dst, const void* host_src, size_t bytes) = 0;
   virtual void to_host(void* host_dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() {}
+  // A copy of matrix w (whose data is valid host or backend memory) in a layout this backend's matmul reads
+  // faster, owned by the backend; nullptr when it has none for w's type. Set it as w.packed.
+  virtual const void* pack_weight(const Weight& w) {
+    (void)w;
+    return nullptr;
+  }
 
   // Per-batch host arrays of n_tokens entries: token positions and the sequence (KV slot) of each token.
   virtual void set_batch(const int32_t* pos, const int32_t* seq, int n_tokens) = 0;

@@ -34,20 +34,20 @@ class Llama final : public Architecture {
       const std::string p = "blk." + std::to_string(l) + ".";
       LlamaLayer& L = layers_[l];
       L.attn_norm = ws.get(p + "attn_norm.weight", {E}, be);
-      L.attn.wq = ws.get(p + "attn_q.weight", {E, Q}, be);
-      L.attn.wk = ws.get(p + "attn_k.weight", {E, KV}, be);
-      L.attn.wv = ws.get(p + "attn_v.weight", {E, KV}, be);
-      L.attn.wo = ws.get(p + "attn_output.weight", {Q, E}, be);
+      L.attn.wq = ws.matrix(p + "attn_q.weight", {E, Q}, be);
+      L.attn.wk = ws.matrix(p + "attn_k.weight", {E, KV}, be);
+      L.attn.wv = ws.matrix(p + "attn_v.weight", {E, KV}, be);
+      L.attn.wo = ws.matrix(p + "attn_output.weight", {Q, E}, be);
       L.ffn_norm = ws.get(p + "ffn_norm.weight", {E}, be);
-      L.ffn.gate = ws.get(p + "ffn_gate.weight", {E, F}, be);
-      L.ffn.up = ws.get(p + "ffn_up.weight", {E, F}, be);
-      L.ffn.down = ws.get(p + "ffn_down.weight", {F, E}, be);
+      L.ffn.gate = ws.matrix(p + "ffn_gate.weight", {E, F}, be);
+      L.ffn.up = ws.matrix(p + "ffn_up.weight", {E, F}, be);
+      L.ffn.down = ws.matrix(p + "ffn_down.weight", {F, E}, be);
       for (const Weight* n : {&L.attn_norm, &L.ffn_norm})
         if (n->type != DType::F32) throw Error("tensor " + p + "*_norm.weight: expected type f32");
     }
     output_norm_ = ws.get("output_norm.weight", {E}, out);
     // Tied embeddings: the head is the embedding table when output.weight is absent.
-    output_ = ws.get(ws.has("output.weight") ? "output.weight" : "token_embd.weight", {E, V}, out);
+    output_ = ws.matrix(ws.has("output.weight") ? "output.weight" : "token_embd.weight", {E, V}, out);
     // Llama 3.1 rope scaling: per-frequency divisors.
     if (const GgufTensor* t = f.find_tensor("rope_freqs.weight")) {
       if (t->type != DType::F32 || t->n_elements() != h.n_rot / 2)

@@ -79,7 +79,7 @@ ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) {
   for (int d : plan_.layer_backend) summary_.layer_device.push_back(plan_.backends[d]->name());
   summary_.output_device = plan_.backends[plan_.output_backend]->name();
 
-  weights_ = std::make_unique<WeightStore>(*file_);
+  weights_ = std::make_unique<WeightStore>(*file_, params.repack);
   arch_ = (*factory)(*file_, h, *weights_, plan_);
 }
 

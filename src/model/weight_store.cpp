@@ -48,4 +48,10 @@ Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> 
   return w;
 }
 
+Weight WeightStore::matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
+  Weight w = get(name, shape, backend);
+  if (pack_) w.packed = backend.pack_weight(w);
+  return w;
+}
+
 }  // namespace hearth

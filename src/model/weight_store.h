@@ -15,7 +15,8 @@ class GgufFile;
 
 class WeightStore {
  public:
-  explicit WeightStore(const GgufFile& file) : file_(file) {}
+  // pack: let backends keep matmul weights in their faster layout (Backend::pack_weight).
+  explicit WeightStore(const GgufFile& file, bool pack = true) : file_(file), pack_(pack) {}
   ~WeightStore();
   WeightStore(const WeightStore&) = delete;
   WeightStore& operator=(const WeightStore&) = delete;
@@ -23,12 +24,15 @@ class WeightStore {
   bool has(const std::string& name) const;
   // shape lists ne[0], ne[1], ... (row length first, as GGUF stores dims).
   Weight get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend);
+  // get() for a matrix the model multiplies with (matmul): also packed where the backend has a layout for it.
+  Weight matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend);
   // Bytes of a tensor (0 when absent).
   size_t bytes(const std::string& name) const;
   const GgufFile& file() const { return file_; }
 
  private:
   const GgufFile& file_;
+  bool pack_;
   std::vector<std::pair<Backend*, void*>> device_copies_;
 };
 

@@ -133,6 +133,7 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("-o,--output", o->output, "md, json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
   cmd->add_option("--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->model.gpu_mem_limit, "GPU memory cap (e.g. 8G)");
+  cmd->add_flag("--no-repack", o->model.no_repack, "CPU: use weights in place instead of a packed copy");
   return [o] { return bench(*o); };
 }
 

@@ -28,6 +28,7 @@ struct ModelOptions {
   int n_ctx = 0;
   std::string split_mode = "layer";
   std::string tensor_split;
+  bool no_repack = false;
 };
 void add_model_options(CLI::App& cmd, ModelOptions& o);
 LoadParams load_params(const ModelOptions& o);

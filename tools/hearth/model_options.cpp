@@ -15,6 +15,7 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("--split-mode", o.split_mode, "how to split across GPUs: layer or row")
       ->check(CLI::IsMember({"layer", "row", "none"}));
   cmd.add_option("--tensor-split", o.tensor_split, "share of the model per GPU, e.g. 3,1");
+  cmd.add_flag("--no-repack", o.no_repack, "CPU: use weights in place from the file instead of a packed copy");
 }
 
 size_t parse_size(const std::string& s) {
@@ -38,6 +39,7 @@ LoadParams load_params(const ModelOptions& o) {
   p.n_gpu_layers = o.n_gpu_layers;
   p.n_ctx = o.n_ctx;
   p.split_mode = o.split_mode;
+  p.repack = !o.no_repack;
   if (!o.gpu_mem_limit.empty()) p.gpu_mem_limit = parse_size(o.gpu_mem_limit);
   if (!o.tensor_split.empty()) {
     std::stringstream ss(o.tensor_split);

@@ -4,12 +4,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <sys/mman.h>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
 #include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/packed.h"
 #include "backend/cpu/thread_pool.h"
 #include "hearth/error.h"
 
@@ -24,6 +27,17 @@ size_t available_host_memory() {
   while (f >> key >> kb >> unit)
     if (key == "MemAvailable:") return kb * 1024;
   return 0;
+}
+
+// Memory for large read-mostly buffers, in transparent huge pages where the kernel allows them (fewer TLB
+// misses while weights stream).
+uint8_t* alloc_huge(size_t bytes) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  const size_t size = (std::max<size_t>(bytes, 1) + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, size);
+  if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+  madvise(p, size, MADV_HUGEPAGE);
+  return static_cast<uint8_t*>(p);
 }
 
 class CpuBackend final : public Backend {
@@ -42,6 +56,20 @@ class CpuBackend final : public Backend {
   void release(void* p) override { std::free(p); }
   void to_device(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+
+  const void* pack_weight(const Weight& w) override {
+    if (!cpu::packable(w.type) || w.cols() % 32 != 0) return nullptr;
+    const size_t bytes = cpu::packed_bytes(w.type, w.rows(), w.cols());
+    packed_.emplace_back(alloc_huge(bytes), &std::free);
+    uint8_t* dst = packed_.back().get();
+    const size_t gb = cpu::packed_group_bytes(w.type, w.cols());
+    const int64_t groups = (w.rows() + cpu::kPackRows - 1) / cpu::kPackRows;
+    pool_.parallel_for(groups, [&](int64_t b, int64_t e, int) {
+      for (int64_t g = b; g < e; ++g)
+        cpu::pack_group(w.type, static_cast<const uint8_t*>(w.data), w.rows(), w.cols(), g, dst + g * gb);
+    });
+    return dst;
+  }
 
   void set_batch(const int32_t* pos, const int32_t* seq, int n_tokens) override {
     pos_.assign(pos, pos + n_tokens);
@@ -122,7 +150,8 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
-  std::vector<uint8_t> scratch_;
+  std::vector<std::unique_ptr<uint8_t, decltype(&std::free)>> packed_;
+  cpu::MatmulScratch scratch_;
   std::vector<int32_t> pos_, seq_;
   std::vector<float> theta_;
 };

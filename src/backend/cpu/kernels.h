@@ -35,6 +35,22 @@ Kernel kernel_at(DType t, Isa isa);
 // The best kernel for t at or below level isa (never empty: the scalar level covers every supported type).
 Kernel kernel_for(DType t, Isa isa);
 
+// Packed weights (packed.h): out[r * T + t] = dot(row r of one group, x[t]) for the group's kPackRows rows and
+// T tokens. x[t] are activation rows in vec_dot_type(type); xs[t] their per-block sums of quants (Q8_0 rows).
+using PackedFn = void (*)(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const* xs,
+                          float* out);
+
+struct PackedKernel {
+  PackedFn decode = nullptr;  // 1 token
+  PackedFn gemm = nullptr;    // gemm_tokens tokens
+  int gemm_tokens = 1;
+  explicit operator bool() const { return decode != nullptr; }
+};
+
+// As kernel_at / kernel_for, for packed weights (empty when type t has no packed layout).
+PackedKernel packed_kernel_at(DType t, Isa isa);
+PackedKernel packed_kernel_for(DType t, Isa isa);
+
 // Quantizes n activations to a dot type (Q8_0, Q8_1, Q8_K), bit-identical to quantize_row_ref.
 using QuantizeFn = void (*)(const float* x, void* y, int64_t n);
 // The fastest quantizer at or below level isa for activation type vt (quantize_row_ref's when none is faster).
@@ -45,6 +61,9 @@ Kernel kernel_avx2(DType t);
 Kernel kernel_avx512(DType t);
 Kernel kernel_scalar(DType t);
 QuantizeFn quantizer_avx2(DType vt);
+PackedKernel packed_avx2(DType t);
+PackedKernel packed_avx512(DType t);
+PackedKernel packed_scalar(DType t);
 QuantizeFn quantizer_avx512(DType vt);
 
 }  // namespace hearth::cpu

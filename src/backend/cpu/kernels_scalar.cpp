@@ -2,6 +2,8 @@
 #include <atomic>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace hearth::cpu {
@@ -11,6 +13,38 @@ namespace {
 template <DType kType>
 void tile_ref(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
   out[0] = vec_dot_ref(kType, n, w[0], x[0]);
+}
+
+// Packed layouts element by element: value(p, r, k) is element k of row r in its block, before the bias.
+struct PackedQ4_0S {
+  using P = PackedQ4_0;
+  static constexpr int kBias = 8;
+  static int value(const P& p, int r, int k) {
+    const uint8_t b = p.qs[(k % 16) / 4][r][k % 4];
+    return k < 16 ? (b & 0x0f) : (b >> 4);
+  }
+};
+struct PackedQ8_0S {
+  using P = PackedQ8_0;
+  static constexpr int kBias = 128;
+  static int value(const P& p, int r, int k) { return p.qs[k / 4][r][k % 4]; }
+};
+
+template <class Tr, int T>
+void packed_ref(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const* xs, float* out) {
+  const auto* p = reinterpret_cast<const typename Tr::P*>(group);
+  for (int t = 0; t < T; ++t) {
+    const auto* xb = reinterpret_cast<const q::BlockQ8_0*>(x[t]);
+    for (int r = 0; r < kPackRows; ++r) {
+      float sum = 0;
+      for (int64_t b = 0; b < n / q::QK; ++b) {
+        int32_t isum = -Tr::kBias * xs[t][b];
+        for (int k = 0; k < q::QK; ++k) isum += Tr::value(p[b], r, k) * xb[b].qs[k];
+        sum += fp16_to_f32(p[b].d[r]) * fp16_to_f32(xb[b].d) * static_cast<float>(isum);
+      }
+      out[r * T + t] = sum;
+    }
+  }
 }
 
 std::atomic<int> g_isa{-1};
@@ -33,6 +67,14 @@ Kernel kernel_scalar(DType t) {
     default: break;
   }
   return k;
+}
+
+PackedKernel packed_scalar(DType t) {
+  switch (t) {
+    case DType::Q4_0: return {packed_ref<PackedQ4_0S, 1>, packed_ref<PackedQ4_0S, 1>, 1};
+    case DType::Q8_0: return {packed_ref<PackedQ8_0S, 1>, packed_ref<PackedQ8_0S, 1>, 1};
+    default: return {};
+  }
 }
 
 const char* isa_name(Isa isa) {
@@ -88,6 +130,20 @@ QuantizeFn quantizer_for(DType vt, Isa isa) {
     case DType::Q8_K: return quantize_ref<DType::Q8_K>;
     default: return nullptr;
   }
+}
+
+PackedKernel packed_kernel_at(DType t, Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return packed_avx512(t);
+    case Isa::Avx2: return packed_avx2(t);
+    default: return packed_scalar(t);
+  }
+}
+
+PackedKernel packed_kernel_for(DType t, Isa isa) {
+  for (int l = static_cast<int>(isa); l >= 0; --l)
+    if (PackedKernel k = packed_kernel_at(t, static_cast<Isa>(l))) return k;
+  return {};
 }
 
 Kernel kernel_for(DType t, Isa isa) {

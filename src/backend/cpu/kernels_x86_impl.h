@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed.h"
 #include "quant/blocks.h"
 
 namespace hearth::cpu::HEARTH_KERNEL_NS {
@@ -366,11 +367,76 @@ void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, flo
 }
 
 // ---------------------------------------------------------------------------------------------
+// Packed 32-blocks (packed.h) with Q8_0 activations. A block is 8 vectors of 8 rows x 4 unsigned bytes; vector
+// i pairs with the activation word at byte xoff(i), broadcast to all rows. Unsigned values are the signed ones
+// plus kBias, so a block's dot is d_w * d_x * (sum of u8 x s8 products - kBias * sum of the block's x).
+
+struct PackedQ4_0T {
+  using P = PackedQ4_0;
+  static constexpr int kBias = 8;
+  static __m256i vec(const P& p, int i) {
+    __m256i v = loadu(p.qs[i % 4]);
+    return _mm256_and_si256(i < 4 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+  }
+  static int xoff(int i) { return i < 4 ? 4 * i : 16 + 4 * (i - 4); }
+};
+struct PackedQ8_0T {
+  using P = PackedQ8_0;
+  static constexpr int kBias = 128;
+  static __m256i vec(const P& p, int i) { return loadu(p.qs[i]); }
+  static int xoff(int i) { return 4 * i; }
+};
+
+// acc + the products of vector u (values + Tr::kBias) with the broadcast word xw. Without VNNI, u8 x s8 pairs
+// of biased Q8_0 values would saturate 16 bits, so those go through the sign trick on the unbiased values.
+template <class Tr>
+inline __m256i packed_dot(__m256i acc, __m256i u, __m256i xw) {
+#if !HEARTH_KERNEL_VNNI
+  if constexpr (Tr::kBias == 128) {
+    __m256i s = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+    return dot_u8s8(acc, _mm256_sign_epi8(s, s), _mm256_sign_epi8(xw, s));
+  }
+#endif
+  return dot_u8s8(acc, u, xw);
+}
+template <class Tr>
+constexpr int packed_bias() {
+  return !HEARTH_KERNEL_VNNI && Tr::kBias == 128 ? 0 : Tr::kBias;
+}
+
+template <typename Tr, int T>
+void tile_packed(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const* xs, float* out) {
+  const auto* p = reinterpret_cast<const typename Tr::P*>(group);
+  const int64_t nb = n / QK;
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i u[8];
+    for (int i = 0; i < 8; ++i) u[i] = Tr::vec(p[b], i);
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p[b].d)));
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_0& xb = reinterpret_cast<const BlockQ8_0*>(x[t])[b];
+      __m256i s0 = _mm256_set1_epi32(-packed_bias<Tr>() * xs[t][b]), s1 = _mm256_setzero_si256();
+      for (int i = 0; i < 8; i += 2) {
+        s0 = packed_dot<Tr>(s0, u[i], _mm256_set1_epi32(static_cast<int>(load_u32(reinterpret_cast<const uint8_t*>(xb.qs) + Tr::xoff(i)))));
+        s1 = packed_dot<Tr>(s1, u[i + 1], _mm256_set1_epi32(static_cast<int>(load_u32(reinterpret_cast<const uint8_t*>(xb.qs) + Tr::xoff(i + 1)))));
+      }
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), _mm256_mul_ps(dw, _mm256_set1_ps(h2f(xb.d))), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    alignas(32) float v[8];
+    _mm256_store_ps(v, acc[t]);
+    for (int r = 0; r < kPackRows; ++r) out[r * T + t] = v[r];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 #if HEARTH_KERNEL_VNNI
-constexpr int kDecodeRows = 4, kGemmRows = 4, kGemmTokens = 4, kKRows = 4, kKTokens = 2;
+constexpr int kDecodeRows = 4, kGemmRows = 4, kGemmTokens = 4, kKRows = 4, kKTokens = 2, kPackedTokens = 4;
 #else
-constexpr int kDecodeRows = 4, kGemmRows = 2, kGemmTokens = 4, kKRows = 2, kKTokens = 2;
+constexpr int kDecodeRows = 4, kGemmRows = 2, kGemmTokens = 4, kKRows = 2, kKTokens = 2, kPackedTokens = 2;
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -479,6 +545,14 @@ Kernel table(DType t) {
     case DType::F16: return HEARTH_TILES(tile_float, F16T, kGemmRows, kGemmTokens);
     case DType::BF16: return HEARTH_TILES(tile_float, BF16T, kGemmRows, kGemmTokens);
     case DType::F32: return HEARTH_TILES(tile_float, F32T, kGemmRows, kGemmTokens);
+    default: return {};
+  }
+}
+
+PackedKernel packed_table(DType t) {
+  switch (t) {
+    case DType::Q4_0: return {tile_packed<PackedQ4_0T, 1>, tile_packed<PackedQ4_0T, kPackedTokens>, kPackedTokens};
+    case DType::Q8_0: return {tile_packed<PackedQ8_0T, 1>, tile_packed<PackedQ8_0T, kPackedTokens>, kPackedTokens};
     default: return {};
   }
 }

@@ -8,7 +8,9 @@
 #include <string>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed.h"
 #include "hearth/error.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace hearth::cpu {
@@ -63,9 +65,73 @@ void run_rows(const Job& j, int64_t r0, int64_t r1) {
   }
 }
 
+// The packed path: groups of kPackRows rows. xs holds the per-block sums of each token's activation quants.
+struct PackedJob {
+  const PackedKernel* k;
+  int64_t cols;
+  const uint8_t* w;
+  size_t group_bytes;
+  const uint8_t* x;
+  size_t xrow;
+  const int32_t* xs;
+  int64_t nb;
+  float* y;
+  int64_t rows;
+  int n_tokens;
+};
+
+void run_groups(const PackedJob& j, int64_t g0, int64_t g1) {
+  const uint8_t* xp[8];
+  const int32_t* sp[8];
+  float out[kPackRows * 8];
+  const PackedKernel& k = *j.k;
+  for (int t0 = 0; t0 < j.n_tokens; t0 += kTokenBlock) {
+    const int t1 = std::min(j.n_tokens, t0 + kTokenBlock);
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t r0 = g * kPackRows;
+      const int nr = static_cast<int>(std::min<int64_t>(kPackRows, j.rows - r0));
+      const uint8_t* grp = j.w + g * j.group_bytes;
+      for (int t = t0; t < t1;) {
+        const bool one = t1 - t < k.gemm_tokens;
+        const int T = one ? 1 : k.gemm_tokens;
+        for (int i = 0; i < T; ++i) {
+          xp[i] = j.x + static_cast<size_t>(t + i) * j.xrow;
+          sp[i] = j.xs + static_cast<int64_t>(t + i) * j.nb;
+        }
+        (one ? k.decode : k.gemm)(j.cols, grp, xp, sp, out);
+        for (int a = 0; a < nr; ++a)
+          for (int b = 0; b < T; ++b) j.y[static_cast<int64_t>(t + b) * j.rows + r0 + a] = out[a * T + b];
+        t += T;
+      }
+    }
+  }
+}
+
+void matmul_packed(const Weight& w, const PackedKernel& k, const uint8_t* xq, size_t xrow, float* y, int n_tokens,
+                   ThreadPool& pool, std::vector<int32_t>& sums) {
+  const int64_t rows = w.rows(), cols = w.cols(), nb = cols / 32;
+  sums.resize(static_cast<size_t>(nb) * n_tokens);
+  for (int t = 0; t < n_tokens; ++t) {
+    const auto* xb = reinterpret_cast<const q::BlockQ8_0*>(xq + static_cast<size_t>(t) * xrow);
+    for (int64_t b = 0; b < nb; ++b) {
+      int32_t s = 0;
+      for (int8_t v : xb[b].qs) s += v;
+      sums[t * nb + b] = s;
+    }
+  }
+  PackedJob j{&k, cols, static_cast<const uint8_t*>(w.packed), packed_group_bytes(w.type, cols), xq, xrow,
+              sums.data(), nb, y, rows, n_tokens};
+  const int64_t groups = (rows + kPackRows - 1) / kPackRows;
+  pool.run([&](int ith, int nth) {
+    const int64_t per = (groups + nth - 1) / nth;
+    const int64_t g0 = std::min(groups, per * ith), g1 = std::min(groups, per * (ith + 1));
+    if (g0 < g1) run_groups(j, g0, g1);
+  });
+}
+
 }  // namespace
 
-void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool& pool, std::vector<uint8_t>& scratch) {
+void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool& pool, MatmulScratch& scratch) {
   const int64_t rows = w.rows(), cols = w.cols();
   if (n_tokens <= 0 || rows == 0) return;
   const Kernel k = kernel_for(w.type, active_isa());
@@ -81,8 +147,8 @@ void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool&
     j.xrow = static_cast<size_t>(cols) * sizeof(float);
   } else {
     j.xrow = row_bytes(vt, cols);
-    scratch.resize(j.xrow * n_tokens);
-    uint8_t* xq = scratch.data();
+    scratch.x.resize(j.xrow * n_tokens);
+    uint8_t* xq = scratch.x.data();
     const QuantizeFn quantize = quantizer_for(vt, active_isa());
     if (n_tokens == 1) {
       quantize(x, xq, cols);
@@ -92,6 +158,9 @@ void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool&
       });
     }
     j.x = xq;
+    if (w.packed)
+      if (PackedKernel pk = packed_kernel_for(w.type, active_isa()))
+        return matmul_packed(w, pk, xq, j.xrow, y, n_tokens, pool, scratch.sums);
   }
 
   // Contiguous row ranges per thread, in whole tiles so that only the last range has a partial tile.

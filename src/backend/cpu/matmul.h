@@ -8,8 +8,14 @@
 
 namespace hearth::cpu {
 
-// scratch is reused between calls (activations quantized to the weight's dot type).
-void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool& pool, std::vector<uint8_t>& scratch);
+// Buffers reused between calls: activations quantized to the weight's dot type, and their block sums.
+struct MatmulScratch {
+  std::vector<uint8_t> x;
+  std::vector<int32_t> sums;
+};
+
+// Uses w.packed (packed.h) when set, w.data otherwise.
+void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool& pool, MatmulScratch& scratch);
 
 // Dequantizes row `row` of w into out[w.cols()].
 void get_row(const Weight& w, int64_t row, float* out);

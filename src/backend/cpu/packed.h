@@ -1,0 +1,40 @@
+// Packed weights: a CPU-only layout of a weight matrix in which groups of kPackRows rows are interleaved
+// block by block, so that one vector load holds the same 4 elements of 8 rows. A matrix-vector product then
+// streams one contiguous buffer, and each 8-bit multiply-add instruction serves 8 rows at once with a single
+// broadcast activation word. The model's file stays untouched; the packed copy is made once at load.
+//
+// Layouts (per group of 8 rows, per block of 32 elements; group g holds rows 8g..8g+7, missing rows are zero):
+//   Q4_0: PackedQ4_0 — the 8 scales, then chunk c (c < 4) as 8 rows x 4 bytes: row r's qs[4c..4c+3], so that
+//         low nibbles are elements 4c..4c+3 and high nibbles elements 16+4c..16+4c+3 (Q4_0's own nibble order).
+//   Q8_0: PackedQ8_0 — the 8 scales, then chunk c (c < 8) as 8 rows x 4 bytes: row r's qs[4c..4c+3] + 128
+//         (unsigned, so that u8 x s8 products need no sign trick).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/dtype.h"
+
+namespace hearth::cpu {
+
+constexpr int kPackRows = 8;
+
+struct PackedQ4_0 {
+  uint16_t d[kPackRows];
+  uint8_t qs[4][kPackRows][4];
+};
+struct PackedQ8_0 {
+  uint16_t d[kPackRows];
+  uint8_t qs[8][kPackRows][4];
+};
+
+// Whether weights of type t have a packed layout.
+bool packable(DType t);
+// Bytes of one group of kPackRows rows of cols elements, and of a whole packed matrix (rows rounded up).
+size_t packed_group_bytes(DType t, int64_t cols);
+size_t packed_bytes(DType t, int64_t rows, int64_t cols);
+// Packs rows [8 * group, 8 * group + 8) of a row-major matrix (rows x cols of type t) into dst.
+void pack_group(DType t, const uint8_t* src, int64_t rows, int64_t cols, int64_t group, uint8_t* dst);
+// Restores row `row` of a packed matrix to the file's row layout (row_bytes(t, cols) bytes).
+void unpack_row(DType t, const uint8_t* packed, int64_t cols, int64_t row, uint8_t* dst);
+
+}  // namespace hearth::cpu
