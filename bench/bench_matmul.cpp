@@ -2,6 +2,7 @@
 // 1 and 2 threads, at the best ISA level (and scalar-free AVX2 with --isa avx2). Decode is reported against a
 // read-bandwidth probe measured in the same run (the decode limit).
 //   bench_matmul [--types q4_0,q8_0,...] [--isa avx2|avx512] [--tokens 1,512] [--threads 1,2] [--min-time 0.3]
+//                [--packed 0|1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/packed.h"
 #include "backend/cpu/thread_pool.h"
 #include "quant/quant.h"
 
@@ -52,12 +54,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> types = {"f16", "q8_0", "q6_K", "q4_K", "q4_0", "q2_K"};
   std::vector<int> tokens = {1, 512}, threads = {1, 2};
   double min_time = 0.3;
+  bool packed = true;  // the layout the CPU backend uses at load (--packed 0: the file's layout)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--types") types = split(v);
     else if (a == "--tokens") { tokens.clear(); for (auto& s : split(v)) tokens.push_back(std::stoi(s)); }
     else if (a == "--threads") { threads.clear(); for (auto& s : split(v)) threads.push_back(std::stoi(s)); }
     else if (a == "--min-time") min_time = std::stod(v);
+    else if (a == "--packed") packed = v != "0";
     else if (a == "--isa") cpu::set_isa(v == "avx2" ? cpu::Isa::Avx2 : v == "scalar" ? cpu::Isa::Scalar : cpu::Isa::Avx512);
   }
   struct Shape { int64_t rows, cols; };
@@ -89,6 +93,13 @@ int main(int argc, char** argv) {
       w.ne[1] = s.rows;
       w.data = wq.data();
       w.nbytes = wq.size();
+      std::vector<uint8_t> wp;
+      if (packed && cpu::packable(t)) {
+        wp.resize(cpu::packed_bytes(t, s.rows, s.cols));
+        for (int64_t g = 0; g * cpu::kPackRows < s.rows; ++g)
+          cpu::pack_group(t, wq.data(), s.rows, s.cols, g, wp.data() + g * cpu::packed_group_bytes(t, s.cols));
+        w.packed = wp.data();
+      }
       for (int nt : tokens) {
         std::vector<float> x(static_cast<size_t>(nt) * s.cols), y(static_cast<size_t>(nt) * s.rows);
         for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) / 17.0f - 0.5f;

@@ -80,7 +80,9 @@ void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens, c
 void attention(const float* q, const KvLayer& kv, int n_tokens, const int32_t* pos, const int32_t* seq, float* out,
                const AttentionParams& p, ThreadPool& pool) {
   const int hd = p.head_dim, group = p.n_head / p.n_head_kv;
-  pool.parallel_for(static_cast<int64_t>(n_tokens) * p.n_head, [&](int64_t b, int64_t e, int) {
+  // Later tokens attend to more keys: threads take small chunks of (token, head) jobs as they finish.
+  const int64_t jobs = static_cast<int64_t>(n_tokens) * p.n_head;
+  pool.parallel_for_dynamic(jobs, std::max<int64_t>(1, jobs / (8 * pool.size())), [&](int64_t b, int64_t e, int) {
     std::vector<float> scores;
     for (int64_t job = b; job < e; ++job) {
       const int t = static_cast<int>(job / p.n_head), h = static_cast<int>(job % p.n_head);

@@ -55,6 +55,14 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   });
 }
 
+void ThreadPool::parallel_for_dynamic(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t, int)>& fn) {
+  chunk = std::max<int64_t>(1, chunk);
+  std::atomic<int64_t> next{0};
+  run([&](int ith, int) {
+    for (int64_t b; (b = next.fetch_add(chunk, std::memory_order_relaxed)) < n;) fn(b, std::min(n, b + chunk), ith);
+  });
+}
+
 void ThreadPool::worker(int ith) {
   uint64_t seen = 0;
   for (;;) {

@@ -22,6 +22,8 @@ class ThreadPool {
   void run(const std::function<void(int ith, int nth)>& fn);
   // Splits [0, n) into contiguous chunks, one per thread: fn(begin, end, ith).
   void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end, int ith)>& fn);
+  // Splits [0, n) into chunks of `chunk` that threads take in turn as they finish (uneven or noisy work).
+  void parallel_for_dynamic(int64_t n, int64_t chunk, const std::function<void(int64_t begin, int64_t end, int ith)>& fn);
 
  private:
   void worker(int ith);
