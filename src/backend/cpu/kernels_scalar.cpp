@@ -1,9 +1,9 @@
 // The scalar level: every supported type through the reference dot product, and ISA selection.
 #include <atomic>
+#include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/packed.h"
-#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace hearth::cpu {
@@ -15,35 +15,14 @@ void tile_ref(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float
   out[0] = vec_dot_ref(kType, n, w[0], x[0]);
 }
 
-// Packed layouts element by element: value(p, r, k) is element k of row r in its block, before the bias.
-struct PackedQ4_0S {
-  using P = PackedQ4_0;
-  static constexpr int kBias = 8;
-  static int value(const P& p, int r, int k) {
-    const uint8_t b = p.qs[(k % 16) / 4][r][k % 4];
-    return k < 16 ? (b & 0x0f) : (b >> 4);
-  }
-};
-struct PackedQ8_0S {
-  using P = PackedQ8_0;
-  static constexpr int kBias = 128;
-  static int value(const P& p, int r, int k) { return p.qs[k / 4][r][k % 4]; }
-};
-
-template <class Tr, int T>
-void packed_ref(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const* xs, float* out) {
-  const auto* p = reinterpret_cast<const typename Tr::P*>(group);
-  for (int t = 0; t < T; ++t) {
-    const auto* xb = reinterpret_cast<const q::BlockQ8_0*>(x[t]);
-    for (int r = 0; r < kPackRows; ++r) {
-      float sum = 0;
-      for (int64_t b = 0; b < n / q::QK; ++b) {
-        int32_t isum = -Tr::kBias * xs[t][b];
-        for (int k = 0; k < q::QK; ++k) isum += Tr::value(p[b], r, k) * xb[b].qs[k];
-        sum += fp16_to_f32(p[b].d[r]) * fp16_to_f32(xb[b].d) * static_cast<float>(isum);
-      }
-      out[r * T + t] = sum;
-    }
+// Packed weights at the scalar level: each row unpacked to the file layout, then the reference dot product.
+template <DType kType>
+void packed_ref(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const*, float* out) {
+  thread_local std::vector<uint8_t> row;
+  row.resize(row_bytes(kType, n));
+  for (int r = 0; r < kPackRows; ++r) {
+    unpack_row(kType, group, n, r, row.data());
+    out[r] = vec_dot_ref(kType, n, row.data(), x[0]);
   }
 }
 
@@ -71,8 +50,9 @@ Kernel kernel_scalar(DType t) {
 
 PackedKernel packed_scalar(DType t) {
   switch (t) {
-    case DType::Q4_0: return {packed_ref<PackedQ4_0S, 1>, packed_ref<PackedQ4_0S, 1>, 1};
-    case DType::Q8_0: return {packed_ref<PackedQ8_0S, 1>, packed_ref<PackedQ8_0S, 1>, 1};
+#define HEARTH_PACKED_REF(T) case DType::T: return {packed_ref<DType::T>, packed_ref<DType::T>, 1};
+    HEARTH_PACKED_REF(Q4_0) HEARTH_PACKED_REF(Q8_0) HEARTH_PACKED_REF(Q4_K) HEARTH_PACKED_REF(Q6_K)
+#undef HEARTH_PACKED_REF
     default: return {};
   }
 }

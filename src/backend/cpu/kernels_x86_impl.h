@@ -431,6 +431,106 @@ void tile_packed(int64_t n, const uint8_t* group, const uint8_t* const* x, const
   }
 }
 
+// Packed k-quants with Q8_K activations. A super-block is taken in 8 steps of 8 vectors (8 rows x 4 unsigned values
+// each); a step covers whole sub-blocks, whose integer dot (minus kOffset times the activations' sum) is scaled by
+// the sub-block's scale per row. Q4_K subtracts dmin * (mins . sub-block sums of x) at the end.
+
+struct PackedQ4_KT {
+  using P = PackedQ4_K;
+  static constexpr int kSubsPerStep = 1, kOffset = 0;
+  static constexpr bool kHasMin = true;
+  // Step k: part k/2, low (even k) or high nibbles: sub-block k.
+  static void values(const P& p, int k, __m256i u[8]) {
+    for (int c = 0; c < 8; ++c)
+      u[c] = _mm256_and_si256(_mm256_srli_epi16(loadu(p.qs[k / 2][c]), 4 * (k % 2)), _mm256_set1_epi8(0x0f));
+  }
+  static int xoff(int k, int v) { return 64 * (k / 2) + 32 * (k % 2) + 4 * v; }
+  static int sub(int k, int) { return k; }
+  static __m256i scale(const P& p, int sb) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p.scales[sb])));
+  }
+};
+
+struct PackedQ6_KT {
+  using P = PackedQ6_K;
+  static constexpr int kSubsPerStep = 2, kOffset = 32;
+  static constexpr bool kHasMin = false;
+  // Step k: half h = k / 4, quarter q = k / 2 % 2; groups g = 2 (k % 2) and g + 1 (element offsets 32 g), each
+  // 4 vectors of l = 16q + 4i: 4 bits from ql (low or high nibble) and 2 from qh (bits 2g, 2g + 1).
+  static void values(const P& p, int k, __m256i u[8]) {
+    const int h = k / 4, q = k / 2 % 2;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x30);
+    for (int i = 0; i < 4; ++i) {
+      const __m256i a = loadu(p.q[h][q][i][0]), b = loadu(p.q[h][q][i][1]), w = loadu(p.q[h][q][i][2]);
+      if (k % 2 == 0) {
+        u[i] = _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi16(w, 4), m2));
+        u[4 + i] = _mm256_or_si256(_mm256_and_si256(b, m4), _mm256_and_si256(_mm256_slli_epi16(w, 2), m2));
+      } else {
+        u[i] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_and_si256(w, m2));
+        u[4 + i] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4),
+                                   _mm256_and_si256(_mm256_srli_epi16(w, 2), m2));
+      }
+    }
+  }
+  static int group(int k, int v) { return 2 * (k % 2) + v / 4; }
+  static int xoff(int k, int v) { return 128 * (k / 4) + 32 * group(k, v) + 16 * (k / 2 % 2) + 4 * (v % 4); }
+  static int sub(int k, int v) { return 8 * (k / 4) + 2 * group(k, v) + k / 2 % 2; }
+  static __m256i scale(const P& p, int sb) {
+    return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p.scales[sb])));
+  }
+};
+
+template <typename Tr, int T>
+void tile_packed_k(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const*, float* out) {
+  const auto* p = reinterpret_cast<const typename Tr::P*>(group);
+  const int64_t nb = n / QK_K;
+  constexpr int V = 8 / Tr::kSubsPerStep;  // vectors per sub-block
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto& pb = p[i];
+    const BlockQ8_K* xb[T];
+    __m256i sumi[T];
+    for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x[t]) + i, sumi[t] = _mm256_setzero_si256();
+    for (int k = 0; k < 8; ++k) {
+      __m256i u[8];
+      Tr::values(pb, k, u);
+      for (int s = 0; s < Tr::kSubsPerStep; ++s) {
+        const int sb = Tr::sub(k, s * V);
+        const __m256i sc = Tr::scale(pb, sb);
+        for (int t = 0; t < T; ++t) {
+          __m256i is = Tr::kOffset ? _mm256_set1_epi32(-Tr::kOffset * xb[t]->bsums[sb]) : _mm256_setzero_si256();
+          for (int v = 0; v < V; ++v)
+            is = dot_u8s8(is, u[s * V + v],
+                          _mm256_set1_epi32(static_cast<int>(load_u32(reinterpret_cast<const uint8_t*>(xb[t]->qs) + Tr::xoff(k, s * V + v)))));
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(is, sc));
+        }
+      }
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb.d)));
+    for (int t = 0; t < T; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_mul_ps(d, _mm256_set1_ps(xb[t]->d)), acc[t]);
+    if constexpr (Tr::kHasMin) {
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb.dmin)));
+      for (int t = 0; t < T; ++t) {
+        __m256i ms = _mm256_setzero_si256();
+        for (int pr = 0; pr < 4; ++pr) {
+          const int16_t* bs = xb[t]->bsums + 4 * pr;
+          const uint32_t pair = static_cast<uint16_t>(bs[0] + bs[1]) | static_cast<uint32_t>(static_cast<uint16_t>(bs[2] + bs[3])) << 16;
+          const __m256i m16 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb.mins[pr])));
+          ms = _mm256_add_epi32(ms, _mm256_madd_epi16(m16, _mm256_set1_epi32(static_cast<int>(pair))));
+        }
+        acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_mul_ps(dmin, _mm256_set1_ps(xb[t]->d)), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    alignas(32) float v[8];
+    _mm256_store_ps(v, acc[t]);
+    for (int r = 0; r < kPackRows; ++r) out[r * T + t] = v[r];
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 #if HEARTH_KERNEL_VNNI
@@ -553,6 +653,8 @@ PackedKernel packed_table(DType t) {
   switch (t) {
     case DType::Q4_0: return {tile_packed<PackedQ4_0T, 1>, tile_packed<PackedQ4_0T, kPackedTokens>, kPackedTokens};
     case DType::Q8_0: return {tile_packed<PackedQ8_0T, 1>, tile_packed<PackedQ8_0T, kPackedTokens>, kPackedTokens};
+    case DType::Q4_K: return {tile_packed_k<PackedQ4_KT, 1>, tile_packed_k<PackedQ4_KT, kPackedTokens>, kPackedTokens};
+    case DType::Q6_K: return {tile_packed_k<PackedQ6_KT, 1>, tile_packed_k<PackedQ6_KT, kPackedTokens>, kPackedTokens};
     default: return {};
   }
 }

@@ -30,6 +30,10 @@ struct Job {
   int n_tokens;
 };
 
+// Work units per chunk that threads take as they finish: several chunks per thread, so that a thread the OS
+// preempts (other programs on the machine) does not hold up the others.
+int64_t chunk_size(int64_t units, int threads) { return std::max<int64_t>(1, units / (8 * threads)); }
+
 // Rows [r0, r1) for all tokens. Rows and tokens past the end are padded with the last valid one
 // (their results are dropped), so tiles never need a remainder kernel.
 void run_rows(const Job& j, int64_t r0, int64_t r1) {
@@ -111,7 +115,8 @@ void matmul_packed(const Weight& w, const PackedKernel& k, const uint8_t* xq, si
                    ThreadPool& pool, std::vector<int32_t>& sums) {
   const int64_t rows = w.rows(), cols = w.cols(), nb = cols / 32;
   sums.resize(static_cast<size_t>(nb) * n_tokens);
-  for (int t = 0; t < n_tokens; ++t) {
+  const bool q8_0 = vec_dot_type(w.type) == DType::Q8_0;  // Q8_K rows carry their own sums
+  for (int t = 0; t < n_tokens && q8_0; ++t) {
     const auto* xb = reinterpret_cast<const q::BlockQ8_0*>(xq + static_cast<size_t>(t) * xrow);
     for (int64_t b = 0; b < nb; ++b) {
       int32_t s = 0;
@@ -122,11 +127,8 @@ void matmul_packed(const Weight& w, const PackedKernel& k, const uint8_t* xq, si
   PackedJob j{&k, cols, static_cast<const uint8_t*>(w.packed), packed_group_bytes(w.type, cols), xq, xrow,
               sums.data(), nb, y, rows, n_tokens};
   const int64_t groups = (rows + kPackRows - 1) / kPackRows;
-  pool.run([&](int ith, int nth) {
-    const int64_t per = (groups + nth - 1) / nth;
-    const int64_t g0 = std::min(groups, per * ith), g1 = std::min(groups, per * (ith + 1));
-    if (g0 < g1) run_groups(j, g0, g1);
-  });
+  pool.parallel_for_dynamic(groups, chunk_size(groups, pool.size()),
+                            [&](int64_t g0, int64_t g1, int) { run_groups(j, g0, g1); });
 }
 
 }  // namespace
@@ -163,13 +165,11 @@ void matmul(const Weight& w, const float* x, float* y, int n_tokens, ThreadPool&
         return matmul_packed(w, pk, xq, j.xrow, y, n_tokens, pool, scratch.sums);
   }
 
-  // Contiguous row ranges per thread, in whole tiles so that only the last range has a partial tile.
+  // Chunks of whole tiles, so that only the last chunk has a partial tile.
   const int tile = n_tokens == 1 ? k.decode_rows : k.gemm_rows;
-  pool.run([&](int ith, int nth) {
-    const int64_t tiles = (rows + tile - 1) / tile;
-    const int64_t per = (tiles + nth - 1) / nth;
-    const int64_t r0 = std::min(rows, per * ith * tile), r1 = std::min(rows, per * (ith + 1) * tile);
-    if (r0 < r1) run_rows(j, r0, r1);
+  const int64_t tiles = (rows + tile - 1) / tile;
+  pool.parallel_for_dynamic(tiles, chunk_size(tiles, pool.size()), [&](int64_t t0, int64_t t1, int) {
+    run_rows(j, t0 * tile, std::min(rows, t1 * tile));
   });
 }
 

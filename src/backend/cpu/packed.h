@@ -8,6 +8,11 @@
 //         low nibbles are elements 4c..4c+3 and high nibbles elements 16+4c..16+4c+3 (Q4_0's own nibble order).
 //   Q8_0: PackedQ8_0 — the 8 scales, then chunk c (c < 8) as 8 rows x 4 bytes: row r's qs[4c..4c+3] + 128
 //         (unsigned, so that u8 x s8 products need no sign trick).
+// k-quants, per block of 256 (scales unpacked to bytes, so the kernels need no bit juggling for them):
+//   Q4_K: PackedQ4_K — scales and mins per 32-element sub-block; quants as 4 parts of 64 elements, each 8 chunks
+//         of 8 rows x 4 bytes (row's qs[32j + 4c..]): low nibbles are sub-block 2j, high nibbles sub-block 2j+1.
+//   Q6_K: PackedQ6_K — scales per 16-element sub-block; for each half h, quarter q and i < 4 (l = 16q + 4i), three
+//         chunks of 8 rows x 4 bytes: ql[64h + l..], ql[64h + 32 + l..], qh[32h + l..] (Q6_K's own bit layout).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +30,18 @@ struct PackedQ4_0 {
 struct PackedQ8_0 {
   uint16_t d[kPackRows];
   uint8_t qs[8][kPackRows][4];
+};
+
+struct PackedQ4_K {
+  uint16_t d[kPackRows], dmin[kPackRows];
+  uint8_t scales[8][kPackRows];   // [sub-block][row], 6-bit
+  uint8_t mins[4][kPackRows][2];  // [sub-block pair][row][2], 6-bit
+  uint8_t qs[4][8][kPackRows][4];
+};
+struct PackedQ6_K {
+  uint16_t d[kPackRows];
+  int8_t scales[16][kPackRows];         // [sub-block][row]
+  uint8_t q[2][2][4][3][kPackRows][4];  // [half][quarter][i][ql low, ql high, qh][row][4]
 };
 
 // Whether weights of type t have a packed layout.
