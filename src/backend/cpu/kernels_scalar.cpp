@@ -51,7 +51,8 @@ Kernel kernel_scalar(DType t) {
 PackedKernel packed_scalar(DType t) {
   switch (t) {
 #define HEARTH_PACKED_REF(T) case DType::T: return {packed_ref<DType::T>, packed_ref<DType::T>, 1};
-    HEARTH_PACKED_REF(Q4_0) HEARTH_PACKED_REF(Q8_0) HEARTH_PACKED_REF(Q4_K) HEARTH_PACKED_REF(Q6_K)
+    HEARTH_PACKED_REF(Q4_0) HEARTH_PACKED_REF(Q8_0) HEARTH_PACKED_REF(Q2_K) HEARTH_PACKED_REF(Q3_K)
+    HEARTH_PACKED_REF(Q4_K) HEARTH_PACKED_REF(Q5_K) HEARTH_PACKED_REF(Q6_K)
 #undef HEARTH_PACKED_REF
     default: return {};
   }

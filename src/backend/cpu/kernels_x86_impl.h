@@ -435,6 +435,22 @@ void tile_packed(int64_t n, const uint8_t* group, const uint8_t* const* x, const
 // each); a step covers whole sub-blocks, whose integer dot (minus kOffset times the activations' sum) is scaled by
 // the sub-block's scale per row. Q4_K subtracts dmin * (mins . sub-block sums of x) at the end.
 
+// Sum over the 8 sub-blocks of 32 of mins[s] * (sum of x over sub-block s), per row (Q4_K, Q5_K).
+template <class P>
+inline __m256i k4_min_dot(const P& p, const BlockQ8_K& x) {
+  __m256i ms = _mm256_setzero_si256();
+  for (int pr = 0; pr < 4; ++pr) {
+    const int16_t* bs = x.bsums + 4 * pr;
+    const uint32_t pair = static_cast<uint16_t>(bs[0] + bs[1]) | static_cast<uint32_t>(static_cast<uint16_t>(bs[2] + bs[3])) << 16;
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.mins[pr])));
+    ms = _mm256_add_epi32(ms, _mm256_madd_epi16(m16, _mm256_set1_epi32(static_cast<int>(pair))));
+  }
+  return ms;
+}
+
+inline __m256i bytes_to_i32(const void* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(static_cast<const __m128i*>(p))); }
+inline __m256i sbytes_to_i32(const void* p) { return _mm256_cvtepi8_epi32(_mm_loadl_epi64(static_cast<const __m128i*>(p))); }
+
 struct PackedQ4_KT {
   using P = PackedQ4_K;
   static constexpr int kSubsPerStep = 1, kOffset = 0;
@@ -446,9 +462,73 @@ struct PackedQ4_KT {
   }
   static int xoff(int k, int v) { return 64 * (k / 2) + 32 * (k % 2) + 4 * v; }
   static int sub(int k, int) { return k; }
-  static __m256i scale(const P& p, int sb) {
-    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p.scales[sb])));
+  static __m256i scale(const P& p, int sb) { return bytes_to_i32(p.scales[sb]); }
+  static __m256i min_dot(const P& p, const BlockQ8_K& x) { return k4_min_dot(p, x); }
+};
+
+// Q4_K plus bit k of qh as bit 4 (sub-block k's fifth bits).
+struct PackedQ5_KT : PackedQ4_KT {
+  using P = PackedQ5_K;
+  static void values(const P& p, int k, __m256i u[8]) {
+    for (int c = 0; c < 8; ++c) {
+      const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(loadu(p.qs[k / 2][c]), 4 * (k % 2)), _mm256_set1_epi8(0x0f));
+      const __m256i h = loadu(p.qh[c]);
+      const __m256i hb = k <= 4 ? _mm256_slli_epi16(h, 4 - k) : _mm256_srli_epi16(h, k - 4);
+      u[c] = _mm256_or_si256(lo, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+    }
   }
+  static __m256i scale(const P& p, int sb) { return bytes_to_i32(p.scales[sb]); }
+  static __m256i min_dot(const P& p, const BlockQ8_K& x) { return k4_min_dot(p, x); }
+};
+
+// Q2_K / Q3_K steps: half n = k / 4, shift j = k % 4; chunk c holds elements 128n + 32j + 4c.., sub-blocks
+// 8n + 2j (c < 4) and 8n + 2j + 1.
+struct PackedQ2Steps {
+  static constexpr int kSubsPerStep = 2;
+  static int xoff(int k, int v) { return 128 * (k / 4) + 32 * (k % 4) + 4 * v; }
+  static int sub(int k, int v) { return 8 * (k / 4) + 2 * (k % 4) + v / 4; }
+  template <class P>
+  static __m256i low2(const P& p, int k, int c) {
+    return _mm256_and_si256(_mm256_srli_epi16(loadu(p.qs[k / 4][c]), 2 * (k % 4)), _mm256_set1_epi8(3));
+  }
+};
+
+struct PackedQ2_KT : PackedQ2Steps {
+  using P = PackedQ2_K;
+  static constexpr int kOffset = 0;
+  static constexpr bool kHasMin = true;
+  static void values(const P& p, int k, __m256i u[8]) {
+    for (int c = 0; c < 8; ++c) u[c] = low2(p, k, c);
+  }
+  // The pair's two bytes per row as int16 lanes: scale of sub-block 2pr + e in bits 16e..16e+3 of each int32.
+  static __m256i pair16(const P& p, int pr) { return _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p.scales[pr]))); }
+  static __m256i scale(const P& p, int sb) {
+    return _mm256_and_si256(_mm256_srli_epi32(pair16(p, sb / 2), 16 * (sb % 2)), _mm256_set1_epi32(0xf));
+  }
+  static __m256i min_dot(const P& p, const BlockQ8_K& x) {
+    __m256i ms = _mm256_setzero_si256();
+    for (int pr = 0; pr < 8; ++pr) {
+      const uint32_t pair = static_cast<uint16_t>(x.bsums[2 * pr]) | static_cast<uint32_t>(static_cast<uint16_t>(x.bsums[2 * pr + 1])) << 16;
+      ms = _mm256_add_epi32(ms, _mm256_madd_epi16(_mm256_srli_epi16(pair16(p, pr), 4), _mm256_set1_epi32(static_cast<int>(pair))));
+    }
+    return ms;
+  }
+};
+
+// Q2_K's low bits plus bit 4n + j of hmask as bit 2; values are offset by 4.
+struct PackedQ3_KT : PackedQ2Steps {
+  using P = PackedQ3_K;
+  static constexpr int kOffset = 4;
+  static constexpr bool kHasMin = false;
+  static void values(const P& p, int k, __m256i u[8]) {
+    const int b = 4 * (k / 4) + k % 4;
+    for (int c = 0; c < 8; ++c) {
+      const __m256i h = loadu(p.hmask[c]);
+      const __m256i hb = b <= 2 ? _mm256_slli_epi16(h, 2 - b) : _mm256_srli_epi16(h, b - 2);
+      u[c] = _mm256_or_si256(low2(p, k, c), _mm256_and_si256(hb, _mm256_set1_epi8(4)));
+    }
+  }
+  static __m256i scale(const P& p, int sb) { return sbytes_to_i32(p.scales[sb]); }
 };
 
 struct PackedQ6_KT {
@@ -475,9 +555,7 @@ struct PackedQ6_KT {
   static int group(int k, int v) { return 2 * (k % 2) + v / 4; }
   static int xoff(int k, int v) { return 128 * (k / 4) + 32 * group(k, v) + 16 * (k / 2 % 2) + 4 * (v % 4); }
   static int sub(int k, int v) { return 8 * (k / 4) + 2 * group(k, v) + k / 2 % 2; }
-  static __m256i scale(const P& p, int sb) {
-    return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p.scales[sb])));
-  }
+  static __m256i scale(const P& p, int sb) { return sbytes_to_i32(p.scales[sb]); }
 };
 
 template <typename Tr, int T>
@@ -512,16 +590,8 @@ void tile_packed_k(int64_t n, const uint8_t* group, const uint8_t* const* x, con
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[t]), _mm256_mul_ps(d, _mm256_set1_ps(xb[t]->d)), acc[t]);
     if constexpr (Tr::kHasMin) {
       const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb.dmin)));
-      for (int t = 0; t < T; ++t) {
-        __m256i ms = _mm256_setzero_si256();
-        for (int pr = 0; pr < 4; ++pr) {
-          const int16_t* bs = xb[t]->bsums + 4 * pr;
-          const uint32_t pair = static_cast<uint16_t>(bs[0] + bs[1]) | static_cast<uint32_t>(static_cast<uint16_t>(bs[2] + bs[3])) << 16;
-          const __m256i m16 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pb.mins[pr])));
-          ms = _mm256_add_epi32(ms, _mm256_madd_epi16(m16, _mm256_set1_epi32(static_cast<int>(pair))));
-        }
-        acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_mul_ps(dmin, _mm256_set1_ps(xb[t]->d)), acc[t]);
-      }
+      for (int t = 0; t < T; ++t)
+        acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(Tr::min_dot(pb, *xb[t])), _mm256_mul_ps(dmin, _mm256_set1_ps(xb[t]->d)), acc[t]);
     }
   }
   for (int t = 0; t < T; ++t) {
@@ -655,6 +725,9 @@ PackedKernel packed_table(DType t) {
     case DType::Q8_0: return {tile_packed<PackedQ8_0T, 1>, tile_packed<PackedQ8_0T, kPackedTokens>, kPackedTokens};
     case DType::Q4_K: return {tile_packed_k<PackedQ4_KT, 1>, tile_packed_k<PackedQ4_KT, kPackedTokens>, kPackedTokens};
     case DType::Q6_K: return {tile_packed_k<PackedQ6_KT, 1>, tile_packed_k<PackedQ6_KT, kPackedTokens>, kPackedTokens};
+    case DType::Q5_K: return {tile_packed_k<PackedQ5_KT, 1>, tile_packed_k<PackedQ5_KT, kPackedTokens>, kPackedTokens};
+    case DType::Q2_K: return {tile_packed_k<PackedQ2_KT, 1>, tile_packed_k<PackedQ2_KT, kPackedTokens>, kPackedTokens};
+    case DType::Q3_K: return {tile_packed_k<PackedQ3_KT, 1>, tile_packed_k<PackedQ3_KT, kPackedTokens>, kPackedTokens};
     default: return {};
   }
 }

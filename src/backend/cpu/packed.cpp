@@ -35,33 +35,119 @@ struct Legacy {
   }
 };
 
+// The fields Q4_K and Q5_K share (d, dmin, 6-bit scales and mins, nibbles).
+template <class P, class B>
+void pack_k4_fields(const B& b, int r, P& p) {
+  p.d[r] = b.d;
+  p.dmin[r] = b.dmin;
+  for (int s = 0; s < 8; ++s) scale_min_k4(s, b.scales, &p.scales[s][r], &p.mins[s / 2][r][s % 2]);
+  for (int j = 0; j < 4; ++j)
+    for (int c = 0; c < 8; ++c) std::memcpy(p.qs[j][c][r], b.qs + 32 * j + 4 * c, 4);
+}
+template <class P, class B>
+void unpack_k4_fields(const P& p, int r, B& b) {
+  b.d = p.d[r];
+  b.dmin = p.dmin[r];
+  uint8_t sc[8], m[8];
+  for (int s = 0; s < 8; ++s) sc[s] = p.scales[s][r], m[s] = p.mins[s / 2][r][s % 2];
+  for (int j = 0; j < 4; ++j) {  // the inverse of scale_min_k4
+    b.scales[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
+    b.scales[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
+    b.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xf) | (m[j + 4] & 0xf) << 4);
+  }
+  for (int j = 0; j < 4; ++j)
+    for (int c = 0; c < 8; ++c) std::memcpy(b.qs + 32 * j + 4 * c, p.qs[j][c][r], 4);
+}
+
 struct Q4_K {
   using P = PackedQ4_K;
   using Block = BlockQ4_K;
   static constexpr int kElems = QK_K;
   static void pack(const BlockQ4_K* const rows[kPackRows], P& p) {
+    for (int r = 0; r < kPackRows; ++r)
+      if (rows[r]) pack_k4_fields(*rows[r], r, p);
+  }
+  static void unpack(const P& p, int r, BlockQ4_K& b) { unpack_k4_fields(p, r, b); }
+};
+
+struct Q5_K {
+  using P = PackedQ5_K;
+  using Block = BlockQ5_K;
+  static constexpr int kElems = QK_K;
+  static void pack(const BlockQ5_K* const rows[kPackRows], P& p) {
     for (int r = 0; r < kPackRows; ++r) {
-      const BlockQ4_K* b = rows[r];
-      if (!b) continue;
-      p.d[r] = b->d;
-      p.dmin[r] = b->dmin;
-      for (int s = 0; s < 8; ++s) scale_min_k4(s, b->scales, &p.scales[s][r], &p.mins[s / 2][r][s % 2]);
-      for (int j = 0; j < 4; ++j)
-        for (int c = 0; c < 8; ++c) std::memcpy(p.qs[j][c][r], b->qs + 32 * j + 4 * c, 4);
+      if (!rows[r]) continue;
+      pack_k4_fields(*rows[r], r, p);
+      for (int c = 0; c < 8; ++c) std::memcpy(p.qh[c][r], rows[r]->qh + 4 * c, 4);
     }
   }
-  static void unpack(const P& p, int r, BlockQ4_K& b) {
-    b.d = p.d[r];
-    b.dmin = p.dmin[r];
-    uint8_t sc[8], m[8];
-    for (int s = 0; s < 8; ++s) sc[s] = p.scales[s][r], m[s] = p.mins[s / 2][r][s % 2];
-    for (int j = 0; j < 4; ++j) {  // the inverse of scale_min_k4
-      b.scales[j] = static_cast<uint8_t>(sc[j] | (sc[j + 4] >> 4) << 6);
-      b.scales[j + 4] = static_cast<uint8_t>(m[j] | (m[j + 4] >> 4) << 6);
-      b.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xf) | (m[j + 4] & 0xf) << 4);
+  static void unpack(const P& p, int r, BlockQ5_K& b) {
+    unpack_k4_fields(p, r, b);
+    for (int c = 0; c < 8; ++c) std::memcpy(b.qh + 4 * c, p.qh[c][r], 4);
+  }
+};
+
+// Q2_K and Q3_K quants: chunk c of half h is qs[32h + 4c..].
+template <class P, class B>
+void pack_q2_quants(const B& b, int r, P& p) {
+  for (int h = 0; h < 2; ++h)
+    for (int c = 0; c < 8; ++c) std::memcpy(p.qs[h][c][r], b.qs + 32 * h + 4 * c, 4);
+}
+template <class P, class B>
+void unpack_q2_quants(const P& p, int r, B& b) {
+  for (int h = 0; h < 2; ++h)
+    for (int c = 0; c < 8; ++c) std::memcpy(b.qs + 32 * h + 4 * c, p.qs[h][c][r], 4);
+}
+
+struct Q2_K {
+  using P = PackedQ2_K;
+  using Block = BlockQ2_K;
+  static constexpr int kElems = QK_K;
+  static void pack(const BlockQ2_K* const rows[kPackRows], P& p) {
+    for (int r = 0; r < kPackRows; ++r) {
+      const BlockQ2_K* b = rows[r];
+      if (!b) continue;
+      p.d[r] = b->d, p.dmin[r] = b->dmin;
+      for (int s = 0; s < 16; ++s) p.scales[s / 2][r][s % 2] = b->scales[s];
+      pack_q2_quants(*b, r, p);
     }
-    for (int j = 0; j < 4; ++j)
-      for (int c = 0; c < 8; ++c) std::memcpy(b.qs + 32 * j + 4 * c, p.qs[j][c][r], 4);
+  }
+  static void unpack(const P& p, int r, BlockQ2_K& b) {
+    b.d = p.d[r], b.dmin = p.dmin[r];
+    for (int s = 0; s < 16; ++s) b.scales[s] = p.scales[s / 2][r][s % 2];
+    unpack_q2_quants(p, r, b);
+  }
+};
+
+struct Q3_K {
+  using P = PackedQ3_K;
+  using Block = BlockQ3_K;
+  static constexpr int kElems = QK_K;
+  static void pack(const BlockQ3_K* const rows[kPackRows], P& p) {
+    for (int r = 0; r < kPackRows; ++r) {
+      const BlockQ3_K* b = rows[r];
+      if (!b) continue;
+      p.d[r] = b->d;
+      int8_t sc[16];
+      q3k_scales(b->scales, sc);
+      for (int s = 0; s < 16; ++s) p.scales[s][r] = sc[s];
+      pack_q2_quants(*b, r, p);
+      for (int c = 0; c < 8; ++c) std::memcpy(p.hmask[c][r], b->hmask + 4 * c, 4);
+    }
+  }
+  static void unpack(const P& p, int r, BlockQ3_K& b) {
+    b.d = p.d[r];
+    std::memset(b.scales, 0, sizeof b.scales);
+    for (int j = 0; j < 16; ++j) {  // the inverse of q3k_scales
+      const int v = p.scales[j][r] + 32, lo = v & 0xf, hi = v >> 4;
+      if (j < 8)
+        b.scales[j] |= static_cast<uint8_t>(lo);
+      else
+        b.scales[j - 8] |= static_cast<uint8_t>(lo << 4);
+      b.scales[8 + j % 4] |= static_cast<uint8_t>(hi << (2 * (j / 4)));
+    }
+    unpack_q2_quants(p, r, b);
+    for (int c = 0; c < 8; ++c) std::memcpy(b.hmask + 4 * c, p.hmask[c][r], 4);
   }
 };
 
@@ -141,6 +227,9 @@ R with_layout(DType t, F&& f, R def) {
     case DType::Q8_0: return f.template operator()<Q8_0>();
     case DType::Q4_K: return f.template operator()<Q4_K>();
     case DType::Q6_K: return f.template operator()<Q6_K>();
+    case DType::Q5_K: return f.template operator()<Q5_K>();
+    case DType::Q2_K: return f.template operator()<Q2_K>();
+    case DType::Q3_K: return f.template operator()<Q3_K>();
     default: return def;
   }
 }

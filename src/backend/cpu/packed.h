@@ -13,6 +13,7 @@
 //         of 8 rows x 4 bytes (row's qs[32j + 4c..]): low nibbles are sub-block 2j, high nibbles sub-block 2j+1.
 //   Q6_K: PackedQ6_K — scales per 16-element sub-block; for each half h, quarter q and i < 4 (l = 16q + 4i), three
 //         chunks of 8 rows x 4 bytes: ql[64h + l..], ql[64h + 32 + l..], qh[32h + l..] (Q6_K's own bit layout).
+//   Q5_K, Q2_K, Q3_K: the file's quant bytes in 4-byte chunks of 8 rows, in the orders given below.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +38,24 @@ struct PackedQ4_K {
   uint8_t scales[8][kPackRows];   // [sub-block][row], 6-bit
   uint8_t mins[4][kPackRows][2];  // [sub-block pair][row][2], 6-bit
   uint8_t qs[4][8][kPackRows][4];
+};
+struct PackedQ5_K {  // PackedQ4_K plus the fifth bits: qh chunk c of row r is its qh[4c..4c+3]
+  uint16_t d[kPackRows], dmin[kPackRows];
+  uint8_t scales[8][kPackRows];
+  uint8_t mins[4][kPackRows][2];
+  uint8_t qs[4][8][kPackRows][4];
+  uint8_t qh[8][kPackRows][4];
+};
+struct PackedQ2_K {
+  uint16_t d[kPackRows], dmin[kPackRows];
+  uint8_t scales[8][kPackRows][2];  // [sub-block pair][row][2]: the file's scale | min << 4 bytes
+  uint8_t qs[2][8][kPackRows][4];   // [half][chunk][row][4]: row's qs[32 half + 4c..]
+};
+struct PackedQ3_K {
+  uint16_t d[kPackRows];
+  int8_t scales[16][kPackRows];     // [sub-block][row], -32..31
+  uint8_t qs[2][8][kPackRows][4];   // as Q2_K
+  uint8_t hmask[8][kPackRows][4];   // [chunk][row][4]: row's hmask[4c..]
 };
 struct PackedQ6_K {
   uint16_t d[kPackRows];
