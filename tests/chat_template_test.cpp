@@ -1,7 +1,7 @@
 // Chat templates: family detection from the official Jinja templates (as stored in GGUF files) and
 // rendering compared with what those templates produce. Expected strings are written out from the
 // templates (several are the outputs llama.cpp's test-chat-template records for a real Jinja engine).
-#include "tokenizer/chat_template.h"
+#include "hearth/chat.h"
 
 #include <gtest/gtest.h>
 

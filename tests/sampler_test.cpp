@@ -1,5 +1,5 @@
 // Sampler chain against hand-computed distributions (llama.cpp's semantics for every step).
-#include "sampling/sampler.h"
+#include "hearth/sampler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The sampler: builds the chain of steps from SamplerParams and runs it on each token's logits.
-#include "sampling/sampler.h"
+#include "hearth/sampler.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 // Chat prompt formats of the common template families, recognized by their markers. Each renderer
 // writes what the family's official Jinja template writes (content trimming, spaces, BOS/EOS included).
-#include "tokenizer/chat_template.h"
+#include "hearth/chat.h"
 
 #include <ctime>
 #include <initializer_list>
