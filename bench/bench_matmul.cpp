@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -30,6 +31,13 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU time of the whole process (all threads), seconds.
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 // Read bandwidth (GB/s) over a buffer much larger than the caches, on all pool threads.
 double read_bandwidth(ThreadPool& pool, size_t bytes) {
@@ -71,7 +79,8 @@ int main(int argc, char** argv) {
     ThreadPool bw_pool(nth);
     std::printf("threads %d: read bandwidth %.1f GB/s\n", nth, read_bandwidth(bw_pool, size_t(1) << 30));
   }
-  std::printf("%-6s %-12s %6s %3s %10s %9s %9s\n", "type", "shape", "tokens", "thr", "ms", "GB/s", "GFLOP/s");
+  std::printf("%-6s %-12s %6s %3s %10s %9s %9s %11s\n", "type", "shape", "tokens", "thr", "ms", "GB/s", "GFLOP/s",
+              "GFLOP/cpu-s");
   for (const std::string& tn : types) {
     DType t;
     if (!dtype_from_name(tn, &t)) {
@@ -109,15 +118,19 @@ int main(int argc, char** argv) {
           cpu::matmul(w, x.data(), y.data(), nt, pool, scratch);  // warm-up
           int reps = 0;
           auto t0 = Clock::now();
+          const double c0 = cpu_seconds();
           do {
             cpu::matmul(w, x.data(), y.data(), nt, pool, scratch);
             ++reps;
           } while (seconds_since(t0) < min_time);
           double sec = seconds_since(t0) / reps;
+          // CPU time per thread: robust to other programs on a shared machine (wall time is not).
+          const double cpu_sec = (cpu_seconds() - c0) / reps / nth;
           char shape[32];
           std::snprintf(shape, sizeof shape, "%lldx%lld", static_cast<long long>(s.rows), static_cast<long long>(s.cols));
-          std::printf("%-6s %-12s %6d %3d %10.3f %9.1f %9.1f\n", tn.c_str(), shape, nt, nth, sec * 1e3,
-                      wq.size() / sec / 1e9, 2.0 * s.rows * s.cols * nt / sec / 1e9);
+          std::printf("%-6s %-12s %6d %3d %10.3f %9.1f %9.1f %11.1f\n", tn.c_str(), shape, nt, nth, sec * 1e3,
+                      wq.size() / sec / 1e9, 2.0 * s.rows * s.cols * nt / sec / 1e9,
+                      2.0 * s.rows * s.cols * nt / cpu_sec / 1e9 / nth);
           std::fflush(stdout);
         }
       }

@@ -124,7 +124,7 @@ void Matmul::check_against_f32(bool packed) {
   IsaGuard guard(isa);
   const bool kq = dtype_info(vec_dot_type(type)).block_size == 256 || dtype_info(type).block_size == 256;
   struct Shape { int64_t rows, cols; int tokens; };
-  std::vector<Shape> shapes = {{13, 256, 1}, {37, 512, 3}, {70, 256, 17}, {9, 768, 64}};
+  std::vector<Shape> shapes = {{13, 256, 1}, {37, 512, 3}, {70, 256, 17}, {9, 768, 64}, {300, 256, 9}};
   if (!kq) shapes.push_back({21, 96, 5}), shapes.push_back({35, 160, 1});  // rows not a multiple of 256
   if (dtype_info(type).block_size == 1) shapes.push_back({7, 100, 3});       // odd lengths for float weights
   for (int threads : {1, 2}) {
@@ -199,14 +199,14 @@ TEST_P(PackedKernelTest, MatchesReferenceDot) {
   PackedKernel k = packed_kernel_at(type, isa);
   if (!k) GTEST_SKIP() << "no " << isa_name(isa) << " packed kernel for " << dtype_name(type);
   const DType vt = vec_dot_type(type);
-  const int64_t n = 1024, rows = kPackRows;
+  const int64_t n = 1024, rows = 2 * kPackRows;  // two groups: gemm2 covers both
   const size_t rb = row_bytes(type, n);
   auto wf = random_vec(rows * n, 21);
   // Extreme blocks: all-max and all-min quants, where biased products are largest.
   for (int j = 0; j < 32; ++j) wf[j] = 1.0f, wf[n + j] = -1.0f;
   std::vector<uint8_t> wq(rb * rows), wp(packed_bytes(type, rows, n));
   for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, wf.data() + r * n, wq.data() + r * rb, n);
-  pack_group(type, wq.data(), rows, n, 0, wp.data());
+  for (int g = 0; g < 2; ++g) pack_group(type, wq.data(), rows, n, g, wp.data() + g * packed_group_bytes(type, n));
   const int T = k.gemm_tokens;
   std::vector<std::vector<uint8_t>> xq(T);
   std::vector<std::vector<int32_t>> xs(T);
@@ -225,10 +225,10 @@ TEST_P(PackedKernelTest, MatchesReferenceDot) {
     xp[t] = xq[t].data();
     sp[t] = xs[t].data();
   }
-  auto check = [&](PackedFn fn, int toks, const char* what) {
-    std::vector<float> out(rows * toks);
+  auto check = [&](PackedFn fn, int toks, const char* what, int nrows = kPackRows) {
+    std::vector<float> out(nrows * toks);
     fn(n, wp.data(), xp.data(), sp.data(), out.data());
-    for (int r = 0; r < rows; ++r)
+    for (int r = 0; r < nrows; ++r)
       for (int t = 0; t < toks; ++t) {
         float want = vec_dot_ref(type, n, wq.data() + r * rb, xp[t]);
         EXPECT_NEAR(out[r * toks + t], want, 1e-5f * (std::fabs(want) + 1)) << what << " r=" << r << " t=" << t;
@@ -236,6 +236,7 @@ TEST_P(PackedKernelTest, MatchesReferenceDot) {
   };
   check(k.decode, 1, "decode");
   check(k.gemm, T, "gemm");
+  if (k.gemm2) check(k.gemm2, T, "gemm2", 2 * kPackRows);
 }
 
 std::vector<Case> packed_cases() {

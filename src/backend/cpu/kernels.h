@@ -44,6 +44,7 @@ struct PackedKernel {
   PackedFn decode = nullptr;  // 1 token
   PackedFn gemm = nullptr;    // gemm_tokens tokens
   int gemm_tokens = 1;
+  PackedFn gemm2 = nullptr;   // optional: gemm over two consecutive groups (out has 2 * kPackRows rows)
   explicit operator bool() const { return decode != nullptr; }
 };
 

@@ -374,6 +374,12 @@ void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, flo
 struct PackedQ4_0T {
   using P = PackedQ4_0;
   static constexpr int kBias = 8;
+  static __m256i raw(const P& p, int i) { return loadu(p.qs[i % 4]); }
+#if HEARTH_KERNEL_VNNI
+  static __m512i finish512(__m512i v, int i) {
+    return _mm512_and_si512(i < 4 ? v : _mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f));
+  }
+#endif
   static __m256i vec(const P& p, int i) {
     __m256i v = loadu(p.qs[i % 4]);
     return _mm256_and_si256(i < 4 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
@@ -383,6 +389,10 @@ struct PackedQ4_0T {
 struct PackedQ8_0T {
   using P = PackedQ8_0;
   static constexpr int kBias = 128;
+  static __m256i raw(const P& p, int i) { return loadu(p.qs[i]); }
+#if HEARTH_KERNEL_VNNI
+  static __m512i finish512(__m512i v, int) { return v; }
+#endif
   static __m256i vec(const P& p, int i) { return loadu(p.qs[i]); }
   static int xoff(int i) { return 4 * i; }
 };
@@ -430,6 +440,47 @@ void tile_packed(int64_t n, const uint8_t* group, const uint8_t* const* x, const
     for (int r = 0; r < kPackRows; ++r) out[r * T + t] = v[r];
   }
 }
+
+#if HEARTH_KERNEL_VNNI
+// Two consecutive groups (16 rows) at once in 512-bit registers: the low half of each vector is group g, the
+// high half group g + 1, so one VNNI instruction serves 16 rows with the same broadcast activation word.
+template <typename Tr>
+inline __m512i vec2(const typename Tr::P& a, const typename Tr::P& b, int i) {
+  __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(Tr::raw(a, i)), Tr::raw(b, i), 1);
+  return Tr::finish512(v, i);
+}
+
+template <typename Tr, int T>
+void tile_packed_x2(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const* xs, float* out) {
+  const int64_t nb = n / QK;
+  const auto* p0 = reinterpret_cast<const typename Tr::P*>(group);
+  const auto* p1 = p0 + nb;  // the next group
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i u[8];
+    for (int i = 0; i < 8; ++i) u[i] = vec2<Tr>(p0[b], p1[b], i);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0[b].d))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1[b].d)), 1));
+    for (int t = 0; t < T; ++t) {
+      const BlockQ8_0& xb = reinterpret_cast<const BlockQ8_0*>(x[t])[b];
+      const uint8_t* xq = reinterpret_cast<const uint8_t*>(xb.qs);
+      __m512i s0 = _mm512_set1_epi32(-Tr::kBias * xs[t][b]), s1 = _mm512_setzero_si512();
+      for (int i = 0; i < 8; i += 2) {
+        s0 = _mm512_dpbusd_epi32(s0, u[i], _mm512_set1_epi32(static_cast<int>(load_u32(xq + Tr::xoff(i)))));
+        s1 = _mm512_dpbusd_epi32(s1, u[i + 1], _mm512_set1_epi32(static_cast<int>(load_u32(xq + Tr::xoff(i + 1)))));
+      }
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), _mm512_mul_ps(dw, _mm512_set1_ps(h2f(xb.d))), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    alignas(64) float v[16];
+    _mm512_store_ps(v, acc[t]);
+    for (int r = 0; r < 2 * kPackRows; ++r) out[r * T + t] = v[r];
+  }
+}
+#endif
 
 // Packed k-quants with Q8_K activations. A super-block is taken in 8 steps of 8 vectors (8 rows x 4 unsigned values
 // each); a step covers whole sub-blocks, whose integer dot (minus kOffset times the activations' sum) is scaled by
@@ -721,8 +772,15 @@ Kernel table(DType t) {
 
 PackedKernel packed_table(DType t) {
   switch (t) {
+#if HEARTH_KERNEL_VNNI
+    case DType::Q4_0: return {tile_packed<PackedQ4_0T, 1>, tile_packed<PackedQ4_0T, kPackedTokens>, kPackedTokens,
+                              tile_packed_x2<PackedQ4_0T, kPackedTokens>};
+    case DType::Q8_0: return {tile_packed<PackedQ8_0T, 1>, tile_packed<PackedQ8_0T, kPackedTokens>, kPackedTokens,
+                              tile_packed_x2<PackedQ8_0T, kPackedTokens>};
+#else
     case DType::Q4_0: return {tile_packed<PackedQ4_0T, 1>, tile_packed<PackedQ4_0T, kPackedTokens>, kPackedTokens};
     case DType::Q8_0: return {tile_packed<PackedQ8_0T, 1>, tile_packed<PackedQ8_0T, kPackedTokens>, kPackedTokens};
+#endif
     case DType::Q4_K: return {tile_packed_k<PackedQ4_KT, 1>, tile_packed_k<PackedQ4_KT, kPackedTokens>, kPackedTokens};
     case DType::Q6_K: return {tile_packed_k<PackedQ6_KT, 1>, tile_packed_k<PackedQ6_KT, kPackedTokens>, kPackedTokens};
     case DType::Q5_K: return {tile_packed_k<PackedQ5_KT, 1>, tile_packed_k<PackedQ5_KT, kPackedTokens>, kPackedTokens};

@@ -85,15 +85,16 @@ struct PackedJob {
 };
 
 void run_groups(const PackedJob& j, int64_t g0, int64_t g1) {
-  const uint8_t* xp[8];
-  const int32_t* sp[8];
-  float out[kPackRows * 8];
+  const uint8_t* xp[16];
+  const int32_t* sp[16];
+  float out[2 * kPackRows * 16];
   const PackedKernel& k = *j.k;
   for (int t0 = 0; t0 < j.n_tokens; t0 += kTokenBlock) {
     const int t1 = std::min(j.n_tokens, t0 + kTokenBlock);
-    for (int64_t g = g0; g < g1; ++g) {
+    for (int64_t g = g0; g < g1;) {
+      const bool pair = k.gemm2 && g + 1 < g1;  // two groups per call where the kernel has it
       const int64_t r0 = g * kPackRows;
-      const int nr = static_cast<int>(std::min<int64_t>(kPackRows, j.rows - r0));
+      const int nr = static_cast<int>(std::min<int64_t>((pair ? 2 : 1) * kPackRows, j.rows - r0));
       const uint8_t* grp = j.w + g * j.group_bytes;
       for (int t = t0; t < t1;) {
         const bool one = t1 - t < k.gemm_tokens;
@@ -102,11 +103,18 @@ void run_groups(const PackedJob& j, int64_t g0, int64_t g1) {
           xp[i] = j.x + static_cast<size_t>(t + i) * j.xrow;
           sp[i] = j.xs + static_cast<int64_t>(t + i) * j.nb;
         }
-        (one ? k.decode : k.gemm)(j.cols, grp, xp, sp, out);
+        if (pair && !one) {
+          k.gemm2(j.cols, grp, xp, sp, out);
+        } else {
+          // A single token (or the last ones) over a pair: one group at a time.
+          for (int half = 0; half < (pair ? 2 : 1); ++half)
+            (one ? k.decode : k.gemm)(j.cols, grp + half * j.group_bytes, xp, sp, out + half * kPackRows * T);
+        }
         for (int a = 0; a < nr; ++a)
           for (int b = 0; b < T; ++b) j.y[static_cast<int64_t>(t + b) * j.rows + r0 + a] = out[a * T + b];
         t += T;
       }
+      g += pair ? 2 : 1;
     }
   }
 }
@@ -127,7 +135,8 @@ void matmul_packed(const Weight& w, const PackedKernel& k, const uint8_t* xq, si
   PackedJob j{&k, cols, static_cast<const uint8_t*>(w.packed), packed_group_bytes(w.type, cols), xq, xrow,
               sums.data(), nb, y, rows, n_tokens};
   const int64_t groups = (rows + kPackRows - 1) / kPackRows;
-  pool.parallel_for_dynamic(groups, chunk_size(groups, pool.size()),
+  const int64_t chunk = k.gemm2 && n_tokens > 1 ? (chunk_size(groups, pool.size()) + 1) / 2 * 2 : chunk_size(groups, pool.size());
+  pool.parallel_for_dynamic(groups, chunk,
                             [&](int64_t g0, int64_t g1, int) { run_groups(j, g0, g1); });
 }
 
