@@ -6,5 +6,4 @@
 namespace hearth::cpu {
 Kernel kernel_avx2(DType t) { return avx2::table(t); }
 QuantizeFn quantizer_avx2(DType vt) { return avx2::quantizer(vt); }
-PackedKernel packed_avx2(DType t) { return avx2::packed_table(t); }
 }  // namespace hearth::cpu

@@ -6,5 +6,4 @@
 namespace hearth::cpu {
 Kernel kernel_avx512(DType t) { return avx512::table(t); }
 QuantizeFn quantizer_avx512(DType vt) { return avx512::quantizer(vt); }
-PackedKernel packed_avx512(DType t) { return avx512::packed_table(t); }
 }  // namespace hearth::cpu
