@@ -6,19 +6,24 @@ round, so that both see the same machine state (these machines are shared and no
 median tokens/s of each and their ratio.
 
   bench/compare.py --hearth build/hearth --llama-bench /path/to/llama-bench \
-      --models m1.gguf,m2.gguf --threads 1,2 --rounds 5 [--ngl 99] [-p 512] [-n 128]
+      --models m1.gguf,m2.gguf --threads 1,2 --rounds 5 [--ngl 99] [-p 512] [-n 128] [--noamx SHIM.so]
+
+--noamx adds a second llama.cpp column: the same binary run with an LD_PRELOAD shim (bench/llama_cpp/noamx.c)
+that refuses the AMX permission request, so llama.cpp uses its AVX-512 kernels instead of its AMX ones (which
+give wrong results for several types at commit c392e50 on CPUs with AMX; see bench/llama_cpp/README.md).
 
 llama.cpp is built outside this repository (see bench/llama_cpp/README.md); this script only runs it.
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 
 
-def run_json(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     start = out.find("[")
     return json.loads(out[start:])
 
@@ -32,11 +37,12 @@ def hearth_once(args, model, threads, test, n):
     return rows[0]["avg_ts"]
 
 
-def llama_once(args, model, threads, test, n):
+def llama_once(args, model, threads, test, n, preload=None):
     cmd = [args.llama_bench, "-m", model, "-t", str(threads), "-r", "1", "-o", "json",
            "-p", str(n if test == "pp" else 0), "-n", str(n if test == "tg" else 0)]
     cmd += ["-ngl", str(args.ngl if args.ngl is not None else 0)]
-    rows = run_json(cmd)
+    env = dict(os.environ, LD_PRELOAD=preload) if preload else None
+    rows = run_json(cmd, env)
     return rows[0]["avg_ts"]
 
 
@@ -51,22 +57,32 @@ def main():
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("--ngl", type=int, default=None)
     ap.add_argument("--tests", default="pp,tg")
+    ap.add_argument("--noamx", default=None, help="LD_PRELOAD shim that hides AMX from llama.cpp (extra column)")
     args = ap.parse_args()
 
-    print("| model | threads | test | hearth t/s (median) | llama.cpp t/s (median) | ratio |")
-    print("| ----- | ------: | ---- | ------------------: | ---------------------: | ----: |")
+    extra_head = " llama.cpp no-AMX t/s | ratio |" if args.noamx else ""
+    extra_rule = " ------: | ----: |" if args.noamx else ""
+    print("| model | threads | test | hearth t/s (median) | llama.cpp t/s (median) | ratio |" + extra_head)
+    print("| ----- | ------: | ---- | ------------------: | ---------------------: | ----: |" + extra_rule)
     for model in args.models.split(","):
         for threads in [int(t) for t in args.threads.split(",")]:
             for test in args.tests.split(","):
                 n = args.p if test == "pp" else args.n
-                h, l = [], []
+                h, l, a = [], [], []
                 for _ in range(args.rounds):
                     h.append(hearth_once(args, model, threads, test, n))
                     l.append(llama_once(args, model, threads, test, n))
+                    if args.noamx:
+                        a.append(llama_once(args, model, threads, test, n, args.noamx))
                 mh, ml = statistics.median(h), statistics.median(l)
                 name = model.rsplit("/", 1)[-1]
-                print(f"| {name} | {threads} | {test}{n} | {mh:.2f} | {ml:.2f} | {mh / ml:.2f} |", flush=True)
-                print(f"  raw hearth={['%.2f' % x for x in h]} llama.cpp={['%.2f' % x for x in l]}", file=sys.stderr)
+                extra = ""
+                if a:
+                    ma = statistics.median(a)
+                    extra = f" {ma:.2f} | {mh / ma:.2f} |"
+                print(f"| {name} | {threads} | {test}{n} | {mh:.2f} | {ml:.2f} | {mh / ml:.2f} |{extra}", flush=True)
+                print(f"  raw hearth={['%.2f' % x for x in h]} llama.cpp={['%.2f' % x for x in l]}"
+                      + (f" no-AMX={['%.2f' % x for x in a]}" if a else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":
