@@ -1,7 +1,6 @@
 #include "llama_gen.h"
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -14,36 +13,6 @@
 
 namespace hearth::gen {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-int64_t block_size(DType t) { return dtype_info(t).block_size; }
-
-// llama_ftype ids (llama.h).
-enum : uint32_t {
-  kAllF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 7, kQ5_0 = 8, kQ5_1 = 9, kQ2_K = 10, kQ3_K_S = 11,
-  kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15, kQ5_K_S = 16, kQ5_K_M = 17, kQ6_K = 18, kQ2_K_S = 21,
-  kBF16 = 32,
-};
-
-const FileType kFileTypes[] = {
-    {"f32", kAllF32, DType::F32},    {"f16", kF16, DType::F16},         {"bf16", kBF16, DType::BF16},
-    {"q8_0", kQ8_0, DType::Q8_0},    {"q4_0", kQ4_0, DType::Q4_0},      {"q4_1", kQ4_1, DType::Q4_1},
-    {"q5_0", kQ5_0, DType::Q5_0},    {"q5_1", kQ5_1, DType::Q5_1},      {"q2_k", kQ2_K, DType::Q2_K},
-    {"q2_k_s", kQ2_K_S, DType::Q2_K}, {"q3_k_s", kQ3_K_S, DType::Q3_K}, {"q3_k_m", kQ3_K_M, DType::Q3_K},
-    {"q3_k_l", kQ3_K_L, DType::Q3_K}, {"q4_k_s", kQ4_K_S, DType::Q4_K}, {"q4_k_m", kQ4_K_M, DType::Q4_K},
-    {"q5_k_s", kQ5_K_S, DType::Q5_K}, {"q5_k_m", kQ5_K_M, DType::Q5_K}, {"q6_k", kQ6_K, DType::Q6_K},
-};
-
-// llama.cpp's use_more_bits: the first and last eighth of the layers and every third in between.
-bool use_more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 // Deterministic, platform-independent random numbers: splitmix64, and an approximately normal
 // variate as the centred sum of four 16-bit uniforms (no libm, so every machine writes the same file).
@@ -189,86 +158,6 @@ LlamaShape shape_preset(const std::string& name) {
 
 std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tinyllama", "llama2-7b", "llama3-8b"}; }
 
-FileType file_type_from_name(const std::string& name) {
-  std::string n = lower(name);
-  if (n == "q3_k") n = "q3_k_m";  // llama-quantize's aliases
-  if (n == "q4_k") n = "q4_k_m";
-  if (n == "q5_k") n = "q5_k_m";
-  for (const FileType& ft : kFileTypes)
-    if (ft.name == n) return ft;
-  std::string known;
-  for (const std::string& k : file_type_names()) known += (known.empty() ? "" : ", ") + k;
-  if (n.rfind("iq", 0) == 0 || n.rfind("tq", 0) == 0)
-    throw Error("type '" + name + "' is not supported: hearth has no reference quantizer for it (supported: " + known +
-                ")");
-  throw Error("unknown type '" + name + "' (supported: " + known + ")");
-}
-
-std::vector<std::string> file_type_names() {
-  std::vector<std::string> v;
-  for (const FileType& ft : kFileTypes) v.push_back(ft.name);
-  return v;
-}
-
-DType tensor_type(const FileType& ft, const LlamaShape& s, const std::string& name, int layer,
-                  const std::vector<int64_t>& dims, bool has_output) {
-  if (dims.size() < 2 || name.find("_norm.weight") != std::string::npos) return DType::F32;
-  if (ft.base == DType::F32 || ft.base == DType::F16 || ft.base == DType::BF16) return ft.base;
-  const uint32_t f = ft.id;
-  const int64_t n_gqa = s.n_head / std::max<int64_t>(s.n_head_kv, 1);
-  const int64_t nl = s.n_layer;
-  DType t = ft.base;
-  if (name == "output.weight" || (!has_output && name == "token_embd.weight")) {
-    if (dims[0] % block_size(t) != 0)
-      t = DType::Q8_0;
-    else if (t != DType::Q8_0)
-      t = DType::Q6_K;
-  } else if (name == "token_embd.weight") {
-    // keeps the file type's base type
-  } else if (ends_with(name, "attn_v.weight")) {
-    if (f == kQ2_K) t = n_gqa >= 4 ? DType::Q4_K : DType::Q3_K;
-    else if (f == kQ2_K_S && n_gqa >= 4) t = DType::Q4_K;
-    else if (f == kQ3_K_M) t = layer < 2 ? DType::Q5_K : DType::Q4_K;
-    else if (f == kQ3_K_L) t = DType::Q5_K;
-    else if ((f == kQ4_K_M || f == kQ5_K_M) && use_more_bits(layer, nl)) t = DType::Q6_K;
-    else if (f == kQ4_K_S && layer < 4) t = DType::Q5_K;
-    // llama.cpp's 70B rule (80 layers): attn_v is 8x smaller than attn_q, so it gets more bits.
-    if (nl == 80 && (t == DType::Q3_K || t == DType::Q4_K)) t = DType::Q5_K;
-  } else if (ends_with(name, "ffn_down.weight")) {
-    if (f == kQ2_K) t = DType::Q3_K;
-    else if (f == kQ2_K_S) { if (layer < nl / 8) t = DType::Q4_K; }
-    else if (f == kQ3_K_M) t = layer < nl / 16 ? DType::Q5_K : DType::Q4_K;
-    else if (f == kQ3_K_L) t = DType::Q5_K;
-    else if (f == kQ4_K_M) { if (use_more_bits(layer, nl)) t = DType::Q6_K; }
-    else if (f == kQ5_K_M && use_more_bits(layer, nl)) t = DType::Q6_K;
-    else if (f == kQ4_K_S && layer < nl / 8) t = DType::Q5_K;
-  } else if (ends_with(name, "attn_output.weight")) {
-    if (f == kQ2_K) t = DType::Q3_K;
-    else if (f == kQ3_K_M) t = DType::Q4_K;
-    else if (f == kQ3_K_L) t = DType::Q5_K;
-  }
-  if (dims[0] % block_size(t) != 0) {
-    // llama.cpp's fallbacks for rows that do not fit the block size.
-    DType fb;
-    switch (t) {
-      case DType::Q2_K: case DType::Q3_K: fb = DType::IQ4_NL; break;
-      case DType::Q4_K: fb = DType::Q5_0; break;
-      case DType::Q5_K: fb = DType::Q5_1; break;
-      case DType::Q6_K: fb = DType::Q8_0; break;
-      default:
-        throw Error("tensor " + name + ": row length " + std::to_string(dims[0]) + " is not a multiple of the " +
-                    std::string(dtype_name(t)) + " block size " + std::to_string(block_size(t)) +
-                    " (llama-quantize refuses this too)");
-    }
-    if (dims[0] % block_size(fb) != 0) fb = DType::F16;
-    if (!dtype_supported(fb))
-      throw Error("tensor " + name + ": llama.cpp falls back to " + std::string(dtype_name(fb)) +
-                  " for row length " + std::to_string(dims[0]) + ", which hearth cannot quantize");
-    t = fb;
-  }
-  return t;
-}
-
 GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   const LlamaShape& s = opt.shape;
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_vocab <= 0)
@@ -312,10 +201,19 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     synth_vocab(w, n_vocab);
   }
 
+  ModelFacts facts;
+  facts.arch = "llama";
+  facts.n_layer = s.n_layer;
+  facts.n_head = s.n_head;
+  facts.n_head_kv = s.n_head_kv;
+  facts.has_output = !opt.tied_output;
+
   GenSummary sum;
   std::map<std::string, size_t> counts;
   auto add = [&](const std::string& name, int layer, std::vector<int64_t> dims, bool is_norm) {
-    DType t = tensor_type(opt.file_type, s, name, layer, dims, !opt.tied_output);
+    // Tensors are added layer by layer, one attn_v each: the layer is llama.cpp's attn_v counter too.
+    DType t = tensor_is_quantizable(name, dims) ? tensor_type(opt.file_type, facts, name, layer, dims).type
+                                                : DType::F32;
     if (!dtype_supported(t)) throw Error("tensor " + name + ": hearth cannot quantize " + std::string(dtype_name(t)));
     int64_t row_len = dims[0];
     int64_t n_rows = 1;

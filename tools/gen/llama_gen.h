@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "quant/dtype.h"
+#include "quant/mix.h"
 
 namespace hearth::gen {
 
@@ -26,23 +27,10 @@ struct LlamaShape {
 LlamaShape shape_preset(const std::string& name);
 std::vector<std::string> shape_preset_names();
 
-// A llama.cpp file type (llama_ftype): the default tensor type and the mix rules around it.
-struct FileType {
-  std::string name;  // "q4_k_m"
-  uint32_t id;       // general.file_type, llama_ftype numbering
-  DType base;        // type of most 2-D weights
-};
-// Parses "q4_0", "Q4_K_M", "q4_k" (= q4_k_m, as llama-quantize), "f16"... Throws on unknown names
-// and on types hearth cannot quantize (the IQ family), naming the supported ones.
-FileType file_type_from_name(const std::string& name);
-std::vector<std::string> file_type_names();
-
-// The type llama-quantize gives a tensor of this file type (llama_tensor_get_type's rules for a
-// dense Llama model): norms F32, output.weight Q6_K for the k-quants and Q4/Q5 types, more bits
-// for some attn_v / ffn_down layers in the _M/_L mixes, fallbacks when a row does not fit the
-// block size. has_output: false when token_embd doubles as the output matrix.
-DType tensor_type(const FileType& ft, const LlamaShape& s, const std::string& name, int layer,
-                  const std::vector<int64_t>& dims, bool has_output);
+// The file types and per-tensor type rules are llama-quantize's, shared with hearth quantize.
+using hearth::FileType;
+using hearth::file_type_from_name;
+using hearth::file_type_names;
 
 struct GenOptions {
   LlamaShape shape;

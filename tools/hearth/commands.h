@@ -16,6 +16,7 @@ Runner add_bench(CLI::App& app);
 Runner add_pull(CLI::App& app);
 Runner add_logits(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
+Runner add_quantize(CLI::App& app);
 
 // A local path as is; hf:/http(s) sources are downloaded into the cache first (with a progress bar).
 std::string resolve_model(const std::string& source);

@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, hearth::cli::Runner>> runners;
   auto all = [](CLI::App*) { return true; };
   for (auto add : {hearth::cli::add_run, hearth::cli::add_info, hearth::cli::add_bench, hearth::cli::add_pull,
-                   hearth::cli::add_logits, hearth::cli::add_perplexity}) {
+                   hearth::cli::add_logits, hearth::cli::add_perplexity,
+                   hearth::cli::add_quantize}) {
     hearth::cli::Runner r = add(app);
     runners.emplace_back(app.get_subcommands(all).back(), r);
   }
