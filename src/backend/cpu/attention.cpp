@@ -77,31 +77,41 @@ void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens, c
   }
 }
 
+void attend_ref(const float* q, const void* k, const void* v, DType type, int64_t stride, int n_keys, int hd,
+                float scale, float* out, std::vector<float>& scores) {
+  scores.resize(n_keys);
+  float mx = -INFINITY;
+  for (int j = 0; j < n_keys; ++j) {
+    scores[j] = dot_row(q, k, type, j * stride, hd) * scale;
+    mx = std::max(mx, scores[j]);
+  }
+  float sum = 0;
+  for (int j = 0; j < n_keys; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
+  std::fill(out, out + hd, 0.0f);
+  const float inv = 1.0f / sum;
+  for (int j = 0; j < n_keys; ++j) axpy_row(scores[j] * inv, v, type, j * stride, out, hd);
+}
+
 void attention(const float* q, const KvLayer& kv, int n_tokens, const int32_t* pos, const int32_t* seq, float* out,
                const AttentionParams& p, ThreadPool& pool) {
   const int hd = p.head_dim, group = p.n_head / p.n_head_kv;
+  const bool fast = kv.type == DType::F16 && cpu_has_avx2_f16c();
   // Later tokens attend to more keys: threads take small chunks of (token, head) jobs as they finish.
   const int64_t jobs = static_cast<int64_t>(n_tokens) * p.n_head;
   pool.parallel_for_dynamic(jobs, std::max<int64_t>(1, jobs / (8 * pool.size())), [&](int64_t b, int64_t e, int) {
-    std::vector<float> scores;
+    thread_local std::vector<float> scores;
     for (int64_t job = b; job < e; ++job) {
       const int t = static_cast<int>(job / p.n_head), h = static_cast<int>(job % p.n_head);
-      const int kvh = h / group, n_keys = pos[t] + 1;
-      const int64_t base = static_cast<int64_t>(seq[t]) * kv.n_ctx;
+      const int64_t first = static_cast<int64_t>(seq[t]) * kv.n_ctx * kv.kv_dim + (h / group) * hd;
       const float* qh = q + (static_cast<int64_t>(t) * p.n_head + h) * hd;
-      scores.resize(n_keys);
-      float mx = -INFINITY;
-      for (int j = 0; j < n_keys; ++j) {
-        scores[j] = dot_row(qh, kv.k, kv.type, (base + j) * kv.kv_dim + kvh * hd, hd) * p.scale;
-        mx = std::max(mx, scores[j]);
-      }
-      float sum = 0;
-      for (int j = 0; j < n_keys; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
-      float* acc = out + (static_cast<int64_t>(t) * p.n_head + h) * hd;
-      std::fill(acc, acc + hd, 0.0f);
-      const float inv = 1.0f / sum;
-      for (int j = 0; j < n_keys; ++j)
-        axpy_row(scores[j] * inv, kv.v, kv.type, (base + j) * kv.kv_dim + kvh * hd, acc, hd);
+      float* oh = out + (static_cast<int64_t>(t) * p.n_head + h) * hd;
+      if (fast)
+        attend_f16_avx2(qh, static_cast<const uint16_t*>(kv.k) + first, static_cast<const uint16_t*>(kv.v) + first,
+                        kv.kv_dim, pos[t] + 1, hd, p.scale, oh, scores);
+      else
+        attend_ref(qh, static_cast<const char*>(kv.k) + first * dtype_info(kv.type).block_bytes,
+                   static_cast<const char*>(kv.v) + first * dtype_info(kv.type).block_bytes, kv.type, kv.kv_dim,
+                   pos[t] + 1, hd, p.scale, oh, scores);
     }
   });
 }

@@ -2,6 +2,9 @@
 // and kernels_avx512.cpp (the same code with 32 vector registers, VNNI for the 8-bit products, wider tiles).
 // Include only from those files, after defining HEARTH_KERNEL_VNNI (0/1) and HEARTH_KERNEL_NS.
 #include <immintrin.h>
+// GCC 12 reports the _mm512_undefined_* placeholders inside its own AVX-512 intrinsics as (maybe-)uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <cmath>
 #include <cstring>
@@ -326,6 +329,9 @@ void tile_k(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* 
 
 struct F16T {
   static __m256 load8(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+#if HEARTH_KERNEL_VNNI
+  static __m512 load16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+#endif
   static float one(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return h2f(h); }
   static constexpr int kBytes = 2;
 };
@@ -334,11 +340,20 @@ struct BF16T {
     __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
   }
+#if HEARTH_KERNEL_VNNI
+  static __m512 load16(const uint8_t* p) {
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+  }
+#endif
   static float one(const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return bf16_to_f32(h); }
   static constexpr int kBytes = 2;
 };
 struct F32T {
   static __m256 load8(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+#if HEARTH_KERNEL_VNNI
+  static __m512 load16(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
+#endif
   static float one(const uint8_t* p) { float f; std::memcpy(&f, p, 4); return f; }
   static constexpr int kBytes = 4;
 };
@@ -364,6 +379,31 @@ void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, flo
       out[r * T + t] = s;
     }
 }
+
+#if HEARTH_KERNEL_VNNI
+// The same with 512-bit registers (prompt tiles): twice the multiply-adds per instruction.
+template <typename Tr, int R, int T>
+void tile_float512(int64_t n, const uint8_t* const* w, const uint8_t* const* x, float* out) {
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = Tr::load16(w[r] + k * Tr::kBytes);
+    for (int t = 0; t < T; ++t) {
+      __m512 xv = _mm512_loadu_ps(reinterpret_cast<const float*>(x[t]) + k);
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      float s = _mm512_reduce_add_ps(acc[r][t]);
+      for (int64_t j = k; j < n; ++j) s += Tr::one(w[r] + j * Tr::kBytes) * reinterpret_cast<const float*>(x[t])[j];
+      out[r * T + t] = s;
+    }
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------
 
@@ -476,9 +516,15 @@ Kernel table(DType t) {
     case DType::Q4_K: return HEARTH_TILES(tile_k, Q45_KT<false>, kKRows, kKTokens);
     case DType::Q5_K: return HEARTH_TILES(tile_k, Q45_KT<true>, kKRows, kKTokens);
     case DType::Q6_K: return HEARTH_TILES(tile_k, Q6_KT, kKRows, kKTokens);
+#if HEARTH_KERNEL_VNNI
+    case DType::F16: return Kernel{tile_float<F16T, kDecodeRows, 1>, kDecodeRows, tile_float512<F16T, 4, 6>, 4, 6};
+    case DType::BF16: return Kernel{tile_float<BF16T, kDecodeRows, 1>, kDecodeRows, tile_float512<BF16T, 4, 6>, 4, 6};
+    case DType::F32: return Kernel{tile_float<F32T, kDecodeRows, 1>, kDecodeRows, tile_float512<F32T, 4, 6>, 4, 6};
+#else
     case DType::F16: return HEARTH_TILES(tile_float, F16T, kGemmRows, kGemmTokens);
     case DType::BF16: return HEARTH_TILES(tile_float, BF16T, kGemmRows, kGemmTokens);
     case DType::F32: return HEARTH_TILES(tile_float, F32T, kGemmRows, kGemmTokens);
+#endif
     default: return {};
   }
 }
