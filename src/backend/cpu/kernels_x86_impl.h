@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/prefetch.h"
 #include "quant/blocks.h"
 
 namespace hearth::cpu::HEARTH_KERNEL_NS {
@@ -365,6 +366,9 @@ void tile_float(int64_t n, const uint8_t* const* w, const uint8_t* const* x, flo
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
   int64_t k = 0;
   for (; k + 8 <= n; k += 8) {
+    if constexpr (T == 1)
+      if ((k * Tr::kBytes) % 64 == 0)
+        for (int r = 0; r < R; ++r) prefetch_ahead(w[r] + k * Tr::kBytes, 64);
     __m256 wv[R];
     for (int r = 0; r < R; ++r) wv[r] = Tr::load8(w[r] + k * Tr::kBytes);
     for (int t = 0; t < T; ++t) {
@@ -389,6 +393,9 @@ void tile_float512(int64_t n, const uint8_t* const* w, const uint8_t* const* x, 
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   int64_t k = 0;
   for (; k + 16 <= n; k += 16) {
+    if constexpr (T == 1)
+      if ((k * Tr::kBytes) % 64 == 0)
+        for (int r = 0; r < R; ++r) prefetch_ahead(w[r] + k * Tr::kBytes, 64);
     __m512 wv[R];
     for (int r = 0; r < R; ++r) wv[r] = Tr::load16(w[r] + k * Tr::kBytes);
     for (int t = 0; t < T; ++t) {
@@ -517,9 +524,9 @@ Kernel table(DType t) {
     case DType::Q5_K: return HEARTH_TILES(tile_k, Q45_KT<true>, kKRows, kKTokens);
     case DType::Q6_K: return HEARTH_TILES(tile_k, Q6_KT, kKRows, kKTokens);
 #if HEARTH_KERNEL_VNNI
-    case DType::F16: return Kernel{tile_float<F16T, kDecodeRows, 1>, kDecodeRows, tile_float512<F16T, 4, 6>, 4, 6};
-    case DType::BF16: return Kernel{tile_float<BF16T, kDecodeRows, 1>, kDecodeRows, tile_float512<BF16T, 4, 6>, 4, 6};
-    case DType::F32: return Kernel{tile_float<F32T, kDecodeRows, 1>, kDecodeRows, tile_float512<F32T, 4, 6>, 4, 6};
+    case DType::F16: return Kernel{tile_float512<F16T, kDecodeRows, 1>, kDecodeRows, tile_float512<F16T, 4, 6>, 4, 6};
+    case DType::BF16: return Kernel{tile_float512<BF16T, kDecodeRows, 1>, kDecodeRows, tile_float512<BF16T, 4, 6>, 4, 6};
+    case DType::F32: return Kernel{tile_float512<F32T, kDecodeRows, 1>, kDecodeRows, tile_float512<F32T, 4, 6>, 4, 6};
 #else
     case DType::F16: return HEARTH_TILES(tile_float, F16T, kGemmRows, kGemmTokens);
     case DType::BF16: return HEARTH_TILES(tile_float, BF16T, kGemmRows, kGemmTokens);

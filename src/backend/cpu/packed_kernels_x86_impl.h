@@ -14,6 +14,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/packed.h"
+#include "backend/cpu/prefetch.h"
 #include "quant/blocks.h"
 
 namespace hearth::cpu::HEARTH_KERNEL_NS {
@@ -30,6 +31,7 @@ inline __m128i load64(const void* p) { return _mm_loadl_epi64(static_cast<const 
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline const uint8_t* offset(const void* p, ptrdiff_t bytes) { return static_cast<const uint8_t*>(p) + bytes; }
+
 
 // One group of 8 rows. `st` (the byte distance to the next group) is unused at this width.
 struct W256 {
@@ -151,6 +153,7 @@ void tile_legacy(int64_t n, const uint8_t* group, const uint8_t* const* x, const
   F acc[T];
   for (int t = 0; t < T; ++t) acc[t] = W::zerof();
   for (int64_t b = 0; b < nb; ++b) {
+    if constexpr (T == 1) prefetch_ahead(p + b, sizeof *p);
     I u[8];
     for (int i = 0; i < 8; ++i) {
       u[i] = Tr::template vec<W>(p[b], st, i);
@@ -324,6 +327,7 @@ void tile_k(int64_t n, const uint8_t* group, const uint8_t* const* x, const int3
   for (int t = 0; t < T; ++t) acc[t] = W::zerof();
   for (int64_t i = 0; i < nb; ++i) {
     const auto& pb = p[i];
+    if constexpr (T == 1) prefetch_ahead(p + i, sizeof *p);
     const BlockQ8_K* xb[T];
     I sumi[T];
     for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x[t]) + i, sumi[t] = W::zero();
