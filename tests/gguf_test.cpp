@@ -232,7 +232,7 @@ TEST(GgufWriter, RejectsBadInputWithAnError) {
   EXPECT_NE(msg([&] { w.add_tensor("", DType::F32, {4}, std::vector<uint8_t>(16)); }).find("empty tensor name"),
             std::string::npos);
   EXPECT_NE(msg([&] { w.set_alignment(48); }).find("not a power of two"), std::string::npos);
-  EXPECT_NE(msg([&] { w.set_string("general.alignment", "x"); }).find("unsigned integer"), std::string::npos);
+  EXPECT_NE(msg([&] { w.set_string("general.alignment", "x"); }).find("must be a uint32"), std::string::npos);
   EXPECT_NE(msg([&] { w.set_u32("", 1); }).find("empty metadata key"), std::string::npos);
   EXPECT_NE(msg([&] { w.set_array("k", GgufType::STRING, nullptr, 0); }).find("not a plain scalar"),
             std::string::npos);
@@ -382,6 +382,23 @@ TEST(GgufReader, DuplicateTensorNames) {
                      "duplicate tensor name w");
 }
 
+TEST(GgufReader, OverlappingTensorData) {
+  // b's 32 bytes (8 F32) start at 32; a's 64 bytes (16 F32) at 0 run into them, whatever the listing order.
+  EXPECT_PARSE_ERROR(Raw().header(2, 0).tensor("a", {16}, 0, 0).tensor("b", {8}, 0, 32).pad_and_data(96).b,
+                     "tensors a and b overlap");
+  EXPECT_PARSE_ERROR(Raw().header(2, 0).tensor("b", {8}, 0, 32).tensor("a", {16}, 0, 0).pad_and_data(96).b,
+                     "tensors a and b overlap");
+  const auto ok = Raw().header(2, 0).tensor("b", {8}, 0, 32).tensor("a", {8}, 0, 0).pad_and_data(64).b;
+  EXPECT_NO_THROW(GgufFile::parse(ok.data(), ok.size()));
+}
+
+TEST(GgufReader, OverlongTensorName) {
+  EXPECT_PARSE_ERROR(Raw().header(1, 0).tensor(std::string(64, 'n'), {8}, 0, 0).pad_and_data(64).b,
+                     "is 64 bytes (at most 63)");
+  const auto ok = Raw().header(1, 0).tensor(std::string(63, 'n'), {8}, 0, 0).pad_and_data(64).b;
+  EXPECT_NO_THROW(GgufFile::parse(ok.data(), ok.size()));
+}
+
 TEST(GgufReader, DuplicateMetadataKeys) {
   Raw r;
   r.header(0, 2).str("k").put<uint32_t>(4).put<uint32_t>(1).str("k").put<uint32_t>(4).put<uint32_t>(2);
@@ -394,6 +411,9 @@ TEST(GgufReader, BadAlignmentKey) {
   EXPECT_PARSE_ERROR(Raw().header(0, 1).str("general.alignment").put<uint32_t>(4).put<uint32_t>(0).b,
                      "power of two");
   EXPECT_PARSE_ERROR(Raw().header(0, 1).str("general.alignment").put<uint32_t>(8).str("32").b, "power of two");
+  // The spec's type is uint32; llama.cpp rejects others.
+  EXPECT_PARSE_ERROR(Raw().header(0, 1).str("general.alignment").put<uint32_t>(10).put<uint64_t>(32).b,
+                     "uint32 power of two");
 }
 
 TEST(GgufReader, DeeplyNestedArrays) {

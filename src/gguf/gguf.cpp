@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -16,6 +17,7 @@ namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint64_t kMaxDims = 4;
+constexpr size_t kMaxTensorName = 64;  // llama.cpp's GGML_MAX_NAME, terminator included
 
 // Bounds-checked cursor over the file bytes.
 class Reader {
@@ -209,8 +211,8 @@ void GgufFile::parse_all() {
   }
 
   if (const GgufValue* a = find("general.alignment")) {
-    if (!a->is_int() || a->u == 0 || a->u > (1u << 20) || (a->u & (a->u - 1)) != 0)
-      r.fail("general.alignment must be a power of two");
+    if (a->type != GgufType::U32 || a->u == 0 || a->u > (1u << 20) || (a->u & (a->u - 1)) != 0)
+      r.fail("general.alignment must be a uint32 power of two");
     alignment_ = static_cast<uint32_t>(a->u);
   }
 
@@ -219,6 +221,9 @@ void GgufFile::parse_all() {
     GgufTensor t;
     t.name = r.read_string("tensor name");
     std::string name(t.name);
+    if (t.name.size() >= kMaxTensorName)
+      r.fail("tensor name '" + name.substr(0, 80) + "...' is " + std::to_string(t.name.size()) + " bytes (at most " +
+             std::to_string(kMaxTensorName - 1) + ")");
     uint32_t n_dims = r.read<uint32_t>("tensor dimension count");
     if (n_dims == 0 || n_dims > kMaxDims)
       r.fail("tensor " + name + ": " + std::to_string(n_dims) + " dimensions (1 to 4 supported)");
@@ -257,6 +262,17 @@ void GgufFile::parse_all() {
                   std::to_string(t.nbytes) + " bytes, past the end of the file (" + std::to_string(size_) +
                   " bytes); the file may be truncated");
     t.data = base_ + data_offset_ + t.offset;
+  }
+  // Tensors may come in any order, but their data must not overlap (a writer's bug or a hostile file).
+  std::vector<const GgufTensor*> by_offset;
+  for (const GgufTensor& t : tensors_) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t k = 1; k < by_offset.size(); ++k) {
+    const GgufTensor &a = *by_offset[k - 1], &b = *by_offset[k];
+    if (a.offset + a.nbytes > b.offset)
+      throw Error(path_ + ": tensors " + std::string(a.name) + " and " + std::string(b.name) +
+                  " overlap (data at offsets " + std::to_string(a.offset) + " + " + std::to_string(a.nbytes) +
+                  " bytes and " + std::to_string(b.offset) + ")");
   }
 }
 

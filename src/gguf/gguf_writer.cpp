@@ -68,11 +68,9 @@ class GgufWriter::Sink {
 void GgufWriter::set_kv(std::string_view key, GgufType type, std::vector<uint8_t> payload) {
   if (key.empty()) throw Error("gguf writer: empty metadata key");
   if (key == "general.alignment") {
-    uint64_t a = 0;
-    if (type == GgufType::U8 || type == GgufType::U16 || type == GgufType::U32 || type == GgufType::U64)
-      std::memcpy(&a, payload.data(), payload.size());
-    else
-      throw Error("gguf writer: general.alignment must be an unsigned integer");
+    uint32_t a = 0;
+    if (type != GgufType::U32) throw Error("gguf writer: general.alignment must be a uint32 (the reader's rule)");
+    std::memcpy(&a, payload.data(), sizeof a);
     if (a == 0 || a > (1u << 20) || (a & (a - 1)) != 0)
       throw Error("gguf writer: general.alignment " + std::to_string(a) + " is not a power of two up to 2^20");
     alignment_ = static_cast<uint32_t>(a);
