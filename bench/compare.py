@@ -46,6 +46,15 @@ def llama_once(args, model, threads, test, n, preload=None):
     return rows[0]["avg_ts"]
 
 
+def probe(args):
+    """Read bandwidth per thread count (bench_matmul with no types measures only that)."""
+    out = subprocess.run([args.bandwidth, "--types", "", "--threads", args.threads], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        if "bandwidth" in line:
+            print(f"  {line.strip()}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hearth", default="build/hearth")
@@ -58,6 +67,8 @@ def main():
     ap.add_argument("--ngl", type=int, default=None)
     ap.add_argument("--tests", default="pp,tg")
     ap.add_argument("--noamx", default=None, help="LD_PRELOAD shim that hides AMX from llama.cpp (extra column)")
+    ap.add_argument("--bandwidth", default=None, metavar="BENCH_MATMUL",
+                    help="build/bench/bench_matmul: measure the read bandwidth before each model and print it")
     args = ap.parse_args()
 
     extra_head = " llama.cpp no-AMX t/s | ratio |" if args.noamx else ""
@@ -65,6 +76,8 @@ def main():
     print("| model | threads | test | hearth t/s (median) | llama.cpp t/s (median) | ratio |" + extra_head)
     print("| ----- | ------: | ---- | ------------------: | ---------------------: | ----: |" + extra_rule)
     for model in args.models.split(","):
+        if args.bandwidth:
+            probe(args)
         for threads in [int(t) for t in args.threads.split(",")]:
             for test in args.tests.split(","):
                 n = args.p if test == "pp" else args.n

@@ -19,7 +19,7 @@ struct LoadParams {
   int n_ctx = 0;                // the context the plan must leave room for (KV cache); 0: default
   std::string split_mode = "layer";  // "layer" or "row" (several GPUs)
   std::vector<float> tensor_split;   // share of layers per GPU; empty: by free memory
-  bool repack = true;           // CPU: keep matmul weights in the packed layout (a copy made at load)
+  bool repack = true;           // CPU: copy matmul weights at load, packed (or as they are, in huge pages)
 };
 
 struct ModelInfo {

@@ -73,6 +73,13 @@ class Backend {
     (void)w;
     return nullptr;
   }
+  // For a matrix pack_weight leaves alone: a copy of w's bytes, same layout, in memory the backend streams
+  // faster than the file mapping (CPU: huge pages, which the hardware prefetchers do not stop at every 4 KiB),
+  // owned by the backend; nullptr for none. Set it as w.data.
+  virtual const void* copy_weight(const Weight& w) {
+    (void)w;
+    return nullptr;
+  }
 
   // Per-batch host arrays of n_tokens entries: token positions and the sequence (KV slot) of each token.
   virtual void set_batch(const int32_t* pos, const int32_t* seq, int n_tokens) = 0;

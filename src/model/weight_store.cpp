@@ -50,7 +50,11 @@ Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> 
 
 Weight WeightStore::matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
   Weight w = get(name, shape, backend);
-  if (pack_) w.packed = backend.pack_weight(w);
+  if (pack_) {
+    w.packed = backend.pack_weight(w);
+    if (!w.packed)
+      if (const void* copy = backend.copy_weight(w)) w.data = copy;
+  }
   return w;
 }
 

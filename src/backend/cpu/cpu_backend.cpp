@@ -71,6 +71,18 @@ class CpuBackend final : public Backend {
     return dst;
   }
 
+  const void* copy_weight(const Weight& w) override {
+    packed_.emplace_back(alloc_huge(w.nbytes), &std::free);
+    uint8_t* dst = packed_.back().get();
+    const auto* src = static_cast<const uint8_t*>(w.data);
+    constexpr int64_t kChunk = int64_t(1) << 20;
+    pool_.parallel_for((static_cast<int64_t>(w.nbytes) + kChunk - 1) / kChunk, [&](int64_t b, int64_t e, int) {
+      const size_t lo = b * kChunk, hi = std::min(w.nbytes, static_cast<size_t>(e * kChunk));
+      std::memcpy(dst + lo, src + lo, hi - lo);
+    });
+    return dst;
+  }
+
   void set_batch(const int32_t* pos, const int32_t* seq, int n_tokens) override {
     pos_.assign(pos, pos + n_tokens);
     seq_.assign(seq, seq + n_tokens);
