@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/activation.h"
 #include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/packed.h"
@@ -113,17 +114,23 @@ class CpuBackend final : public Backend {
 
   void rope(float* x, int n_tokens, int n_heads, int head_dim, const RopeParams& p) override {
     const int half = p.n_rot / 2;
-    theta_.resize(half);
+    freq_.resize(half);
+    cos_.resize(half);
+    sin_.resize(half);
+    for (int i = 0; i < half; ++i) {
+      freq_[i] = std::pow(p.freq_base, -2.0f * i / p.n_rot);
+      if (p.freq_factors) freq_[i] /= p.freq_factors[i];
+    }
     for (int t = 0; t < n_tokens; ++t) {
+      // The angles of a position, once for all its heads.
       for (int i = 0; i < half; ++i) {
-        float freq = std::pow(p.freq_base, -2.0f * i / p.n_rot);
-        if (p.freq_factors) freq /= p.freq_factors[i];
-        theta_[i] = static_cast<float>(pos_[t]) * p.freq_scale * freq;
+        const float theta = static_cast<float>(pos_[t]) * p.freq_scale * freq_[i];
+        cos_[i] = std::cos(theta), sin_[i] = std::sin(theta);
       }
       for (int h = 0; h < n_heads; ++h) {
         float* v = x + (static_cast<int64_t>(t) * n_heads + h) * head_dim;
         for (int i = 0; i < half; ++i) {
-          float c = std::cos(theta_[i]), s = std::sin(theta_[i]);
+          const float c = cos_[i], s = sin_[i];
           int a = p.neox ? i : 2 * i, b = p.neox ? i + half : 2 * i + 1;
           float x0 = v[a], x1 = v[b];
           v[a] = x0 * c - x1 * s;
@@ -143,7 +150,7 @@ class CpuBackend final : public Backend {
 
   void swiglu(const float* gate, const float* up, float* out, size_t n) override {
     split(n, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+      cpu::swiglu(gate + b, up + b, out + b, e - b);
     });
   }
 
@@ -165,7 +172,7 @@ class CpuBackend final : public Backend {
   std::vector<std::unique_ptr<uint8_t, decltype(&std::free)>> packed_;
   cpu::MatmulScratch scratch_;
   std::vector<int32_t> pos_, seq_;
-  std::vector<float> theta_;
+  std::vector<float> freq_, cos_, sin_;  // rope scratch
 };
 
 }  // namespace
