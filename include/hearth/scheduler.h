@@ -1,0 +1,55 @@
+// Continuous batching: many generation requests share one loaded model and one session, each in its own
+// sequence (KV slot); every step evaluates one forward pass holding the next token of every generating
+// request plus prompt tokens of the requests still reading theirs. Requests join and leave between steps.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hearth/generate.h"
+#include "hearth/session.h"
+
+namespace hearth {
+
+struct BatchRequest {
+  std::vector<int32_t> prompt;  // at least one token, shorter than the context
+  GenerateParams params;
+  // Called on the scheduler's thread with text as it becomes final; returning false cancels the request.
+  std::function<bool(const std::string& text)> on_text;
+  // Called once at the end (stop_reason "eog", "stop", "length", "context", "cancelled" or "error: ...").
+  std::function<void(const GenerateStats& stats)> on_done;
+};
+
+class Scheduler {
+ public:
+  // session_params.n_seq is the number of requests generating at once (more wait in a queue);
+  // n_batch bounds the tokens of one step.
+  Scheduler(Model& model, const SessionParams& session_params);
+  // Cancels what is queued or running (their on_done is called) and stops the thread.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request and returns its id. Throws hearth::Error when the prompt is empty or does not fit the
+  // context (never truncated silently).
+  uint64_t submit(BatchRequest request);
+  // Stops a queued or running request (its on_done reports "cancelled"); unknown ids are ignored.
+  void cancel(uint64_t id);
+
+  int n_ctx() const;
+  int slots() const;
+  struct Counts {
+    int queued = 0, running = 0;
+    uint64_t steps = 0;            // forward passes so far
+    uint64_t tokens_decoded = 0;   // tokens evaluated in them
+  };
+  Counts counts() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth
