@@ -124,7 +124,7 @@ void Matmul::check_against_f32(bool packed) {
   IsaGuard guard(isa);
   const bool kq = dtype_info(vec_dot_type(type)).block_size == 256 || dtype_info(type).block_size == 256;
   struct Shape { int64_t rows, cols; int tokens; };
-  std::vector<Shape> shapes = {{13, 256, 1}, {37, 512, 3}, {70, 256, 17}, {9, 768, 64}, {300, 256, 9}};
+  std::vector<Shape> shapes = {{13, 256, 1}, {37, 512, 3}, {70, 256, 17}, {9, 768, 64}, {300, 256, 9}, {300, 256, 6}};
   if (!kq) shapes.push_back({21, 96, 5}), shapes.push_back({35, 160, 1});  // rows not a multiple of 256
   if (dtype_info(type).block_size == 1) shapes.push_back({7, 100, 3});       // odd lengths for float weights
   for (int threads : {1, 2}) {
@@ -237,6 +237,9 @@ TEST_P(PackedKernelTest, MatchesReferenceDot) {
   check(k.decode, 1, "decode");
   check(k.gemm, T, "gemm");
   if (k.gemm2) check(k.gemm2, T, "gemm2", 2 * kPackRows);
+  if (k.pair) check(k.pair, 2, "pair");
+  if (k.gemm_stream) check(k.gemm_stream, T, "gemm_stream");
+  if (k.gemm2_stream) check(k.gemm2_stream, T, "gemm2_stream", 2 * kPackRows);
 }
 
 std::vector<Case> packed_cases() {

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_batched.h"
 #include "commands.h"
 #include "hearth/session.h"
 
@@ -20,6 +21,7 @@ struct BenchOptions {
   std::string threads;
   int reps = 5;
   std::string output = "md";
+  std::string parallel;  // sequences evaluated together (aggregate tokens/s), comma-separated
 };
 
 std::vector<int> parse_list(const std::string& s) {
@@ -36,6 +38,12 @@ struct Result {
   int threads;
   double mean, sd;
 };
+
+Result summarize(const std::string& test, int threads, const std::vector<double>& v) {
+  double mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size(), ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {test, threads, mean, v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : 0.0};
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -76,18 +84,32 @@ int bench(BenchOptions& o) {
     info = model->info();
     backend = model->placement().layer_device.empty() ? "CPU" : model->placement().layer_device.back();
     int nt = t > 0 ? t : static_cast<int>(std::thread::hardware_concurrency());
+    if (!o.parallel.empty()) {
+      const std::vector<int> pps = parse_list(o.prompt_sizes), tgs = parse_list(o.gen_sizes);
+      const int pp = pps.empty() ? 0 : pps[0], tg = tgs.empty() ? 0 : tgs[0];
+      for (int n_seq : parse_list(o.parallel)) {
+        if (n_seq <= 0) throw Error("--parallel takes positive sequence counts");
+        measure_batched(*model, n_seq, std::min(pp, 16), std::min(tg, 4), 1);  // warm-up
+        std::vector<double> vp, vt;
+        for (int r = 0; r < o.reps; ++r) {
+          const BatchedResult b = measure_batched(*model, n_seq, pp, tg, 2 + r);
+          vp.push_back(b.pp_tps), vt.push_back(b.tg_tps);
+        }
+        const std::string tag = " x" + std::to_string(n_seq);
+        if (pp > 0) results.push_back(summarize("pp" + std::to_string(pp) + tag, nt, vp));
+        if (tg > 0) results.push_back(summarize("tg" + std::to_string(tg) + tag, nt, vt));
+      }
+      continue;
+    }
     for (bool prompt : {true, false}) {
       for (int n : parse_list(prompt ? o.prompt_sizes : o.gen_sizes)) {
         if (n <= 0) continue;
         measure(*model, prompt, std::min(n, 16), rng);  // warm-up
         std::vector<double> v;
         for (int r = 0; r < o.reps; ++r) v.push_back(measure(*model, prompt, n, rng));
-        double mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size(), ss = 0;
-        for (double x : v) ss += (x - mean) * (x - mean);
-        results.push_back({(prompt ? "pp" : "tg") + std::to_string(n), nt, mean,
-                           v.size() > 1 ? std::sqrt(ss / (v.size() - 1)) : 0.0});
+        results.push_back(summarize((prompt ? "pp" : "tg") + std::to_string(n), nt, v));
         if (o.output == "md")
-          std::fprintf(stderr, "  %s t=%d: %.2f ± %.2f tok/s\n", results.back().test.c_str(), nt, mean,
+          std::fprintf(stderr, "  %s t=%d: %.2f ± %.2f tok/s\n", results.back().test.c_str(), nt, results.back().mean,
                        results.back().sd);
       }
     }
@@ -130,6 +152,9 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("-n,--n-gen", o->gen_sizes, "generation lengths, comma-separated (0: skip)");
   cmd->add_option("-t,--threads", o->threads, "thread counts, comma-separated");
   cmd->add_option("-r,--repetitions", o->reps, "repetitions per test")->check(CLI::PositiveNumber);
+  cmd->add_option("--parallel", o->parallel,
+                  "sequences evaluated together, comma-separated: aggregate pp/tg tokens/s as llama-batched-bench "
+                  "measures them (test names end in xN)");
   cmd->add_option("-o,--output", o->output, "md, json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
   cmd->add_option("--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->model.gpu_mem_limit, "GPU memory cap (e.g. 8G)");

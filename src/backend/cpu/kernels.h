@@ -45,6 +45,9 @@ struct PackedKernel {
   PackedFn gemm = nullptr;    // gemm_tokens tokens
   int gemm_tokens = 1;
   PackedFn gemm2 = nullptr;   // optional: gemm over two consecutive groups (out has 2 * kPackRows rows)
+  PackedFn pair = nullptr;    // optional: 2 tokens (batches of 2-3 sequences, the tail of a prompt)
+  // Optional: gemm / gemm2 with software prefetch, for small batches that read each weight once.
+  PackedFn gemm_stream = nullptr, gemm2_stream = nullptr;
   explicit operator bool() const { return decode != nullptr; }
 };
 

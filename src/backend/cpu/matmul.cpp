@@ -17,6 +17,7 @@ namespace hearth::cpu {
 namespace {
 
 constexpr int kTokenBlock = 64;  // tokens whose activations stay cache-resident while rows are swept
+constexpr int kSmallBatch = 16;  // up to this many tokens, a matmul streams the weights once (decode, serving)
 
 struct Job {
   const Kernel* k;
@@ -88,7 +89,11 @@ void run_groups(const PackedJob& j, int64_t g0, int64_t g1) {
   const uint8_t* xp[16];
   const int32_t* sp[16];
   float out[2 * kPackRows * 16];
-  const PackedKernel& k = *j.k;
+  PackedKernel k = *j.k;
+  if (j.n_tokens <= kSmallBatch) {  // each weight is read once: the streaming variants
+    if (k.gemm_stream) k.gemm = k.gemm_stream;
+    if (k.gemm2_stream) k.gemm2 = k.gemm2_stream;
+  }
   for (int t0 = 0; t0 < j.n_tokens; t0 += kTokenBlock) {
     const int t1 = std::min(j.n_tokens, t0 + kTokenBlock);
     for (int64_t g = g0; g < g1;) {
@@ -97,8 +102,10 @@ void run_groups(const PackedJob& j, int64_t g0, int64_t g1) {
       const int nr = static_cast<int>(std::min<int64_t>((pair ? 2 : 1) * kPackRows, j.rows - r0));
       const uint8_t* grp = j.w + g * j.group_bytes;
       for (int t = t0; t < t1;) {
+        // Fewer tokens left than a gemm tile takes: two at a time where the kernel has it, then one.
         const bool one = t1 - t < k.gemm_tokens;
-        const int T = one ? 1 : k.gemm_tokens;
+        const bool two = one && k.pair && t1 - t >= 2;
+        const int T = two ? 2 : one ? 1 : k.gemm_tokens;
         for (int i = 0; i < T; ++i) {
           xp[i] = j.x + static_cast<size_t>(t + i) * j.xrow;
           sp[i] = j.xs + static_cast<int64_t>(t + i) * j.nb;
@@ -108,7 +115,8 @@ void run_groups(const PackedJob& j, int64_t g0, int64_t g1) {
         } else {
           // A single token (or the last ones) over a pair: one group at a time.
           for (int half = 0; half < (pair ? 2 : 1); ++half)
-            (one ? k.decode : k.gemm)(j.cols, grp + half * j.group_bytes, xp, sp, out + half * kPackRows * T);
+            (two ? k.pair : one ? k.decode : k.gemm)(j.cols, grp + half * j.group_bytes, xp, sp,
+                                                     out + half * kPackRows * T);
         }
         for (int a = 0; a < nr; ++a)
           for (int b = 0; b < T; ++b) j.y[static_cast<int64_t>(t + b) * j.rows + r0 + a] = out[a * T + b];

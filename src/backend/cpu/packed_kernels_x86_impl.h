@@ -142,7 +142,7 @@ struct PackedQ8_0T {
 template <class W, class Tr>
 constexpr bool kSignTrick = !HEARTH_KERNEL_VNNI && Tr::kBias == 128;
 
-template <class W, typename Tr, int T>
+template <class W, typename Tr, int T, bool Pf>
 void tile_legacy(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const* xs, float* out) {
   using I = typename W::I;
   using F = typename W::F;
@@ -153,7 +153,10 @@ void tile_legacy(int64_t n, const uint8_t* group, const uint8_t* const* x, const
   F acc[T];
   for (int t = 0; t < T; ++t) acc[t] = W::zerof();
   for (int64_t b = 0; b < nb; ++b) {
-    if constexpr (T == 1) prefetch_ahead(p + b, sizeof *p);
+    if constexpr (Pf) {
+      prefetch_ahead(p + b, sizeof *p);
+      if constexpr (W::kRows > kPackRows) prefetch_ahead(offset(p + b, st), sizeof *p);
+    }
     I u[8];
     for (int i = 0; i < 8; ++i) {
       u[i] = Tr::template vec<W>(p[b], st, i);
@@ -315,7 +318,7 @@ struct PackedQ6_KT {
   static typename W::I scale(const P& p, ptrdiff_t st, int sb) { return W::s8_i32(p.scales[sb], st); }
 };
 
-template <class W, typename Tr, int T>
+template <class W, typename Tr, int T, bool Pf>
 void tile_k(int64_t n, const uint8_t* group, const uint8_t* const* x, const int32_t* const*, float* out) {
   using I = typename W::I;
   using F = typename W::F;
@@ -327,7 +330,10 @@ void tile_k(int64_t n, const uint8_t* group, const uint8_t* const* x, const int3
   for (int t = 0; t < T; ++t) acc[t] = W::zerof();
   for (int64_t i = 0; i < nb; ++i) {
     const auto& pb = p[i];
-    if constexpr (T == 1) prefetch_ahead(p + i, sizeof *p);
+    if constexpr (Pf) {
+      prefetch_ahead(p + i, sizeof *p);
+      if constexpr (W::kRows > kPackRows) prefetch_ahead(offset(p + i, st), sizeof *p);
+    }
     const BlockQ8_K* xb[T];
     I sumi[T];
     for (int t = 0; t < T; ++t) xb[t] = reinterpret_cast<const BlockQ8_K*>(x[t]) + i, sumi[t] = W::zero();
@@ -366,20 +372,25 @@ constexpr int kTokens = 4;  // prompt tokens per call (32 registers)
 constexpr int kTokens = 2;  // 16 registers
 #endif
 
-// The kernels for type trait Tr: tile_legacy for the 32-blocks, tile_k for the k-quants.
-template <class Tr, int T, class W>
+// The kernels for type trait Tr: tile_legacy for the 32-blocks, tile_k for the k-quants. Pf: software prefetch,
+// for the tiles that read each weight once per matmul (decode, small batches); prompt tiles come back to the
+// same weights for each block of tokens, and run slightly faster without it.
+template <class Tr, int T, class W, bool Pf>
 constexpr PackedFn tile() {
   if constexpr (requires { Tr::kBias; })
-    return tile_legacy<W, Tr, T>;
+    return tile_legacy<W, Tr, T, Pf>;
   else
-    return tile_k<W, Tr, T>;
+    return tile_k<W, Tr, T, Pf>;
 }
 
 template <class Tr>
 PackedKernel kernels() {
-  PackedKernel k{tile<Tr, 1, W256>(), tile<Tr, kTokens, W256>(), kTokens};
+  PackedKernel k{tile<Tr, 1, W256, true>(), tile<Tr, kTokens, W256, false>(), kTokens};
+  k.gemm_stream = tile<Tr, kTokens, W256, true>();
+  if constexpr (kTokens > 2) k.pair = tile<Tr, 2, W256, true>();
 #if HEARTH_KERNEL_VNNI
-  k.gemm2 = tile<Tr, kTokens, W512>();
+  k.gemm2 = tile<Tr, kTokens, W512, false>();
+  k.gemm2_stream = tile<Tr, kTokens, W512, true>();
 #endif
   return k;
 }
