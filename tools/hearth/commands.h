@@ -17,6 +17,9 @@ Runner add_pull(CLI::App& app);
 Runner add_logits(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
 Runner add_quantize(CLI::App& app);
+Runner add_serve(CLI::App& app);
+// command_line: the invocation as typed, quoted in the report.
+Runner add_eval(CLI::App& app, const std::string& command_line);
 
 // A local path as is; hf:/http(s) sources are downloaded into the cache first (with a progress bar).
 std::string resolve_model(const std::string& source);
