@@ -1,0 +1,63 @@
+// `hearth serve`: a private model service with OpenAI- and Ollama-compatible HTTP APIs. Requests for one
+// model share one loaded copy and one continuous-batching Scheduler (--parallel sequences at once).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "hearth/model.h"
+
+namespace hearth {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // loopback unless told otherwise
+  int port = 8080;                 // 0: an ephemeral port (see Server::port())
+  std::string model_path;          // a GGUF file loaded at start (optional when models_dir is given)
+  std::string alias;               // its name in requests; empty: the file stem
+  std::string models_dir;          // *.gguf files here are served by file stem, loaded on first use
+  std::string api_key;             // non-empty: requests need "Authorization: Bearer KEY"
+  int parallel = 4;                // sequences generating at once per model (more wait in a queue)
+  int n_ctx = 0;                   // context per sequence; 0: the model's, at most 4096
+  int n_batch = 512;               // tokens per forward pass
+  LoadParams load;                 // threads, GPU layers, ...
+  size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
+  int http_threads = 64;           // connections served at once (streams hold one each)
+};
+
+// Totals since start, for tests and logs.
+struct ServerCounters {
+  uint64_t requests = 0;          // generation requests accepted
+  uint64_t finished = 0;          // of them, ended (any reason)
+  uint64_t cancelled = 0;         // ended because the client went away
+  uint64_t tokens_generated = 0;
+  int active = 0;                 // generating or queued now
+};
+
+class Server {
+ public:
+  // Loads model_path (if given) and lists models_dir; throws hearth::Error on bad options or files.
+  explicit Server(const ServerOptions& options);
+  // Stops serving and waits for every connection and generation to end.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port and returns the port; throws hearth::Error when it cannot.
+  int bind();
+  // Serves until stop() (binds first when bind() was not called). Blocks.
+  void run();
+  // bind() and run() on a background thread.
+  void start();
+  // Ends run(): open streams are cancelled. Safe from any thread, and more than once.
+  void stop();
+
+  int port() const;
+  ServerCounters counters() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,236 @@
+// Ollama-compatible API: /api/generate and /api/chat (NDJSON streaming by default, or "stream": false),
+// /api/tags, /api/ps, /api/show, /api/version. Durations are nanoseconds, as Ollama reports them.
+#ifdef HEARTH_HAVE_HTTP
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "serve/chat_messages.h"
+#include "serve/handler.h"
+#include "serve/json_fields.h"
+#include "serve/serve_state.h"
+#include "serve/streaming.h"
+
+namespace hearth::serve {
+namespace {
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t s = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  const long ns = static_cast<long>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count() % 1000000000);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns);
+  return buf;
+}
+
+int64_t ns(double ms) { return static_cast<int64_t>(ms * 1e6); }
+
+// "options" of a request (Ollama's names); unknown options are ignored, as Ollama does.
+GenerateParams parse_options(const json& body) {
+  GenerateParams g;
+  const json* o = get_object(body, "options");
+  if (!o) return g;
+  SamplerParams& s = g.sampling;
+  if (auto v = get_number_in(*o, "temperature", 0, 100)) s.temperature = static_cast<float>(*v);
+  if (auto v = get_integer(*o, "top_k")) s.top_k = static_cast<int>(*v);
+  if (auto v = get_number_in(*o, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
+  if (auto v = get_number_in(*o, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
+  if (auto v = get_number(*o, "repeat_penalty")) s.repeat_penalty = static_cast<float>(*v);
+  if (auto v = get_integer(*o, "repeat_last_n")) s.repeat_last_n = static_cast<int>(*v);
+  if (auto v = get_number(*o, "presence_penalty")) s.presence_penalty = static_cast<float>(*v);
+  if (auto v = get_number(*o, "frequency_penalty")) s.frequency_penalty = static_cast<float>(*v);
+  if (auto v = get_integer(*o, "seed")) s.seed = static_cast<uint64_t>(*v);
+  if (auto v = get_integer(*o, "num_predict")) {
+    if (*v < -2 || *v == 0)
+      throw bad_request("'num_predict' must be positive (or -1: unlimited), got " + std::to_string(*v));
+    g.n_predict = *v < 0 ? -1 : static_cast<int>(std::min<long long>(*v, 1 << 30));
+  }
+  g.stop = get_stop(*o, "stop");
+  return g;
+}
+
+json details_of(const std::string& path) {
+  ModelInfo info = inspect_model(path);
+  char size[32];
+  const double p = static_cast<double>(info.n_params);
+  if (p >= 1e9) std::snprintf(size, sizeof size, "%.1fB", p / 1e9);
+  else if (p >= 1e6) std::snprintf(size, sizeof size, "%.1fM", p / 1e6);
+  else std::snprintf(size, sizeof size, "%.0fK", p / 1e3);
+  return {{"parent_model", ""},       {"format", "gguf"},  {"family", info.arch},
+          {"families", {info.arch}}, {"parameter_size", size}, {"quantization_level", info.file_type}};
+}
+
+json model_entry(const ModelEntry& e) {
+  return {{"name", e.name},
+          {"model", e.name},
+          {"modified_at", rfc3339(e.modified)},
+          {"size", e.size},
+          {"digest", ""},
+          {"details", details_of(e.path)}};
+}
+
+// The closing fields of a generation, as Ollama sends them.
+void add_stats(json& j, const GenerationJob& job, double load_ms) {
+  const GenerateStats& st = job.stats();
+  j["done_reason"] = finish_reason(st.stop_reason);
+  j["total_duration"] = ns(job.total_ms() + load_ms);
+  j["load_duration"] = ns(load_ms);
+  j["prompt_eval_count"] = job.n_prompt();
+  j["prompt_eval_duration"] = ns(st.prompt_ms);
+  j["eval_count"] = st.n_gen;
+  j["eval_duration"] = ns(st.gen_ms);
+}
+
+std::string line(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req.body);
+  const std::string model_name = require_string(body, "model");
+  std::vector<ChatMessage> messages;
+  std::string prompt;
+  bool raw = false;
+  if (chat) {
+    messages = parse_messages(body);
+  } else {
+    prompt = get_string(body, "prompt").value_or("");
+    raw = get_bool(body, "raw").value_or(false);
+    if (get_string(body, "suffix").value_or("") != "") throw bad_request("'suffix' is not supported by this model");
+    if (const json* images = get_array(body, "images"); images && !images->empty())
+      throw bad_request("images are not supported by this model");
+  }
+  const std::string system = get_string(body, "system").value_or("");
+  GenerateParams params = parse_options(body);
+  const bool stream = get_bool(body, "stream").value_or(true);
+  if (auto f = body.find("format"); f != body.end() && !f->is_null() && !(f->is_string() && f->get<std::string>().empty()))
+    throw ApiError(501, "'format' (structured output) is not implemented yet", "not_implemented_error");
+
+  double load_ms = 0;
+  auto lm = state.models.get(model_name, &load_ms);
+  const auto created = std::chrono::system_clock::now();
+  // Ollama answers a request without a prompt by loading the model.
+  if ((!chat && prompt.empty() && system.empty()) || (chat && messages.empty())) {
+    json j = {{"model", lm->name}, {"created_at", rfc3339(created)}, {"done", true}, {"done_reason", "load"}};
+    if (chat) j["message"] = {{"role", "assistant"}, {"content", ""}};
+    else j["response"] = "";
+    send_json(res, j);
+    return;
+  }
+  std::vector<int32_t> tokens;
+  if (chat) {
+    if (!system.empty()) messages.insert(messages.begin(), {"system", system});
+    tokens = lm->model->tokenize_chat(messages, true);
+  } else if (raw) {
+    tokens = lm->model->tokenize(prompt, true, true);
+  } else {
+    std::vector<ChatMessage> m;
+    if (!system.empty()) m.push_back({"system", system});
+    m.push_back({"user", prompt});
+    tokens = lm->model->tokenize_chat(m, true);
+  }
+  auto job = GenerationJob::start(lm, std::move(tokens), params, state.totals);
+  const std::string name = lm->name;
+  auto message = [chat, name](const std::string& text, bool done) {
+    json j = {{"model", name}, {"created_at", rfc3339(std::chrono::system_clock::now())}};
+    if (chat) j["message"] = {{"role", "assistant"}, {"content", text}};
+    else j["response"] = text;
+    j["done"] = done;
+    return j;
+  };
+  auto failed = [](const GenerationJob& j) { return j.stats().stop_reason.rfind("error", 0) == 0; };
+  if (!stream) {
+    std::string text = collect(*job, state.stopping);
+    if (failed(*job)) throw ApiError(500, "generation failed: " + job->stats().stop_reason);
+    json j = message(text, true);
+    add_stats(j, *job, load_ms);
+    send_json(res, j);
+    return;
+  }
+  StreamFormat fmt;
+  fmt.content_type = "application/x-ndjson";
+  fmt.piece = [message](const std::string& text) { return line(message(text, false)); };
+  fmt.end = [message, failed, load_ms](const GenerationJob& job) {
+    if (failed(job)) return line({{"error", "generation failed: " + job.stats().stop_reason}});
+    json j = message("", true);
+    add_stats(j, job, load_ms);
+    return line(j);
+  };
+  respond_stream(res, job, std::move(fmt), state.stopping);
+}
+
+void show(ServeState& state, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req.body);
+  std::string name = get_string(body, "model").value_or("");
+  if (name.empty()) name = get_string(body, "name").value_or("");
+  if (name.empty()) throw bad_request("missing required field 'model'", "missing_field");
+  const std::string want = normalize_model_name(name);
+  for (const ModelEntry& e : state.models.list()) {
+    if (e.name != want && e.name != name) continue;
+    ModelInfo info = inspect_model(e.path);
+    json model_info = {{"general.architecture", info.arch},
+                       {"general.name", info.name},
+                       {"general.parameter_count", info.n_params},
+                       {"general.file_type", info.file_type},
+                       {info.arch + ".context_length", info.n_ctx_train},
+                       {info.arch + ".embedding_length", info.n_embd},
+                       {info.arch + ".block_count", info.n_layer},
+                       {info.arch + ".attention.head_count", info.n_head},
+                       {info.arch + ".attention.head_count_kv", info.n_head_kv},
+                       {info.arch + ".feed_forward_length", info.n_ff},
+                       {"tokenizer.ggml.model", info.tokenizer_model},
+                       {"tokenizer.ggml.pre", info.tokenizer_pre},
+                       {"tokenizer.ggml.vocab_size", info.n_vocab}};
+    send_json(res, {{"license", ""},
+                    {"modelfile", "# served by hearth\nFROM " + e.path + "\n"},
+                    {"parameters", ""},
+                    {"template", info.chat_template},
+                    {"details", details_of(e.path)},
+                    {"model_info", model_info},
+                    {"capabilities", {"completion"}},
+                    {"modified_at", rfc3339(e.modified)}});
+    return;
+  }
+  throw ApiError(404, "model '" + name + "' not found");
+}
+
+}  // namespace
+
+void add_ollama_routes(httplib::Server& http, ServeState& state) {
+  const ApiStyle S = ApiStyle::Ollama;
+  http.Post("/api/generate", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) {
+              handle(state, false, q, r);
+            }));
+  http.Post("/api/chat", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) {
+              handle(state, true, q, r);
+            }));
+  http.Post("/api/show", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) { show(state, q, r); }));
+  http.Get("/api/tags", guarded(S, [&state](const httplib::Request&, httplib::Response& r) {
+             json models = json::array();
+             for (const ModelEntry& e : state.models.list()) models.push_back(model_entry(e));
+             send_json(r, {{"models", models}});
+           }));
+  http.Get("/api/ps", guarded(S, [&state](const httplib::Request&, httplib::Response& r) {
+             json models = json::array();
+             for (const auto& lm : state.models.loaded()) {
+               ModelEntry e{lm->name, lm->path, 0, lm->loaded_at};
+               json j = model_entry(e);
+               j["size"] = lm->model->info().file_size;
+               j["expires_at"] = "2318-01-01T00:00:00Z";  // kept loaded until the server stops
+               j["size_vram"] = 0;
+               models.push_back(j);
+             }
+             send_json(r, {{"models", models}});
+           }));
+  http.Get("/api/version", [](const httplib::Request&, httplib::Response& r) {
+    send_json(r, {{"version", "0.1.0"}});
+  });
+  for (const char* p : {"/api/embed", "/api/embeddings", "/api/delete", "/api/copy", "/api/create", "/api/pull",
+                        "/api/push"})
+    http.Post(p, not_implemented(S, p));
+  http.Delete("/api/delete", not_implemented(S, "/api/delete"));
+}
+
+}  // namespace hearth::serve
+#endif  // HEARTH_HAVE_HTTP

@@ -1,0 +1,209 @@
+// OpenAI-compatible API: /v1/chat/completions, /v1/completions (SSE streaming or whole), /v1/models.
+#ifdef HEARTH_HAVE_HTTP
+#include <chrono>
+
+#include "serve/chat_messages.h"
+#include "serve/handler.h"
+#include "serve/json_fields.h"
+#include "serve/serve_state.h"
+#include "serve/streaming.h"
+
+namespace hearth::serve {
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The sampling and length fields of a completion request. Unset fields keep hearth's defaults
+// (llama.cpp's: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05).
+GenerateParams parse_params(const json& body) {
+  GenerateParams g;
+  SamplerParams& s = g.sampling;
+  if (auto v = get_number_in(body, "temperature", 0, 2)) s.temperature = static_cast<float>(*v);
+  if (auto v = get_number_in(body, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
+  if (auto v = get_integer(body, "top_k")) s.top_k = static_cast<int>(*v);
+  if (auto v = get_number_in(body, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
+  if (auto v = get_number_in(body, "presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*v);
+  if (auto v = get_number_in(body, "frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*v);
+  if (auto v = get_number_in(body, "repeat_penalty", 0, 10)) s.repeat_penalty = static_cast<float>(*v);
+  if (auto v = get_integer(body, "seed")) s.seed = static_cast<uint64_t>(*v);
+  auto max_tokens = get_integer(body, "max_completion_tokens");
+  if (!max_tokens) max_tokens = get_integer(body, "max_tokens");
+  if (max_tokens) {
+    if (*max_tokens < 1 && *max_tokens != -1)
+      throw bad_request("'max_tokens' must be at least 1 (or -1: until the context is full), got " +
+                            std::to_string(*max_tokens),
+                        "invalid_value");
+    g.n_predict = static_cast<int>(std::min<long long>(*max_tokens, 1 << 30));
+  }
+  g.stop = get_stop(body, "stop");
+  if (auto n = get_integer(body, "n"); n && *n != 1) throw bad_request("only n = 1 is supported", "invalid_value");
+  if (const json* bias = get_object(body, "logit_bias")) {
+    for (auto it = bias->begin(); it != bias->end(); ++it) {
+      int32_t id = 0;
+      try {
+        size_t used = 0;
+        id = std::stoi(it.key(), &used);
+        if (used != it.key().size()) throw std::invalid_argument("");
+      } catch (const std::exception&) {
+        throw bad_request("'logit_bias' keys must be token ids, got '" + it.key() + "'", "invalid_value");
+      }
+      if (!it.value().is_number()) throw bad_request("'logit_bias' values must be numbers", "invalid_type");
+      s.logit_bias.emplace_back(id, it.value().get<float>());
+    }
+  }
+  // logprobs: a boolean (chat) or a count (completions); anything that asks for them is not supported yet.
+  if (auto it = body.find("logprobs"); it != body.end() && !it->is_null()) {
+    const bool wanted = it->is_boolean() ? it->get<bool>() : it->is_number() ? it->get<double>() > 0 : true;
+    if (!it->is_boolean() && !it->is_number()) throw bad_request("'logprobs' must be a boolean or an integer", "invalid_type");
+    if (wanted) throw ApiError(501, "'logprobs' is not implemented yet", "not_implemented_error", "not_implemented");
+  }
+  return g;
+}
+
+json usage_of(const GenerationJob& job) {
+  const int n_gen = job.stats().n_gen;
+  return {{"prompt_tokens", job.n_prompt()}, {"completion_tokens", n_gen}, {"total_tokens", job.n_prompt() + n_gen}};
+}
+
+// llama.cpp's server reports these beside usage.
+json timings_of(const GenerationJob& job) {
+  const GenerateStats& st = job.stats();
+  return {{"prompt_n", job.n_prompt()},
+          {"prompt_ms", st.prompt_ms},
+          {"prompt_per_second", st.prompt_ms > 0 ? job.n_prompt() * 1000.0 / st.prompt_ms : 0.0},
+          {"predicted_n", st.n_gen},
+          {"predicted_ms", st.gen_ms},
+          {"predicted_per_second", st.gen_ms > 0 ? st.n_gen * 1000.0 / st.gen_ms : 0.0},
+          {"ttft_ms", st.ttft_ms},
+          {"total_ms", job.total_ms()}};
+}
+
+std::string sse(const json& j) { return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n"; }
+
+// A stop reason that is an error ("error: ...") after the response started.
+bool failed(const GenerationJob& job) { return job.stats().stop_reason.rfind("error", 0) == 0; }
+
+struct Completion {
+  bool chat;
+  std::string id;
+  std::string model;
+  int64_t created;
+  json choice_end(const GenerationJob& job) const { return finish_reason(job.stats().stop_reason); }
+};
+
+void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req.body);
+  const std::string model_name = require_string(body, "model");
+  std::vector<ChatMessage> messages;
+  std::string prompt;
+  if (chat) {
+    messages = parse_messages(body);
+  } else {
+    auto p = body.find("prompt");
+    if (p == body.end() || p->is_null()) throw bad_request("missing required field 'prompt'", "missing_field");
+    if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) prompt = (*p)[0].get<std::string>();
+    else if (p->is_string()) prompt = p->get<std::string>();
+    else throw bad_request("'prompt' must be a string (one prompt per request)", "invalid_type");
+  }
+  GenerateParams params = parse_params(body);
+  const bool stream = get_bool(body, "stream").value_or(false);
+  bool include_usage = false;
+  if (const json* so = get_object(body, "stream_options")) include_usage = get_bool(*so, "include_usage").value_or(false);
+
+  auto lm = state.models.get(model_name);
+  std::vector<int32_t> tokens =
+      chat ? lm->model->tokenize_chat(messages, true) : lm->model->tokenize(prompt, true, true);
+  auto job = GenerationJob::start(lm, std::move(tokens), params, state.totals);
+
+  auto c = std::make_shared<Completion>();
+  c->chat = chat;
+  c->id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(state.next_id++);
+  c->model = lm->name;
+  c->created = unix_now();
+  const char* object = chat ? "chat.completion" : "text_completion";
+
+  if (!stream) {
+    std::string text = collect(*job, state.stopping);
+    if (failed(*job)) throw ApiError(500, "generation failed: " + job->stats().stop_reason, "server_error");
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", c->choice_end(*job)}};
+    if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+    else choice["text"] = text;
+    send_json(res, {{"id", c->id},
+                    {"object", object},
+                    {"created", c->created},
+                    {"model", c->model},
+                    {"system_fingerprint", "hearth"},
+                    {"choices", json::array({choice})},
+                    {"usage", usage_of(*job)},
+                    {"timings", timings_of(*job)}});
+    return;
+  }
+
+  const char* chunk_object = chat ? "chat.completion.chunk" : "text_completion";
+  auto chunk = [c, chunk_object](json choice) {
+    return json{{"id", c->id},          {"object", chunk_object}, {"created", c->created},
+                {"model", c->model},    {"system_fingerprint", "hearth"}, {"choices", json::array({choice})}};
+  };
+  auto first = std::make_shared<bool>(true);
+  StreamFormat fmt;
+  fmt.content_type = "text/event-stream";
+  fmt.piece = [c, chunk, first](const std::string& text) {
+    std::string out;
+    if (c->chat && *first)  // the role comes first, as OpenAI sends it
+      out += sse(chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
+                        {"finish_reason", nullptr}}));
+    *first = false;
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+    if (c->chat) choice["delta"] = {{"content", text}};
+    else choice["text"] = text;
+    return out + sse(chunk(choice));
+  };
+  fmt.end = [c, chunk, include_usage](const GenerationJob& job) {
+    if (failed(job))
+      return sse(error_body(ApiStyle::OpenAI, 500, "generation failed: " + job.stats().stop_reason)) +
+             "data: [DONE]\n\n";
+    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", c->choice_end(job)}};
+    if (c->chat) choice["delta"] = json::object();
+    else choice["text"] = "";
+    json last = chunk(choice);
+    last["timings"] = timings_of(job);
+    std::string out = sse(last);
+    if (include_usage) {
+      json u = chunk(choice);
+      u["choices"] = json::array();
+      u["usage"] = usage_of(job);
+      out += sse(u);
+    }
+    return out + "data: [DONE]\n\n";
+  };
+  respond_stream(res, job, std::move(fmt), state.stopping);
+}
+
+}  // namespace
+
+void add_openai_routes(httplib::Server& http, ServeState& state) {
+  const ApiStyle S = ApiStyle::OpenAI;
+  http.Post("/v1/chat/completions", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) {
+              handle(state, true, q, r);
+            }));
+  http.Post("/v1/completions", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) {
+              handle(state, false, q, r);
+            }));
+  http.Get("/v1/models", guarded(S, [&state](const httplib::Request&, httplib::Response& r) {
+             json data = json::array();
+             for (const ModelEntry& e : state.models.list())
+               data.push_back({{"id", e.name},
+                               {"object", "model"},
+                               {"created", std::chrono::duration_cast<std::chrono::seconds>(
+                                               e.modified.time_since_epoch()).count()},
+                               {"owned_by", "hearth"}});
+             send_json(r, {{"object", "list"}, {"data", data}});
+           }));
+  http.Post("/v1/embeddings", not_implemented(S, "/v1/embeddings"));
+}
+
+}  // namespace hearth::serve
+#endif  // HEARTH_HAVE_HTTP

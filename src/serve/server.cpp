@@ -1,0 +1,150 @@
+// The HTTP server: both APIs on one cpp-httplib server, API-key check and body limit before routing,
+// JSON errors for everything httplib itself rejects (404, 413, ...).
+#include "hearth/server.h"
+
+#include <csignal>
+#include <thread>
+
+#include "hearth/error.h"
+
+#ifdef HEARTH_HAVE_HTTP
+#include <httplib.h>
+
+#include "serve/handler.h"
+#include "serve/serve_state.h"
+#endif
+
+namespace hearth {
+
+#ifdef HEARTH_HAVE_HTTP
+using namespace serve;
+
+struct Server::Impl {
+  ServeState state;
+  httplib::Server http;
+  std::thread thread;
+  int port = -1;
+
+  explicit Impl(const ServerOptions& o) : state(o) {}
+};
+
+namespace {
+
+// Constant-time comparison: the key is a secret.
+bool same_key(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  return diff == 0 && !b.empty();
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(options)) {
+  // A client that goes away must not kill the server on the next write.
+  std::signal(SIGPIPE, SIG_IGN);
+  httplib::Server& http = impl_->http;
+  ServeState& state = impl_->state;
+  const size_t threads = static_cast<size_t>(std::max(options.http_threads, options.parallel * 2 + 4));
+  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http.set_payload_max_length(options.max_body_bytes);
+  http.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
+    if (state.options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    const std::string key = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : "";
+    if (same_key(key, state.options.api_key)) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, style_of(req.path), 401,
+               auth.empty() ? "missing API key: send the header 'Authorization: Bearer KEY'" : "invalid API key",
+               "authentication_error", "invalid_api_key");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  http.set_error_handler(httplib::Server::HandlerWithResponse([&state](const httplib::Request& req,
+                                                                       httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a handler's own error
+    std::string msg;
+    switch (res.status) {
+      case 404: msg = "no route for " + req.method + " " + req.path; break;
+      case 413:
+        msg = "request body larger than the limit of " + std::to_string(state.options.max_body_bytes) + " bytes";
+        break;
+      case 400: msg = "bad request"; break;
+      default: msg = "HTTP error " + std::to_string(res.status); break;
+    }
+    send_error(res, style_of(req.path), res.status, msg);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+    send_error(res, style_of(req.path), 500, "internal error");
+  });
+  http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("hearth is running\n", "text/plain");
+  });
+  add_openai_routes(http, state);
+  add_ollama_routes(http, state);
+}
+
+Server::~Server() {
+  stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int Server::bind() {
+  if (impl_->port >= 0) return impl_->port;
+  const ServerOptions& o = impl_->state.options;
+  if (o.port < 0 || o.port > 65535) throw Error("invalid port " + std::to_string(o.port));
+  int port = o.port;
+  if (port == 0) {
+    port = impl_->http.bind_to_any_port(o.host);
+    if (port <= 0) throw Error("cannot bind " + o.host + " (any port)");
+  } else if (!impl_->http.bind_to_port(o.host, port)) {
+    throw Error("cannot bind " + o.host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
+  }
+  impl_->port = port;
+  return port;
+}
+
+void Server::run() {
+  bind();
+  impl_->http.listen_after_bind();
+}
+
+void Server::start() {
+  bind();
+  impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
+  // listen_after_bind() accepts connections queued on the bound socket, so clients may connect already.
+}
+
+void Server::stop() {
+  impl_->state.stopping = true;
+  impl_->http.stop();
+}
+
+int Server::port() const { return impl_->port; }
+
+ServerCounters Server::counters() const {
+  const Totals& t = impl_->state.totals;
+  ServerCounters c;
+  c.requests = t.requests;
+  c.finished = t.finished;
+  c.cancelled = t.cancelled;
+  c.tokens_generated = t.tokens_generated;
+  c.active = t.active;
+  return c;
+}
+
+#else  // no cpp-httplib
+
+struct Server::Impl {};
+Server::Server(const ServerOptions&) { throw Error("hearth was built without HTTP support (cpp-httplib)"); }
+Server::~Server() = default;
+int Server::bind() { return -1; }
+void Server::run() {}
+void Server::start() {}
+void Server::stop() {}
+int Server::port() const { return -1; }
+ServerCounters Server::counters() const { return {}; }
+
+#endif
+
+}  // namespace hearth

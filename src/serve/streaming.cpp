@@ -1,0 +1,67 @@
+#include "serve/streaming.h"
+
+#include <httplib.h>
+
+namespace hearth::serve {
+
+using namespace std::chrono_literals;
+
+void respond_stream(httplib::Response& res, std::shared_ptr<GenerationJob> job, StreamFormat format,
+                    const std::atomic<bool>& stopping) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  auto fmt = std::make_shared<StreamFormat>(std::move(format));
+  res.set_chunked_content_provider(
+      fmt->content_type,
+      [job, fmt, &stopping](size_t, httplib::DataSink& sink) {
+        std::string text;
+        for (;;) {
+          if (stopping) job->cancel();
+          switch (job->next(text, 100ms)) {
+            case GenerationJob::Poll::Text: {
+              const std::string bytes = fmt->piece(text);
+              if (!sink.write(bytes.data(), bytes.size())) {
+                job->cancel();  // the client went away
+                return false;
+              }
+              break;
+            }
+            case GenerationJob::Poll::Done: {
+              const std::string bytes = fmt->end(*job);
+              if (!bytes.empty()) sink.write(bytes.data(), bytes.size());
+              sink.done();
+              return true;
+            }
+            case GenerationJob::Poll::Idle:
+              if (!sink.is_writable()) {
+                job->cancel();
+                return false;
+              }
+              break;
+          }
+        }
+      },
+      [job](bool success) {
+        if (!success) job->cancel();
+      });
+}
+
+std::string collect(GenerationJob& job, const std::atomic<bool>& stopping) {
+  std::string all, text;
+  for (;;) {
+    if (stopping) job.cancel();
+    switch (job.next(text, 100ms)) {
+      case GenerationJob::Poll::Text: all += text; break;
+      case GenerationJob::Poll::Done: return all;
+      case GenerationJob::Poll::Idle: break;
+    }
+  }
+}
+
+std::string finish_reason(const std::string& r) {
+  if (r == "eog" || r == "stop") return "stop";
+  if (r == "length" || r == "context") return "length";
+  return r;
+}
+
+}  // namespace hearth::serve

@@ -1,0 +1,154 @@
+// hearth serve, OpenAI API: the real server over HTTP gives the greedy text generate() gives, streamed
+// (SSE) and whole, with the right usage counts; /v1/models lists the model.
+#include <gtest/gtest.h>
+
+#ifdef HEARTH_HAVE_HTTP
+#include "serve_test_util.h"
+
+namespace hearth::test {
+namespace {
+
+class ServeOpenAI : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!std::filesystem::exists(stories_path())) return;
+    model_ = load_stories_model().release();
+    server_ = new RunningServer(stories_options());
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete model_;
+    server_ = nullptr;
+    model_ = nullptr;
+  }
+  void SetUp() override { HEARTH_REQUIRE_FIXTURE(stories_path()); }
+  static Model* model_;
+  static RunningServer* server_;
+};
+Model* ServeOpenAI::model_ = nullptr;
+RunningServer* ServeOpenAI::server_ = nullptr;
+
+TEST_F(ServeOpenAI, GreedyCompletionEqualsGenerate) {
+  auto c = server_->client();
+  const std::string prompt = "Once upon a time";
+  auto r = post_json(c, "/v1/completions", {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", 40}, {"temperature", 0}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "text_completion");
+  EXPECT_EQ(j["model"], "stories");
+  EXPECT_EQ(j["choices"][0]["text"], greedy_text(*model_, prompt, 40));
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  const int n_prompt = static_cast<int>(model_->tokenize(prompt, true, true).size());
+  EXPECT_EQ(j["usage"]["prompt_tokens"], n_prompt);
+  EXPECT_EQ(j["usage"]["completion_tokens"], 40);
+  EXPECT_EQ(j["usage"]["total_tokens"], n_prompt + 40);
+  EXPECT_EQ(j["timings"]["predicted_n"], 40);
+  EXPECT_GE(j["timings"]["predicted_ms"].get<double>(), 0.0);
+}
+
+TEST_F(ServeOpenAI, StreamedCompletionConcatenatesToTheWholeText) {
+  auto c = server_->client();
+  const std::string prompt = "The little dog";
+  auto r = post_json(c, "/v1/completions",
+                     {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", 50}, {"temperature", 0}, {"stream", true},
+                      {"stream_options", {{"include_usage", true}}}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  bool done = false;
+  auto events = parse_sse(r->body, &done);
+  EXPECT_TRUE(done);
+  ASSERT_GE(events.size(), 3u);
+  std::string text;
+  std::string finish;
+  json usage;
+  for (const json& e : events) {
+    EXPECT_EQ(e["object"], "text_completion");
+    if (e.contains("usage")) usage = e["usage"];
+    if (e["choices"].empty()) continue;
+    text += e["choices"][0]["text"].get<std::string>();
+    if (!e["choices"][0]["finish_reason"].is_null()) finish = e["choices"][0]["finish_reason"];
+  }
+  EXPECT_EQ(text, greedy_text(*model_, prompt, 50));
+  EXPECT_EQ(finish, "length");
+  EXPECT_EQ(usage["completion_tokens"], 50);
+}
+
+TEST_F(ServeOpenAI, ChatStreamAndWholeAgree) {
+  auto c = server_->client();
+  json req = {{"model", "stories"},
+              {"messages", {{{"role", "system"}, {"content", "Tell a story."}}, {{"role", "user"}, {"content", "A cat"}}}},
+              {"max_tokens", 30},
+              {"temperature", 0}};
+  auto whole = post_json(c, "/v1/chat/completions", req);
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200) << whole->body;
+  json w = json::parse(whole->body);
+  EXPECT_EQ(w["object"], "chat.completion");
+  EXPECT_EQ(w["choices"][0]["message"]["role"], "assistant");
+  const std::string text = w["choices"][0]["message"]["content"];
+  EXPECT_FALSE(text.empty());
+  const int n_prompt = static_cast<int>(
+      model_->tokenize_chat({{"system", "Tell a story."}, {"user", "A cat"}}, true).size());
+  EXPECT_EQ(w["usage"]["prompt_tokens"], n_prompt);
+
+  req["stream"] = true;
+  auto streamed = post_json(c, "/v1/chat/completions", req);
+  ASSERT_TRUE(streamed);
+  ASSERT_EQ(streamed->status, 200);
+  bool done = false;
+  auto events = parse_sse(streamed->body, &done);
+  EXPECT_TRUE(done);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0]["choices"][0]["delta"]["role"], "assistant");
+  std::string joined;
+  for (const json& e : events) {
+    EXPECT_EQ(e["object"], "chat.completion.chunk");
+    const json& d = e["choices"][0]["delta"];
+    if (d.contains("content")) joined += d["content"].get<std::string>();
+  }
+  EXPECT_EQ(joined, text);
+  EXPECT_EQ(events.back()["choices"][0]["finish_reason"], w["choices"][0]["finish_reason"]);
+}
+
+TEST_F(ServeOpenAI, StopStringsAndSeededSampling) {
+  auto c = server_->client();
+  const std::string prompt = "Once upon a time";
+  const std::string full = greedy_text(*model_, prompt, 60);
+  const size_t cut = full.find(' ', 10);
+  ASSERT_NE(cut, std::string::npos);
+  const std::string stop = full.substr(cut, 4);
+  auto r = post_json(c, "/v1/completions",
+                     {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", 60}, {"temperature", 0}, {"stop", {stop}}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["choices"][0]["text"], full.substr(0, full.find(stop)));
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+  // Same seed, same text; sampling at temperature 1 with penalties is accepted.
+  json sampled = {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", 30}, {"temperature", 1.0},
+                  {"top_p", 0.9}, {"seed", 42}, {"presence_penalty", 0.5}, {"frequency_penalty", 0.5}};
+  auto a = post_json(c, "/v1/completions", sampled);
+  auto b = post_json(c, "/v1/completions", sampled);
+  ASSERT_EQ(a->status, 200) << a->body;
+  EXPECT_EQ(json::parse(a->body)["choices"][0]["text"], json::parse(b->body)["choices"][0]["text"]);
+}
+
+TEST_F(ServeOpenAI, ModelsListsTheAlias) {
+  auto c = server_->client();
+  auto r = c.Get("/v1/models");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "list");
+  ASSERT_EQ(j["data"].size(), 1u);
+  EXPECT_EQ(j["data"][0]["id"], "stories");
+  EXPECT_EQ(j["data"][0]["object"], "model");
+}
+
+}  // namespace
+}  // namespace hearth::test
+#else
+TEST(ServeOpenAI, NeedsHttp) { GTEST_SKIP() << "built without cpp-httplib"; }
+#endif
