@@ -1,0 +1,57 @@
+// hearth serve: OpenAI- and Ollama-compatible HTTP APIs over local models (loopback unless told otherwise).
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "commands.h"
+#include "hearth/server.h"
+
+namespace hearth::cli {
+namespace {
+
+Server* g_server = nullptr;
+
+void on_signal(int) {
+  if (g_server) g_server->stop();
+}
+
+}  // namespace
+
+Runner add_serve(CLI::App& app) {
+  auto o = std::make_shared<ServerOptions>();
+  auto mo = std::make_shared<ModelOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "serve models over OpenAI- and Ollama-compatible HTTP APIs");
+  cmd->add_option("-m,--model", mo->model, "a GGUF model file, loaded at start");
+  cmd->add_option("--alias", o->alias, "the model's name in requests (default: the file name without .gguf)");
+  cmd->add_option("--models", o->models_dir, "a directory of *.gguf files, each loaded on first use");
+  cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1: this machine only)");
+  cmd->add_option("--port", o->port, "port to listen on (default 8080)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' (default: $HEARTH_API_KEY)");
+  cmd->add_option("--parallel", o->parallel, "requests generating at once per model (default 4)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("-b,--batch-size", o->n_batch, "tokens per forward pass (default 512)")->check(CLI::Range(1, 1 << 16));
+  add_model_options(*cmd, *mo);
+  return [o, mo] {
+    if (o->api_key.empty())
+      if (const char* k = std::getenv("HEARTH_API_KEY")) o->api_key = k;
+    o->model_path = mo->model.empty() ? "" : resolve_model(mo->model);
+    o->load = load_params(*mo);
+    o->n_ctx = mo->n_ctx;
+    Server server(*o);
+    const int port = server.bind();
+    g_server = &server;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::fprintf(stderr, "hearth serve: listening on http://%s:%d (OpenAI API under /v1, Ollama API under /api)%s\n",
+                 o->host.c_str(), port, o->api_key.empty() ? "" : ", API key required");
+    if (o->host != "127.0.0.1" && o->host != "localhost" && o->host != "::1" && o->api_key.empty())
+      std::fprintf(stderr, "hearth serve: warning: listening beyond this machine without --api-key\n");
+    server.run();
+    g_server = nullptr;
+    std::fprintf(stderr, "hearth serve: stopped\n");
+    return 0;
+  };
+}
+
+}  // namespace hearth::cli
