@@ -57,7 +57,8 @@ static std::string trim(const std::string& s) {
 
 HostedPrice parse_hosted_price(const std::string& item) {
   const auto fail = [&](const std::string& why) {
-    return Error("hosted price '" + item + "': " + why + " (expected NAME=USD_PER_1M_OUTPUT_TOKENS, e.g. gpt-4o-mini=0.60)");
+    return Error("hosted price '" + item + "': " + why +
+                 " (expected NAME=USD_PER_1M_OUTPUT_TOKENS, e.g. gpt-4o-mini=0.60)");
   };
   const auto eq = item.rfind('=');
   if (eq == std::string::npos) throw fail("no '='");

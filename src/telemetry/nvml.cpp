@@ -45,8 +45,8 @@ bool bind(void* handle, const char* symbol, Fn* fn, std::string* missing) {
 
 class NvmlSource : public EnergySource {
  public:
-  NvmlSource(std::shared_ptr<NvmlLib> lib, nvmlDevice_t dev, unsigned index, std::string gpu_name, bool counter,
-             unsigned long long first_mj)
+  NvmlSource(std::shared_ptr<NvmlLib> lib, nvmlDevice_t dev, unsigned index, std::string gpu_name,
+             bool counter, unsigned long long first_mj)
       : lib_(std::move(lib)), dev_(dev), index_(index), gpu_name_(std::move(gpu_name)), counter_(counter),
         first_mj_(first_mj) {
     sample(Clock::now());
@@ -126,7 +126,9 @@ std::vector<std::unique_ptr<EnergySource>> open_nvml(const std::string& lib_path
 
   std::string skipped;
   for (unsigned i = 0; i < count; ++i) {
-    const auto skip = [&](const std::string& r) { skipped += (skipped.empty() ? "" : "; ") + ("GPU " + std::to_string(i) + ": " + r); };
+    const auto skip = [&](const std::string& r) {
+      skipped += (skipped.empty() ? "" : "; ") + ("GPU " + std::to_string(i) + ": " + r);
+    };
     nvmlDevice_t dev = nullptr;
     if (nvmlReturn_t rc = lib->get_handle(i, &dev); rc != kNvmlSuccess) {
       skip(lib->error("nvmlDeviceGetHandleByIndex_v2", rc));

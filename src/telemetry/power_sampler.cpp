@@ -4,7 +4,8 @@
 
 namespace hearth::telemetry {
 
-PowerSampler::PowerSampler(std::vector<std::unique_ptr<EnergySource>> sources, std::chrono::milliseconds period)
+PowerSampler::PowerSampler(std::vector<std::unique_ptr<EnergySource>> sources,
+                           std::chrono::milliseconds period)
     : sources_(std::move(sources)),
       period_(std::clamp(period, std::chrono::milliseconds(1), std::chrono::milliseconds(100))) {
   sample_locked();
