@@ -48,11 +48,20 @@ std::string html_escape(const std::string& s) {
 }
 
 std::string box_plot_svg(const std::string& title, const std::string& unit, const std::vector<BoxRow>& rows) {
-  double lo = INFINITY, hi = -INFINITY;
+  // The axis spans the whiskers (plus a margin); outliers beyond it are drawn as arrows at the edge, so one
+  // far outlier does not squash every box.
+  double lo = INFINITY, hi = -INFINITY, all_lo = INFINITY, all_hi = -INFINITY;
   for (const BoxRow& r : rows) {
     if (r.s.n == 0) continue;
-    lo = std::min(lo, r.s.min);
-    hi = std::max(hi, r.s.max);
+    lo = std::min(lo, r.s.whisker_lo);
+    hi = std::max(hi, r.s.whisker_hi);
+    all_lo = std::min(all_lo, r.s.min);
+    all_hi = std::max(all_hi, r.s.max);
+  }
+  if (std::isfinite(lo)) {
+    const double margin = 0.15 * (hi - lo);
+    lo = std::max(all_lo, lo - margin);
+    hi = std::min(all_hi, hi + margin);
   }
   const bool any = std::isfinite(lo);
   if (!any) lo = 0, hi = 1;
@@ -63,7 +72,7 @@ std::string box_plot_svg(const std::string& title, const std::string& unit, cons
   const double step = nice_step(hi - lo);
   lo = std::floor(lo / step) * step;
   hi = std::ceil(hi / step) * step;
-  if (lo < 0 && any) lo = std::max(lo, 0.0);
+  if (lo < 0 && any && all_lo >= 0) lo = 0;
   auto x = [&](double v) { return kLabelW + (v - lo) / (hi - lo) * kPlotW; };
 
   const double h = kTop + rows.size() * kRowH + kBottom, w = kLabelW + kPlotW + 20;
@@ -101,9 +110,17 @@ std::string box_plot_svg(const std::string& title, const std::string& unit, cons
          "\" height=\"" + num(bh) + "\" fill=\"#9ecae1\" stroke=\"#08519c\"/>";
     o += "<line x1=\"" + num(x(s.median)) + "\" y1=\"" + num(top) + "\" x2=\"" + num(x(s.median)) + "\" y2=\"" +
          num(top + bh) + "\" stroke=\"#08306b\" stroke-width=\"2.5\"/>";
-    for (double v : s.outliers)
+    for (double v : s.outliers) {
+      if (v < lo || v > hi) {  // off the axis: an arrow at the edge, the value in its tooltip
+        const bool right = v > hi;
+        const double ex = right ? kLabelW + kPlotW + 2 : kLabelW - 2, d = right ? -7 : 7;
+        o += "<path class=\"outlier\" d=\"M" + num(ex) + " " + num(cy) + " l" + num(d) + " -5 v10 z\" fill=\"#c00\">"
+             "<title>outlier " + tick_text(v) + "</title></path>";
+        continue;
+      }
       o += "<circle class=\"outlier\" cx=\"" + num(x(v)) + "\" cy=\"" + num(cy) +
-           "\" r=\"3\" fill=\"none\" stroke=\"#c00\"/>";
+           "\" r=\"3\" fill=\"none\" stroke=\"#c00\"><title>outlier " + tick_text(v) + "</title></circle>";
+    }
     o += "</g>\n";
   }
   return o + "</svg>\n";
