@@ -2,6 +2,8 @@
 // JSON errors for everything httplib itself rejects (404, 413, ...).
 #include "hearth/server.h"
 
+#include <sys/socket.h>
+
 #include <csignal>
 #include <thread>
 
@@ -24,6 +26,7 @@ struct Server::Impl {
   httplib::Server http;
   std::thread thread;
   int port = -1;
+  int listen_fd = -1;  // the listening socket, as httplib opened it
 
   explicit Impl(const ServerOptions& o) : state(o) {}
 };
@@ -47,6 +50,12 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
   const size_t threads = static_cast<size_t>(std::max(options.http_threads, options.parallel * 2 + 4));
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(options.max_body_bytes);
+  // httplib listens with a backlog of 5: a burst of clients connecting at once loses connections. Keep the
+  // socket so that bind() can listen again with the system's maximum.
+  http.set_socket_options([impl = impl_.get()](socket_t sock) {
+    httplib::default_socket_options(sock);
+    impl->listen_fd = sock;
+  });
   http.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
     if (state.options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
@@ -100,6 +109,7 @@ int Server::bind() {
   } else if (!impl_->http.bind_to_port(o.host, port)) {
     throw Error("cannot bind " + o.host + ":" + std::to_string(port) + " (in use, or not an address of this machine)");
   }
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   impl_->port = port;
   return port;
 }
