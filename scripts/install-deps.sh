@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev
-      libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev python3)
+      libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev python3
+      chromium)  # chromium: headless rendering test of the eval HTML report
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
