@@ -228,7 +228,8 @@ int run_eval_command(const EvalOptions& o) {
       break;
     }
   if (!failure.empty()) throw Error(failure);
-  return interrupted ? 130 : 0;
+  if (interrupted) return 130;
+  return failed == records.size() ? 1 : 0;  // partial failures are in the report; none succeeding is an error
 }
 
 }  // namespace
