@@ -157,6 +157,14 @@ TEST_F(ServeErrors, BadServerOptionsThrow) {
   EXPECT_THROW(Server{o}, Error);
 }
 
+TEST_F(ServeErrors, PortInUseIsAnError) {
+  RunningServer first(stories_options(1, 64));
+  ServerOptions o = stories_options(1, 64);
+  o.port = first.port;
+  Server second(o);
+  EXPECT_THROW(second.bind(), Error);
+}
+
 }  // namespace
 }  // namespace hearth::test
 #else

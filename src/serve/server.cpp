@@ -50,10 +50,13 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
   const size_t threads = static_cast<size_t>(std::max(options.http_threads, options.parallel * 2 + 4));
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(options.max_body_bytes);
-  // httplib listens with a backlog of 5: a burst of clients connecting at once loses connections. Keep the
-  // socket so that bind() can listen again with the system's maximum.
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and take half the
+  // connections: SO_REUSEADDR only, so that a port in use is an error. httplib listens with a backlog of 5 (a
+  // burst of clients connecting at once loses connections): keep the socket so that bind() can listen again
+  // with the system's maximum.
   http.set_socket_options([impl = impl_.get()](socket_t sock) {
-    httplib::default_socket_options(sock);
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     impl->listen_fd = sock;
   });
   http.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
