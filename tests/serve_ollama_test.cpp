@@ -124,6 +124,9 @@ TEST_F(ServeOllama, EmptyPromptLoadsTheModel) {
   json j = json::parse(r->body);
   EXPECT_EQ(j["done"], true);
   EXPECT_EQ(j["done_reason"], "load");
+  auto chat = post_json(c, "/api/chat", {{"model", "stories"}, {"messages", json::array()}});
+  ASSERT_EQ(chat->status, 200) << chat->body;
+  EXPECT_EQ(json::parse(chat->body)["done_reason"], "load");
 }
 
 }  // namespace

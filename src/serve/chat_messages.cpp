@@ -4,10 +4,10 @@
 
 namespace hearth::serve {
 
-std::vector<ChatMessage> parse_messages(const json& body) {
+std::vector<ChatMessage> parse_messages(const json& body, bool allow_empty) {
   const json* msgs = get_array(body, "messages");
   if (!msgs) throw bad_request("missing required field 'messages'", "missing_field");
-  if (msgs->empty()) throw bad_request("'messages' must not be empty");
+  if (msgs->empty() && !allow_empty) throw bad_request("'messages' must not be empty");
   std::vector<ChatMessage> out;
   for (size_t i = 0; i < msgs->size(); ++i) {
     const json& m = (*msgs)[i];

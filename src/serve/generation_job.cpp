@@ -54,7 +54,7 @@ std::shared_ptr<GenerationJob> GenerationJob::start(std::shared_ptr<LoadedModel>
   } catch (const Error& e) {
     totals.requests--;
     totals.active--;
-    throw bad_request(e.what());
+    throw ApiError(503, e.what(), "server_error", "unavailable");  // the server is shutting down
   }
   return job;
 }

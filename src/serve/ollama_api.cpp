@@ -93,7 +93,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   std::string prompt;
   bool raw = false;
   if (chat) {
-    messages = parse_messages(body);
+    messages = parse_messages(body, true);
   } else {
     prompt = get_string(body, "prompt").value_or("");
     raw = get_bool(body, "raw").value_or(false);
