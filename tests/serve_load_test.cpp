@@ -1,6 +1,7 @@
 // hearth serve under load: many concurrent streaming clients over loopback (both APIs) share four
 // sequences; each gets exactly its own greedy text (nothing lost or crossed), the server's counters
-// balance, and memory stays flat over rounds. A client that disconnects mid-stream cancels its generation.
+// balance, and memory stays flat over rounds. A client that disconnects (streaming or waiting for a whole
+// response) cancels its generation.
 #include <gtest/gtest.h>
 
 #ifdef HEARTH_HAVE_HTTP
@@ -86,7 +87,7 @@ TEST(ServeLoad, ConcurrentStreamingClientsGetTheirOwnText) {
   EXPECT_EQ(c.active, 0);
 }
 
-TEST(ServeLoad, DisconnectingStreamingClientStopsItsGeneration) {
+TEST(ServeLoad, DisconnectingClientStopsItsGeneration) {
   HEARTH_REQUIRE_FIXTURE(stories_path());
   RunningServer srv(stories_options(2, 4096));
   for (const char* path : {"/v1/completions", "/api/generate"}) {
@@ -114,6 +115,27 @@ TEST(ServeLoad, DisconnectingStreamingClientStopsItsGeneration) {
       after = srv.server->counters();
     }
     EXPECT_EQ(after.finished, before.finished + 1) << path;
+    EXPECT_EQ(after.cancelled, before.cancelled + 1) << path;
+    EXPECT_LT(after.tokens_generated - before.tokens_generated, 3000u) << path;
+  }
+  // Whole (non-stream) responses: the client gives up waiting and closes; the server sees it without writing.
+  for (const char* path : {"/v1/chat/completions", "/api/chat"}) {
+    const bool openai = std::string(path) == "/v1/chat/completions";
+    json body = {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Tell a long story"}}}}, {"stream", false}};
+    if (openai) body["max_tokens"] = -1, body["temperature"] = 0;
+    else body["options"] = {{"temperature", 0}, {"num_predict", -1}};
+    const ServerCounters before = srv.server->counters();
+    {
+      httplib::Client c("127.0.0.1", srv.port);
+      c.set_read_timeout(0, 30000);  // 30 ms
+      auto r = post_json(c, path, body);
+      EXPECT_FALSE(r) << path << " answered within 30 ms; the test needs a longer generation";
+    }
+    ServerCounters after = srv.server->counters();
+    for (int i = 0; i < 400 && after.finished == before.finished; ++i) {
+      std::this_thread::sleep_for(25ms);
+      after = srv.server->counters();
+    }
     EXPECT_EQ(after.cancelled, before.cancelled + 1) << path;
     EXPECT_LT(after.tokens_generated - before.tokens_generated, 3000u) << path;
   }

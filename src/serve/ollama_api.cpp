@@ -141,11 +141,12 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   };
   auto failed = [](const GenerationJob& j) { return j.stats().stop_reason.rfind("error", 0) == 0; };
   if (!stream) {
-    std::string text = collect(*job, state.stopping);
-    if (failed(*job)) throw ApiError(500, "generation failed: " + job->stats().stop_reason);
-    json j = message(text, true);
-    add_stats(j, *job, load_ms);
-    send_json(res, j);
+    respond_whole(res, job, "application/json", [message, failed, load_ms](const GenerationJob& job, const std::string& text) {
+      if (failed(job)) return json{{"error", "generation failed: " + job.stats().stop_reason}}.dump();
+      json j = message(text, true);
+      add_stats(j, job, load_ms);
+      return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    }, state.stopping);
     return;
   }
   StreamFormat fmt;

@@ -126,19 +126,21 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   const char* object = chat ? "chat.completion" : "text_completion";
 
   if (!stream) {
-    std::string text = collect(*job, state.stopping);
-    if (failed(*job)) throw ApiError(500, "generation failed: " + job->stats().stop_reason, "server_error");
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", c->choice_end(*job)}};
-    if (chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
-    else choice["text"] = text;
-    send_json(res, {{"id", c->id},
-                    {"object", object},
-                    {"created", c->created},
-                    {"model", c->model},
-                    {"system_fingerprint", "hearth"},
-                    {"choices", json::array({choice})},
-                    {"usage", usage_of(*job)},
-                    {"timings", timings_of(*job)}});
+    respond_whole(res, job, "application/json", [c, object](const GenerationJob& job, const std::string& text) {
+      if (failed(job)) return error_body(ApiStyle::OpenAI, 500, "generation failed: " + job.stats().stop_reason).dump();
+      json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", c->choice_end(job)}};
+      if (c->chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
+      else choice["text"] = text;
+      return json{{"id", c->id},
+                  {"object", object},
+                  {"created", c->created},
+                  {"model", c->model},
+                  {"system_fingerprint", "hearth"},
+                  {"choices", json::array({choice})},
+                  {"usage", usage_of(job)},
+                  {"timings", timings_of(job)}}
+          .dump(-1, ' ', false, json::error_handler_t::replace);
+    }, state.stopping);
     return;
   }
 

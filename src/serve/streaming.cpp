@@ -46,16 +46,38 @@ void respond_stream(httplib::Response& res, std::shared_ptr<GenerationJob> job, 
       });
 }
 
-std::string collect(GenerationJob& job, const std::atomic<bool>& stopping) {
-  std::string all, text;
-  for (;;) {
-    if (stopping) job.cancel();
-    switch (job.next(text, 100ms)) {
-      case GenerationJob::Poll::Text: all += text; break;
-      case GenerationJob::Poll::Done: return all;
-      case GenerationJob::Poll::Idle: break;
-    }
-  }
+void respond_whole(httplib::Response& res, std::shared_ptr<GenerationJob> job, const std::string& content_type,
+                   std::function<std::string(const GenerationJob& job, const std::string& text)> body,
+                   const std::atomic<bool>& stopping) {
+  auto make = std::make_shared<decltype(body)>(std::move(body));
+  res.set_chunked_content_provider(
+      content_type,
+      [job, make, &stopping](size_t, httplib::DataSink& sink) {
+        std::string all, text;
+        auto checked = std::chrono::steady_clock::now();
+        for (;;) {
+          if (stopping) job->cancel();
+          const auto poll = job->next(text, 50ms);
+          if (poll == GenerationJob::Poll::Text) all += text;
+          if (poll == GenerationJob::Poll::Done) break;
+          // is_writable() also sees a peer that has closed, without writing anything.
+          const auto now = std::chrono::steady_clock::now();
+          if (now - checked >= 50ms) {
+            checked = now;
+            if (!sink.is_writable()) {
+              job->cancel();
+              return false;
+            }
+          }
+        }
+        const std::string bytes = (*make)(*job, all);
+        sink.write(bytes.data(), bytes.size());
+        sink.done();
+        return true;
+      },
+      [job](bool success) {
+        if (!success) job->cancel();
+      });
 }
 
 std::string finish_reason(const std::string& r) {

@@ -22,8 +22,12 @@ struct StreamFormat {
 // Makes res stream the job (the handler returns at once; an HTTP thread sends as text arrives).
 void respond_stream(httplib::Response& res, std::shared_ptr<GenerationJob> job, StreamFormat format,
                     const std::atomic<bool>& stopping);
-// Waits for the whole text (the server stopping cancels the generation).
-std::string collect(GenerationJob& job, const std::atomic<bool>& stopping);
+// Sends the whole response once the job has ended: body(job, text) gives its bytes. Meanwhile the connection
+// is watched, and a client that goes away cancels the generation. The status is 200 from the start, so a
+// generation that fails once started (a device error) is reported in the body only.
+void respond_whole(httplib::Response& res, std::shared_ptr<GenerationJob> job, const std::string& content_type,
+                   std::function<std::string(const GenerationJob& job, const std::string& text)> body,
+                   const std::atomic<bool>& stopping);
 
 // "eog"/"stop" -> "stop", "length"/"context" -> "length"; others as they are.
 std::string finish_reason(const std::string& stop_reason);
