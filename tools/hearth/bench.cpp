@@ -146,7 +146,8 @@ int bench(BenchOptions& o) {
 
 Runner add_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "measure prompt processing and generation speed (llama-bench style); bench --eval: see hearth eval");
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "measure prompt processing and generation speed (llama-bench style); bench --eval: see hearth eval");
   cmd->add_option("-m,--model", o->model.model, "model file (GGUF)")->required();
   cmd->add_option("-p,--n-prompt", o->prompt_sizes, "prompt lengths, comma-separated (0: skip)");
   cmd->add_option("-n,--n-gen", o->gen_sizes, "generation lengths, comma-separated (0: skip)");
