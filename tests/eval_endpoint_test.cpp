@@ -64,10 +64,10 @@ class FakeOpenAi : public ::testing::Test {
       } else if (model == "error-object") {
         res.set_content(sse({{"error", {{"message", "context too long"}}}}), "text/event-stream");
       } else if (model == "nostream") {
-        res.set_content(json({{"choices", {{{"text", "Paris"}}}},
-                              {"usage", {{"prompt_tokens", 12}, {"completion_tokens", 2}}}})
-                            .dump(),
-                        "application/json");
+        res.set_content(
+            json({{"choices", {{{"text", "Paris"}}}}, {"usage", {{"prompt_tokens", 12}, {"completion_tokens", 2}}}})
+                .dump(),
+            "application/json");
       } else {  // "good": one text piece per token, spaced in time, then usage and timings
         const int n = body.value("max_tokens", 4);
         res.set_chunked_content_provider("text/event-stream", [n](size_t, httplib::DataSink& sink) {
@@ -88,9 +88,8 @@ class FakeOpenAi : public ::testing::Test {
       }
     };
     server_.Post("/v1/completions", handler);
-    server_.Post("/v1/chat/completions", [this, handler](const httplib::Request& req, httplib::Response& res) {
-      handler(req, res);
-    });
+    server_.Post("/v1/chat/completions",
+                 [this, handler](const httplib::Request& req, httplib::Response& res) { handler(req, res); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -121,8 +120,8 @@ TEST_F(FakeOpenAi, StreamedCompletionIsMeasured) {
   const Measurement m = run("good");
   ASSERT_TRUE(m.ok) << m.error;
   EXPECT_EQ(m.text, " tok0 tok1 tok2 tok3 tok4 tok5");
-  EXPECT_EQ(m.gen_tokens, 6);     // from usage
-  EXPECT_EQ(m.prompt_tokens, 7);  // from usage
+  EXPECT_EQ(m.gen_tokens, 6);              // from usage
+  EXPECT_EQ(m.prompt_tokens, 7);           // from usage
   EXPECT_DOUBLE_EQ(m.prompt_tps, 3500.0);  // llama-server's own prompt timing
   EXPECT_GT(m.ttft_ms, 0);
   EXPECT_GT(m.total_ms, m.ttft_ms);

@@ -21,7 +21,8 @@ std::string rtrim(std::string s) {
 
 TEST(EvalLocal, GreedyTextMatchesReferenceEveryTime) {
   HEARTH_REQUIRE_FIXTURE(kModel);
-  const std::string expected = rtrim(test::read_text(test::fixture("stories260K/expected/run_t0_prompt-Zoo_n60.stdout.txt")));
+  const std::string expected =
+      rtrim(test::read_text(test::fixture("stories260K/expected/run_t0_prompt-Zoo_n60.stdout.txt")));
   auto target = make_local_target(kModel, {}, 0);
   EXPECT_EQ(target->device(), "CPU");
   EXPECT_EQ(target->n_gpu_layers(), 0);

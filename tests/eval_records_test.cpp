@@ -35,9 +35,10 @@ TEST(EvalPrompts, DefaultSetIsVaried) {
 }
 
 TEST(EvalPrompts, Jsonl) {
-  const std::string path = write_tmp("prompts.jsonl",
-                                     "# comment\n{\"prompt\": \"a\"}\n\n{\"prompt\": \"b\", \"id\": \"x\", \"max_tokens\": 9, "
-                                     "\"kind\": \"long\"}\n{\"prompt\": \"c\", \"id\": 7}\n");
+  const std::string path =
+      write_tmp("prompts.jsonl",
+                "# comment\n{\"prompt\": \"a\"}\n\n{\"prompt\": \"b\", \"id\": \"x\", \"max_tokens\": 9, "
+                "\"kind\": \"long\"}\n{\"prompt\": \"c\", \"id\": 7}\n");
   const std::vector<Prompt> p = load_prompts_jsonl(path, 33);
   ASSERT_EQ(p.size(), 3u);
   EXPECT_EQ(p[0].id, "p1");
@@ -60,8 +61,9 @@ TEST(EvalPrompts, BadJsonlNamesTheLine) {
   EXPECT_NE(message("{\"prompt\": \"a\"}\n{\"prompt\": \n").find("bad.jsonl:2: invalid JSON"), std::string::npos);
   EXPECT_NE(message("[1, 2]\n").find(":1: expected an object"), std::string::npos);
   EXPECT_NE(message("{\"prompt\": \"a\", \"max_tokens\": -3}\n").find("max_tokens"), std::string::npos);
-  EXPECT_NE(message("{\"prompt\": \"a\", \"id\": \"d\"}\n{\"prompt\": \"b\", \"id\": \"d\"}\n").find("duplicate id 'd'"),
-            std::string::npos);
+  EXPECT_NE(
+      message("{\"prompt\": \"a\", \"id\": \"d\"}\n{\"prompt\": \"b\", \"id\": \"d\"}\n").find("duplicate id 'd'"),
+      std::string::npos);
   EXPECT_NE(message("\n# nothing\n").find("holds no prompts"), std::string::npos);
   EXPECT_THROW(load_prompts_jsonl(std::string(HEARTH_TEST_TMP) + "/missing.jsonl"), Error);
 }
@@ -86,7 +88,8 @@ RequestRecord record(const std::string& config, double tps, double jpt, bool ok 
 TEST(EvalRecords, CsvQuotesAndLeavesUnknownEmpty) {
   const std::string csv = records_csv({record("a, \"quoted\"", 12.5, kUnknown), record("b", 1, 2, false)});
   const std::string header = csv.substr(0, csv.find('\n'));
-  EXPECT_EQ(header.rfind("config,target,model,prompt_id,rep,ok,error,prompt_tokens,prompt_tps,gen_tokens,gen_tps", 0), 0u);
+  EXPECT_EQ(header.rfind("config,target,model,prompt_id,rep,ok,error,prompt_tokens,prompt_tps,gen_tokens,gen_tps", 0),
+            0u);
   EXPECT_NE(header.find(",ttft_ms,total_ms,temperature,n_gpu_layers,device,energy_source,mean_power_w,energy_j,"
                         "j_per_token,wh_per_token,usd_per_mtok"),
             std::string::npos);

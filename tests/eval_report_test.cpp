@@ -106,9 +106,9 @@ TEST(EvalReport, RendersInHeadlessChromium) {
   EXPECT_EQ(count(dom.out, "class=\"box\""), 4u);
   EXPECT_NE(dom.out.find("test report"), std::string::npos);
   // A screenshot: the page paints to a PNG of plausible size.
-  const test::CommandResult shot = test::run_command("timeout 120 " + chromium + flags +
-                                                     "--window-size=1200,900 --screenshot=" + png.string() +
-                                                     " file://" + html.string());
+  const test::CommandResult shot =
+      test::run_command("timeout 120 " + chromium + flags + "--window-size=1200,900 --screenshot=" + png.string() +
+                        " file://" + html.string());
   ASSERT_EQ(shot.status, 0);
   ASSERT_TRUE(fs::exists(png));
   EXPECT_GT(fs::file_size(png), 10000u);

@@ -36,12 +36,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -98,7 +109,8 @@ std::string box_plot_svg(const std::string& title, const std::string& unit, cons
     o += "<text x=\"" + num(kLabelW - 8) + "\" y=\"" + num(cy + 4) + "\" text-anchor=\"end\" font-size=\"12\">" +
          html_escape(rows[i].label) + "</text>";
     if (s.n == 0) {
-      o += "<text x=\"" + num(kLabelW + 4) + "\" y=\"" + num(cy + 4) + "\" font-size=\"12\" fill=\"#888\">no data</text></g>\n";
+      o += "<text x=\"" + num(kLabelW + 4) + "\" y=\"" + num(cy + 4) +
+           "\" font-size=\"12\" fill=\"#888\">no data</text></g>\n";
       continue;
     }
     o += "<line x1=\"" + num(x(s.whisker_lo)) + "\" y1=\"" + num(cy) + "\" x2=\"" + num(x(s.whisker_hi)) + "\" y2=\"" +
@@ -114,8 +126,10 @@ std::string box_plot_svg(const std::string& title, const std::string& unit, cons
       if (v < lo || v > hi) {  // off the axis: an arrow at the edge, the value in its tooltip
         const bool right = v > hi;
         const double ex = right ? kLabelW + kPlotW + 2 : kLabelW - 2, d = right ? -7 : 7;
-        o += "<path class=\"outlier\" d=\"M" + num(ex) + " " + num(cy) + " l" + num(d) + " -5 v10 z\" fill=\"#c00\">"
-             "<title>outlier " + tick_text(v) + "</title></path>";
+        o += "<path class=\"outlier\" d=\"M" + num(ex) + " " + num(cy) + " l" + num(d) +
+             " -5 v10 z\" fill=\"#c00\">"
+             "<title>outlier " +
+             tick_text(v) + "</title></path>";
         continue;
       }
       o += "<circle class=\"outlier\" cx=\"" + num(x(v)) + "\" cy=\"" + num(cy) +

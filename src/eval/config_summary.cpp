@@ -70,7 +70,8 @@ std::string format_median_iqr(const Summary& s, int decimals) {
 
 std::string format_mean_std(const Summary& s, int decimals) {
   if (s.n == 0 || !s.outliers.empty()) return "";
-  return decimals < 0 ? fmt_g(s.mean) + " ± " + fmt_g(s.stddev) : fmt(s.mean, decimals) + " ± " + fmt(s.stddev, decimals);
+  return decimals < 0 ? fmt_g(s.mean) + " ± " + fmt_g(s.stddev)
+                      : fmt(s.mean, decimals) + " ± " + fmt(s.stddev, decimals);
 }
 
 std::string format_ratio(double hosted_usd, double local_usd) {
@@ -83,13 +84,13 @@ std::string format_ratio(double hosted_usd, double local_usd) {
 
 std::string summary_table_text(const std::vector<ConfigSummary>& summaries, const std::vector<HostedPrice>& hosted) {
   using Row = std::vector<std::string>;
-  std::vector<Row> rows = {{"configuration", "ok/fail", "gen t/s med ± IQR", "(mean ± sd)", "prompt t/s",
-                            "TTFT ms", "J/token", "USD/1M tok"}};
+  std::vector<Row> rows = {{"configuration", "ok/fail", "gen t/s med ± IQR", "(mean ± sd)", "prompt t/s", "TTFT ms",
+                            "J/token", "USD/1M tok"}};
   for (const ConfigSummary& s : summaries)
     rows.push_back({s.config, std::to_string(s.n_ok) + "/" + std::to_string(s.n_failed),
-                    format_median_iqr(s.gen_tps, 2), format_mean_std(s.gen_tps, 2),
-                    format_median_iqr(s.prompt_tps, 1), format_median_iqr(s.ttft_ms, 1),
-                    format_median_iqr(s.j_per_token, -1), fmt_g(s.cost.usd_per_million_tokens)});
+                    format_median_iqr(s.gen_tps, 2), format_mean_std(s.gen_tps, 2), format_median_iqr(s.prompt_tps, 1),
+                    format_median_iqr(s.ttft_ms, 1), format_median_iqr(s.j_per_token, -1),
+                    fmt_g(s.cost.usd_per_million_tokens)});
   std::vector<Row> cost = {{"configuration", "USD/1M tok"}};
   for (const HostedPrice& h : hosted) cost[0].push_back(h.name + " " + fmt(h.usd_per_million_output, 2));
   for (const ConfigSummary& s : summaries) {
@@ -123,7 +124,8 @@ std::string summary_table_text(const std::vector<ConfigSummary>& summaries, cons
     return out;
   };
   std::string out = render(rows);
-  if (!hosted.empty()) out += "\nhosted price (USD/1M output tokens) as a multiple of the local electricity cost:\n" + render(cost);
+  if (!hosted.empty())
+    out += "\nhosted price (USD/1M output tokens) as a multiple of the local electricity cost:\n" + render(cost);
   return out;
 }
 

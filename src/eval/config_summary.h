@@ -15,7 +15,7 @@ struct ConfigSummary {
   int n_gpu_layers = -1;
   size_t n_ok = 0, n_failed = 0;
   Summary gen_tps, prompt_tps, ttft_ms, j_per_token;  // over the successful requests
-  EnergyCost cost;  // at the median J/token (NaN fields when energy is unknown)
+  EnergyCost cost;                                    // at the median J/token (NaN fields when energy is unknown)
 };
 
 // One summary per configuration, in the order configurations first appear in records.

@@ -46,8 +46,10 @@ std::string seconds_text(double s) {
 
 bool is_local_host(const std::string& host_port) {
   std::string h = host_port;
-  if (!h.empty() && h[0] == '[') h = h.substr(1, h.find(']') - 1);
-  else if (size_t colon = h.rfind(':'); colon != std::string::npos) h.resize(colon);
+  if (!h.empty() && h[0] == '[')
+    h = h.substr(1, h.find(']') - 1);
+  else if (size_t colon = h.rfind(':'); colon != std::string::npos)
+    h.resize(colon);
   return h == "localhost" || h == "::1" || h == "0.0.0.0" || h.rfind("127.", 0) == 0;
 }
 

@@ -33,8 +33,8 @@ class LocalTarget : public Target {
     Measurement m;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      const std::vector<int32_t> prompt = r.chat ? model_->tokenize_chat({{"user", r.prompt}}, true)
-                                                 : model_->tokenize(r.prompt, true, true);
+      const std::vector<int32_t> prompt =
+          r.chat ? model_->tokenize_chat({{"user", r.prompt}}, true) : model_->tokenize(r.prompt, true, true);
       if (static_cast<int>(prompt.size()) + r.max_tokens > session_->n_ctx())
         throw Error("prompt (" + std::to_string(prompt.size()) + " tokens) and max_tokens (" +
                     std::to_string(r.max_tokens) + ") exceed the context of " + std::to_string(session_->n_ctx()));

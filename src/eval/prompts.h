@@ -6,10 +6,10 @@
 namespace hearth::eval {
 
 struct Prompt {
-  std::string id;       // unique within the set; names the prompt in every record
+  std::string id;  // unique within the set; names the prompt in every record
   std::string text;
   int max_tokens = 128;  // generation limit of each request
-  std::string kind;     // "short" or "long" expected answer (informational)
+  std::string kind;      // "short" or "long" expected answer (informational)
 };
 
 // A varied default set: short factual answers and long free-form ones.

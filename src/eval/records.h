@@ -8,19 +8,19 @@
 namespace hearth::eval {
 
 struct RequestRecord {
-  std::string config;     // configuration label (target and temperature)
-  std::string target;     // "hearth" or "endpoint"
-  std::string model;      // model file or served model name
+  std::string config;  // configuration label (target and temperature)
+  std::string target;  // "hearth" or "endpoint"
+  std::string model;   // model file or served model name
   std::string prompt_id;
-  int rep = 0;            // repetition, from 1
+  int rep = 0;  // repetition, from 1
   Measurement m;
   double temperature = 0;
   int n_gpu_layers = -1;  // -1: unknown
   std::string device;
-  std::string energy_source;     // "rapl:package-0 (counter)", "estimate:65W (estimate)", "" when none
+  std::string energy_source;  // "rapl:package-0 (counter)", "estimate:65W (estimate)", "" when none
   double mean_power_w = kUnknown;
-  double energy_j = kUnknown;    // energy of the whole request (prompt and generation)
-  double j_per_token = kUnknown;   // energy_j / generated tokens
+  double energy_j = kUnknown;     // energy of the whole request (prompt and generation)
+  double j_per_token = kUnknown;  // energy_j / generated tokens
   double wh_per_token = kUnknown;
   double usd_per_mtok = kUnknown;  // electricity per 1M generated tokens
 };

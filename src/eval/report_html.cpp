@@ -39,31 +39,33 @@ svg{display:block;margin:10px 0;font-family:inherit}
 
 std::string render_html_report(const std::vector<RequestRecord>& records, const std::vector<ConfigSummary>& summaries,
                                const std::vector<HostedPrice>& hosted, const ReportInfo& info) {
-  std::string o = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
-                  html_escape(info.title) + "</title>\n" + kStyle + "</head><body>\n";
+  std::string o = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(info.title) +
+                  "</title>\n" + kStyle + "</head><body>\n";
   o += "<h1>" + html_escape(info.title) + "</h1>\n<p class=\"note\">";
   if (!info.generated_at.empty()) o += "Generated " + html_escape(info.generated_at) + ". ";
   o += std::to_string(info.n_prompts) + " prompts x " + std::to_string(info.reps) +
-       " repetitions per configuration (warm-up excluded). Electricity at " + fmt(info.price_kwh, "%.3f") +
-       " USD/kWh.";
+       " repetitions per configuration (warm-up excluded). Electricity at " + fmt(info.price_kwh, "%.3f") + " USD/kWh.";
   if (!info.energy_note.empty()) o += "<br>Energy: " + html_escape(info.energy_note);
   if (!info.command.empty()) o += "<br>Command: <code>" + html_escape(info.command) + "</code>";
   o += "</p>\n";
-  if (info.interrupted) o += "<p class=\"err\">The run was interrupted: this report holds what was measured before.</p>\n";
+  if (info.interrupted)
+    o += "<p class=\"err\">The run was interrupted: this report holds what was measured before.</p>\n";
 
   o += "<h2>Summary</h2>\n<p class=\"note\">median ± IQR; mean ± std where the configuration has no 1.5 IQR "
        "outliers.</p>\n<table><tr><th>configuration</th><th>device</th><th>GPU layers</th><th>ok / failed</th>"
        "<th>gen tokens/s</th><th>mean ± std</th><th>prompt tokens/s</th><th>mean ± std</th><th>TTFT ms</th>"
        "<th>J / token</th><th>mean ± std</th></tr>\n";
   for (const ConfigSummary& s : summaries)
-    o += "<tr>" + cell(s.config) + cell(s.device) + cell(s.n_gpu_layers < 0 ? "-" : std::to_string(s.n_gpu_layers), true) +
+    o += "<tr>" + cell(s.config) + cell(s.device) +
+         cell(s.n_gpu_layers < 0 ? "-" : std::to_string(s.n_gpu_layers), true) +
          cell(std::to_string(s.n_ok) + " / " + std::to_string(s.n_failed), true) + stat_cells(s.gen_tps, 2) +
          stat_cells(s.prompt_tps, 1) + cell(format_median_iqr(s.ttft_ms, 1), true) + stat_cells(s.j_per_token, -1) +
          "</tr>\n";
   o += "</table>\n";
 
   std::vector<BoxRow> gen, jpt;
-  for (const ConfigSummary& s : summaries) gen.push_back({s.config, s.gen_tps}), jpt.push_back({s.config, s.j_per_token});
+  for (const ConfigSummary& s : summaries)
+    gen.push_back({s.config, s.gen_tps}), jpt.push_back({s.config, s.j_per_token});
   o += "<h2>Generation speed</h2>\n" + box_plot_svg("generated tokens per second", "tokens/s", gen);
   o += "<h2>Energy per generated token</h2>\n" + box_plot_svg("energy per generated token", "J/token", jpt);
 

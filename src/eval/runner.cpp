@@ -12,8 +12,7 @@ namespace {
 std::string energy_source_text(const telemetry::PowerSampler& power) {
   std::string out;
   const std::vector<std::string> names = power.names(), methods = power.methods();
-  for (size_t i = 0; i < names.size(); ++i)
-    out += (i ? " + " : "") + names[i] + " (" + methods[i] + ")";
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? " + " : "") + names[i] + " (" + methods[i] + ")";
   return out;
 }
 

@@ -15,9 +15,9 @@
 namespace hearth::eval {
 
 struct TargetSpec {
-  std::string label;  // "hearth stories260K.gguf t=2 ngl=0", "endpoint llama-server"
-  std::string kind;   // "hearth" or "endpoint"
-  std::string model;  // model file or served name
+  std::string label;                              // "hearth stories260K.gguf t=2 ngl=0", "endpoint llama-server"
+  std::string kind;                               // "hearth" or "endpoint"
+  std::string model;                              // model file or served name
   std::function<std::unique_ptr<Target>()> open;  // may throw hearth::Error (recorded, the run goes on)
 };
 
@@ -33,8 +33,8 @@ struct RunOptions {
 
 struct RunHooks {
   std::function<void(size_t done, size_t total, const std::string& what)> progress;  // after each request
-  std::function<bool()> stop;                  // true: finish now (the request under way is cancelled)
-  telemetry::PowerSampler* power = nullptr;    // null: no energy figures
+  std::function<bool()> stop;                // true: finish now (the request under way is cancelled)
+  telemetry::PowerSampler* power = nullptr;  // null: no energy figures
 };
 
 // The configuration label of a target at a temperature: "LABEL T=0.7".

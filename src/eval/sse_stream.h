@@ -26,7 +26,7 @@ class SseStream {
   Clock::time_point start_, first_{}, last_{};
   std::string buf_, body_, error_, text_;
   bool saw_event_ = false, done_ = false;
-  int pieces_ = 0;                 // chunks that carried text
+  int pieces_ = 0;  // chunks that carried text
   int usage_prompt_ = -1, usage_completion_ = -1;
   double server_prompt_tps_ = kUnknown;
 };

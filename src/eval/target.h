@@ -25,17 +25,17 @@ struct Measurement {
   int prompt_tokens = 0;
   double prompt_tps = kUnknown;  // prompt tokens per second
   int gen_tokens = 0;
-  double gen_tps = kUnknown;     // generated tokens per second, first token to last
-  double ttft_ms = kUnknown;     // request start to the first generated token
+  double gen_tps = kUnknown;  // generated tokens per second, first token to last
+  double ttft_ms = kUnknown;  // request start to the first generated token
   double total_ms = kUnknown;
-  std::string text;              // the generated text
+  std::string text;  // the generated text
 };
 
 class Target {
  public:
   virtual ~Target() = default;
-  virtual std::string device() const = 0;   // "CPU", "CUDA0", "endpoint 127.0.0.1:8080"
-  virtual int n_gpu_layers() const = 0;     // -1: unknown (endpoint)
+  virtual std::string device() const = 0;  // "CPU", "CUDA0", "endpoint 127.0.0.1:8080"
+  virtual int n_gpu_layers() const = 0;    // -1: unknown (endpoint)
   // Whether the machine's energy readers see this target's work (a local model or a local server).
   virtual bool local_energy() const = 0;
   // Runs one request; per-request failures come back in the Measurement, not as exceptions.

@@ -160,8 +160,10 @@ int run_eval_command(const EvalOptions& o) {
   for (const std::string& item : o.hosted) {
     eval::HostedPrice h = eval::parse_hosted_price(item);
     auto same = std::find_if(hosted.begin(), hosted.end(), [&](const auto& x) { return x.name == h.name; });
-    if (same != hosted.end()) *same = h;
-    else hosted.push_back(h);
+    if (same != hosted.end())
+      *same = h;
+    else
+      hosted.push_back(h);
   }
   eval::RunOptions ro;
   ro.temperatures = parse_list<double>(o.temps, "--temp");
@@ -223,8 +225,8 @@ int run_eval_command(const EvalOptions& o) {
   for (const auto& r : records) failed += !r.m.ok;
   for (const auto& r : records)
     if (!r.m.ok) {
-      std::fprintf(stderr, "%zu of %zu requests failed; first: %s [%s]: %s\n", failed, records.size(),
-                   r.config.c_str(), r.prompt_id.c_str(), r.m.error.c_str());
+      std::fprintf(stderr, "%zu of %zu requests failed; first: %s [%s]: %s\n", failed, records.size(), r.config.c_str(),
+                   r.prompt_id.c_str(), r.m.error.c_str());
       break;
     }
   if (!failure.empty()) throw Error(failure);
@@ -238,8 +240,9 @@ Runner add_eval(CLI::App& app, const std::string& command_line) {
   auto o = std::make_shared<EvalOptions>();
   o->command = command_line;
   CLI::App* cmd = app.add_subcommand(
-      "eval", "evaluate local models and OpenAI-API endpoints on a prompt set: speed, energy, cost, HTML report "
-              "(also: hearth bench --eval)");
+      "eval",
+      "evaluate local models and OpenAI-API endpoints on a prompt set: speed, energy, cost, HTML report "
+      "(also: hearth bench --eval)");
   cmd->add_option("-m,--model", o->models, "local model file(s) (GGUF); repeat for several");
   cmd->add_option("-t,--threads", o->threads, "CPU thread counts, comma-separated (0: automatic)");
   cmd->add_option("--n-gpu-layers,--gpu-layers", o->ngl, "layers on GPU, comma-separated (-ngl; -1: automatic)");
