@@ -98,7 +98,8 @@ TEST_F(LocalHub, MissingFileIsAClearError) {
 }
 
 TEST_F(LocalHub, CliPullAndRunAcceptHfSources) {
-  std::string cmd = "HEARTH_CACHE=" + dir_.string() + " " + HEARTH_BINARY + " pull hf:org/repo/model.gguf 2>/dev/null";
+  std::string cmd = "HEARTH_CACHE=" + dir_.string() + " " + HEARTH_BINARY +
+                    " pull --cache-only hf:org/repo/model.gguf 2>/dev/null";
   auto r = test::run_command(cmd);
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.out, (dir_ / "hf/org/repo/model.gguf").string() + "\n");

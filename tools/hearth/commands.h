@@ -21,8 +21,20 @@ Runner add_serve(CLI::App& app);
 // command_line: the invocation as typed, quoted in the report.
 Runner add_eval(CLI::App& app, const std::string& command_line);
 
-// A local path as is; hf:/http(s) sources are downloaded into the cache first (with a progress bar).
+// A local path as is; a model store name (store at models_flag, else the default resolution) as its file;
+// hf:/http(s) sources are downloaded into the cache first (with a progress bar).
 std::string resolve_model(const std::string& source);
+std::string resolve_model(const std::string& source, const std::string& models_flag);
+
+// Model store commands (store_cmds.cpp; pull is in pull.cpp).
+Runner add_import(CLI::App& app);
+Runner add_list(CLI::App& app);
+Runner add_rm(CLI::App& app);
+Runner add_cp(CLI::App& app);
+Runner add_create(CLI::App& app);
+Runner add_show(CLI::App& app);
+// A progress bar on stderr for store operations (copying, downloading, verifying).
+std::function<void(const std::string&, uint64_t, uint64_t)> store_progress_bar();
 
 // Options shared by the commands that load a model.
 struct ModelOptions {

@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
   auto all = [](CLI::App*) { return true; };
   for (auto add : {hearth::cli::add_run, hearth::cli::add_info, hearth::cli::add_bench, hearth::cli::add_pull,
                    hearth::cli::add_logits, hearth::cli::add_perplexity,
-                   hearth::cli::add_quantize, hearth::cli::add_serve}) {
+                   hearth::cli::add_quantize, hearth::cli::add_serve, hearth::cli::add_import,
+                   hearth::cli::add_list, hearth::cli::add_rm, hearth::cli::add_cp, hearth::cli::add_create,
+                   hearth::cli::add_show}) {
     hearth::cli::Runner r = add(app);
     runners.emplace_back(app.get_subcommands(all).back(), r);
   }

@@ -1,11 +1,15 @@
-// hearth pull: fetch a model (hf:ORG/REPO/FILE or an http(s) URL) into the local cache.
+// hearth pull: fetch a model (hf:ORG/REPO/FILE or an http(s) URL) into the model store (or, with
+// --cache-only, only into the download cache as before the store). Also resolve_model: what a model argument
+// of run/serve/... names (a file, a store name, or a remote source).
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "commands.h"
 #include "hearth/download.h"
+#include "hearth/store.h"
 
 namespace hearth::cli {
 
@@ -25,18 +29,50 @@ std::function<void(const DownloadProgress&)> progress_bar(const std::string& wha
   };
 }
 
-std::string resolve_model(const std::string& src) {
+std::string resolve_model(const std::string& src) { return resolve_model(src, ""); }
+
+std::string resolve_model(const std::string& src, const std::string& models_flag) {
+  std::error_code ec;
+  if (!is_remote_source(src) && !std::filesystem::exists(src, ec)) {
+    // Not a file: a name in the model store, when there is one by that name.
+    std::optional<StoreModel> m;
+    try {
+      m = ModelStore(resolve_models_dir(models_flag).dir).find(src);
+    } catch (const Error&) {
+      // not a valid store name either: reported below as a missing file
+    }
+    if (m) return m->path;
+  }
   return resolve_model_source(src, default_cache_dir(), progress_bar("downloading " + src));
 }
 
 Runner add_pull(CLI::App& app) {
-  auto src = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("pull", "download a model (hf:ORG/REPO/FILE.gguf or a URL) into the cache");
-  cmd->add_option("source", *src, "hf:ORG/REPO/FILE.gguf or http(s)://...")->required();
-  return [src] {
-    if (!is_remote_source(*src)) throw Error("'" + *src + "' is not a remote source (hf:ORG/REPO/FILE or a URL)");
-    std::string path = resolve_model(*src);
-    std::printf("%s\n", path.c_str());
+  struct O {
+    std::string source, models;
+    PullOptions pull;
+    bool cache_only = false;
+  };
+  auto o = std::make_shared<O>();
+  CLI::App* cmd = app.add_subcommand("pull", "download a model (hf:ORG/REPO/FILE.gguf or a URL) into the model store");
+  cmd->add_option("source", o->source, "hf:ORG/REPO/FILE.gguf or http(s)://...")->required();
+  cmd->add_option("--name", o->pull.name, "NAME[:TAG] in the store (default: the file name without .gguf)");
+  cmd->add_option("--sha256", o->pull.sha256, "expected SHA-256 of the file (hex): checked before it is registered");
+  cmd->add_option("--size", o->pull.size, "expected size in bytes: checked before it is registered");
+  cmd->add_option("--models", o->models, "the model store directory (default: $HEARTH_MODELS, the config file, "
+                                         "~/.local/share/hearth/models)");
+  cmd->add_flag("--cache-only", o->cache_only, "only download into the cache ($HEARTH_CACHE) and print its path");
+  return [o] {
+    if (!is_remote_source(o->source))
+      throw Error("'" + o->source + "' is not a remote source (hf:ORG/REPO/FILE or a URL)");
+    if (o->cache_only) {
+      std::string path = resolve_model(o->source);
+      std::printf("%s\n", path.c_str());
+      return 0;
+    }
+    ModelStore store(resolve_models_dir(o->models).dir);
+    StoreModel m = store.pull(o->source, o->pull, store_progress_bar());
+    std::printf("pulled %s as %s (%s) into %s\n", o->source.c_str(), m.name.c_str(), m.digest.c_str(),
+                store.dir().c_str());
     return 0;
   };
 }
