@@ -230,9 +230,23 @@ TEST_F(FakeOpenAi, RunnerGoesOnPastFailingTargets) {
     }
     EXPECT_TRUE(std::isnan(r.energy_j));  // no power sampler given
   }
-  EXPECT_EQ(records[0].config, "endpoint good T=0");
-  EXPECT_EQ(records.back().config, "broken T=0.5");
-  EXPECT_NE(records.back().m.error.find("no such thing"), std::string::npos);
+  // The target that cannot be opened is recorded first; then every (rep, prompt) runs on each configuration in
+  // turn (interleaved), so the next eight records are prompt a of rep 1 on the four targets x two temperatures.
+  EXPECT_EQ(records[0].config, "broken T=0");
+  EXPECT_EQ(records[1].config, "broken T=0.5");
+  EXPECT_NE(records[1].m.error.find("no such thing"), std::string::npos);
+  const std::vector<std::string> turn = {"endpoint good T=0",      "endpoint good T=0.5", "endpoint x T=0",
+                                         "endpoint x T=0.5",       "endpoint malformed T=0", "endpoint malformed T=0.5",
+                                         "endpoint slow T=0",      "endpoint slow T=0.5"};
+  for (size_t i = 0; i < turn.size(); ++i) {
+    EXPECT_EQ(records[2 + i].config, turn[i]);
+    EXPECT_EQ(records[2 + i].prompt_id, "a");
+    EXPECT_EQ(records[2 + i].rep, 1);
+    EXPECT_EQ(records[2 + turn.size() + i].config, turn[i]);
+    EXPECT_EQ(records[2 + turn.size() + i].prompt_id, "b");
+  }
+  EXPECT_EQ(records.back().config, "endpoint slow T=0.5");
+  EXPECT_EQ(records.back().rep, 2);
 }
 
 TEST_F(FakeOpenAi, StopKeepsWhatWasMeasured) {

@@ -35,6 +35,16 @@ std::string config_label(const TargetSpec& spec, double temperature) {
   return spec.label + t;
 }
 
+namespace {
+
+// One opened target and its spec.
+struct OpenTarget {
+  const TargetSpec* spec;
+  std::unique_ptr<Target> target;
+};
+
+}  // namespace
+
 void run_eval(const std::vector<TargetSpec>& specs, const std::vector<Prompt>& prompts, const RunOptions& o,
               const RunHooks& hooks, std::vector<RequestRecord>& records) {
   if (prompts.empty()) throw Error("no prompts to evaluate");
@@ -48,72 +58,93 @@ void run_eval(const std::vector<TargetSpec>& specs, const std::vector<Prompt>& p
     if (hooks.progress) hooks.progress(done, total, what);
   };
   const std::string energy_source = hooks.power ? energy_source_text(*hooks.power) : "";
+  auto base = [&](const TargetSpec& spec, double temperature) {
+    RequestRecord r;
+    r.config = config_label(spec, temperature);
+    r.target = spec.kind;
+    r.model = spec.model;
+    r.temperature = temperature;
+    return r;
+  };
 
+  // Interleaved: every target is open at once and each (repetition, prompt) is measured on every configuration
+  // back to back, so a noisy neighbour or a drift in memory bandwidth touches all configurations alike.
+  // Sequential: one target at a time (one model in memory at a time).
+  std::vector<std::vector<const TargetSpec*>> groups;
   for (const TargetSpec& spec : specs) {
-    if (stopped()) return;
-    auto base = [&](double temperature) {
-      RequestRecord r;
-      r.config = config_label(spec, temperature);
-      r.target = spec.kind;
-      r.model = spec.model;
-      r.temperature = temperature;
-      return r;
-    };
-    progress("opening " + spec.label);
-    std::unique_ptr<Target> target;
-    try {
-      target = spec.open();
-    } catch (const std::exception& e) {
-      for (double temperature : o.temperatures) {
-        RequestRecord r = base(temperature);
-        r.m.ok = false;
-        r.m.error = std::string("cannot open target: ") + e.what();
-        records.push_back(std::move(r));
-        done += per_config;
+    if (o.interleave && !groups.empty()) groups.back().push_back(&spec);
+    else groups.push_back({&spec});
+  }
+  for (const auto& group : groups) {
+    std::vector<OpenTarget> open;
+    for (const TargetSpec* spec : group) {
+      if (stopped()) return;
+      progress("opening " + spec->label);
+      try {
+        open.push_back({spec, spec->open()});
+      } catch (const std::exception& e) {
+        for (double temperature : o.temperatures) {
+          RequestRecord r = base(*spec, temperature);
+          r.m.ok = false;
+          r.m.error = std::string("cannot open target: ") + e.what();
+          records.push_back(std::move(r));
+          done += per_config;
+        }
+        progress(spec->label + " failed");
       }
-      progress(spec.label + " failed");
-      continue;
     }
-    for (double temperature : o.temperatures) {
+    auto request = [&](double temperature) {
       Request req;
       req.temperature = temperature;
       req.seed = o.seed;
       req.ignore_eos = o.ignore_eos;
       req.chat = o.chat;
-      if (o.warmup && !stopped()) {  // caches, page faults, a server's lazy load: not measured
-        progress("warm-up " + config_label(spec, temperature));
-        req.prompt = prompts[0].text;
-        req.max_tokens = std::min(prompts[0].max_tokens, 16);
-        target->run(req, hooks.stop);
-      }
-      for (int rep = 1; rep <= o.reps; ++rep) {
-        for (const Prompt& p : prompts) {
+      return req;
+    };
+    if (o.warmup) {  // caches, page faults, a server's lazy load: not measured
+      for (OpenTarget& t : open) {
+        for (double temperature : o.temperatures) {
           if (stopped()) return;
-          RequestRecord r = base(temperature);
-          r.prompt_id = p.id;
-          r.rep = rep;
-          r.device = target->device();
-          r.n_gpu_layers = target->n_gpu_layers();
-          req.prompt = p.text;
-          req.max_tokens = p.max_tokens;
-          const bool measure_energy = hooks.power && target->local_energy();
-          const std::vector<double> e0 = measure_energy ? hooks.power->snapshot() : std::vector<double>{};
-          r.m = target->run(req, hooks.stop);
-          if (r.m.ok == false && r.m.error == "cancelled") return;  // interrupted: not a measurement
-          if (measure_energy) {
-            r.energy_source = energy_source;
-            r.energy_j = energy_between(e0, hooks.power->snapshot());
-            if (r.m.total_ms > 0) r.mean_power_w = r.energy_j / (r.m.total_ms / 1000.0);
-            const EnergyCost c = energy_cost(r.energy_j, r.m.gen_tokens, o.price_kwh);
-            if (r.m.gen_tokens > 0) {
-              r.j_per_token = c.joules_per_token;
-              r.wh_per_token = c.wh_per_token;
-              r.usd_per_mtok = c.usd_per_million_tokens;
+          progress("warm-up " + config_label(*t.spec, temperature));
+          Request req = request(temperature);
+          req.prompt = prompts[0].text;
+          req.max_tokens = std::min(prompts[0].max_tokens, 16);
+          t.target->run(req, hooks.stop);
+        }
+      }
+    }
+    for (int rep = 1; rep <= o.reps; ++rep) {
+      for (const Prompt& p : prompts) {
+        for (OpenTarget& t : open) {
+          for (double temperature : o.temperatures) {
+            if (stopped()) return;
+            RequestRecord r = base(*t.spec, temperature);
+            r.prompt_id = p.id;
+            r.rep = rep;
+            r.device = t.target->device();
+            r.n_gpu_layers = t.target->n_gpu_layers();
+            Request req = request(temperature);
+            req.prompt = p.text;
+            req.max_tokens = p.max_tokens;
+            const bool measure_energy = hooks.power && t.target->local_energy();
+            const std::vector<double> e0 = measure_energy ? hooks.power->snapshot() : std::vector<double>{};
+            r.m = t.target->run(req, hooks.stop);
+            if (r.m.ok == false && r.m.error == "cancelled") return;  // interrupted: not a measurement
+            if (measure_energy) {
+              r.energy_source = energy_source;
+              r.energy_j = energy_between(e0, hooks.power->snapshot());
+              if (r.m.total_ms > 0) r.mean_power_w = r.energy_j / (r.m.total_ms / 1000.0);
+              const EnergyCost c = energy_cost(r.energy_j, r.m.gen_tokens, o.price_kwh);
+              if (r.m.gen_tokens > 0) {
+                r.j_per_token = c.joules_per_token;
+                r.wh_per_token = c.wh_per_token;
+                r.usd_per_mtok = c.usd_per_million_tokens;
+              }
             }
+            records.push_back(std::move(r));
+            ++done;
+            progress(config_label(*t.spec, temperature));
           }
-          records.push_back(std::move(r));
-          ++done;
-          progress(config_label(spec, temperature));
         }
       }
     }

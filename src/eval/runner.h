@@ -1,5 +1,6 @@
-// The evaluation loop: every target x temperature x repetition x prompt, one warm-up per target excluded,
-// energy from the machine's readers per request, records appended as they are measured.
+// The evaluation loop: every target x temperature x repetition x prompt, interleaved (each prompt runs on every
+// configuration in turn), one warm-up per configuration excluded, energy from the machine's readers per
+// request, records appended as they are measured.
 #pragma once
 #include <functional>
 #include <memory>
@@ -28,6 +29,7 @@ struct RunOptions {
   uint64_t seed = 42;
   bool ignore_eos = false;
   bool chat = false;
+  bool interleave = true;  // all targets open at once, configurations measured in turn (false: one at a time)
   double price_kwh = kDefaultPriceKwh;
 };
 

@@ -42,7 +42,7 @@ struct EvalOptions {
   std::string prompts_file;
   int max_tokens = 0;
   int reps = 3;
-  bool no_warmup = false, ignore_eos = false, chat = false;
+  bool no_warmup = false, ignore_eos = false, chat = false, sequential = false;
   uint64_t seed = 42;
   double price_kwh = eval::kDefaultPriceKwh;
   std::vector<std::string> hosted;
@@ -169,6 +169,7 @@ int run_eval_command(const EvalOptions& o) {
   ro.temperatures = parse_list<double>(o.temps, "--temp");
   ro.reps = o.reps;
   ro.warmup = !o.no_warmup;
+  ro.interleave = !o.sequential;
   ro.seed = o.seed;
   ro.ignore_eos = o.ignore_eos;
   ro.chat = o.chat;
@@ -263,6 +264,8 @@ Runner add_eval(CLI::App& app, const std::string& command_line) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-r,--repetitions", o->reps, "repetitions per prompt")->check(CLI::PositiveNumber);
   cmd->add_flag("--no-warmup", o->no_warmup, "measure the first request too");
+  cmd->add_flag("--sequential", o->sequential,
+                "one target at a time (one model in memory at once); default: all open, measured in turn");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "always generate max tokens (equal work on every target)");
   cmd->add_flag("--chat", o->chat, "use the chat template (/v1/chat/completions) instead of raw completions");
   cmd->add_option("--seed", o->seed, "sampling seed");
