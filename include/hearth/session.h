@@ -38,11 +38,15 @@ class Session {
   // Evaluates one mixed batch (any sequences, each token appended to its sequence in order);
   // writes the logits of the tokens marked `logits`, in batch order, to out[n_marked * n_vocab].
   void decode_batch(std::span<const BatchToken> batch, float* out);
+  // As decode_batch, but for embeddings: computes no logits and writes the final hidden state of every token
+  // (after the output norm, before the output head), in batch order, to out[batch.size() * n_embd].
+  void decode_hidden(std::span<const BatchToken> batch, float* out);
 
   int n_past(int seq = 0) const;
   int n_ctx() const;
   int n_seq() const;
   int n_vocab() const;
+  int n_embd() const;
   // Forgets positions >= n of sequence seq (0: the whole sequence).
   void truncate(int seq, int n);
   Model& model();

@@ -41,6 +41,9 @@ struct ForwardPass {
   // Per backend index (as in the plan): its activations; per layer: its KV cache.
   std::vector<Activations>* acts = nullptr;
   std::vector<KvLayer>* kv = nullptr;
+  // Embeddings: the output-normed hidden state of every row (host, [n_tokens, n_embd]); with no logit_rows
+  // the output head is skipped.
+  float* embd_out = nullptr;
 };
 
 class Architecture {

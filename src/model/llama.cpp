@@ -86,6 +86,8 @@ class Llama final : public Architecture {
     Backend& be = *plan_.backends[cur];
     Activations& a = (*pass.acts)[cur];
     be.rms_norm(a.x, output_norm_, a.xn, n, h_.n_embd, h_.norm_eps);
+    if (pass.embd_out) be.to_host(pass.embd_out, a.xn, hidden_bytes);
+    if (pass.logit_rows.empty()) return;
     // Logits only for the wanted rows, one matmul per contiguous run of rows.
     const auto& rows = pass.logit_rows;
     size_t i = 0, done = 0;

@@ -1,6 +1,7 @@
 // The loaded model behind the public hearth::Model: file, tokenizer, backends, plan and architecture.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "backend/backend.h"
@@ -36,6 +37,10 @@ class ModelImpl final : public Model {
   const HParams& hparams() const { return arch_->hparams(); }
   Architecture& arch() { return *arch_; }
   const PlacementPlan& plan() const { return plan_; }
+  // Held by every session for each forward pass (and while it allocates or frees its buffers): the backends
+  // keep per-pass state (batch positions, matmul scratch, one thread pool) and the architecture a staging
+  // buffer, so two sessions on one model (the server's generations and its embeddings) take turns.
+  std::mutex& forward_mutex() const { return forward_mu_; }
 
  private:
   std::unique_ptr<GgufFile> file_;
@@ -47,6 +52,7 @@ class ModelImpl final : public Model {
   ModelInfo info_;
   ChatTemplate chat_template_;  // the template family and its per-template values
   PlacementSummary summary_;
+  mutable std::mutex forward_mu_;
 };
 
 // Fills the descriptive fields of ModelInfo from a file (shared by `hearth info` and loading).

@@ -1,6 +1,7 @@
 #include "hearth/session.h"
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 
 #include "hearth/error.h"
@@ -61,8 +62,10 @@ struct Session::Impl {
       throw Error("sequence " + std::to_string(seq) + " out of range (session has " + std::to_string(params.n_seq) + ")");
   }
 
-  // Runs tokens [0, n) of one batch; logits of rows `rows` go to out.
-  void run(const int32_t* tokens, const int32_t* pos, const int32_t* seq, int n, std::vector<int> rows, float* out) {
+  // Runs tokens [0, n) of one batch; logits of rows `rows` go to out, the output-normed hidden state of
+  // every row to embd_out when given.
+  void run(const int32_t* tokens, const int32_t* pos, const int32_t* seq, int n, std::vector<int> rows, float* out,
+           float* embd_out = nullptr) {
     const int nv = model.hparams().n_vocab;
     for (int i = 0; i < n; ++i)
       if (tokens[i] < 0 || tokens[i] >= nv)
@@ -76,6 +79,8 @@ struct Session::Impl {
     pass.logits_out = out;
     pass.acts = &acts;
     pass.kv = &kv->layers();
+    pass.embd_out = embd_out;
+    std::lock_guard<std::mutex> lock(model.forward_mutex());
     model.arch().forward(pass);
   }
 
@@ -105,15 +110,21 @@ struct Session::Impl {
       n_past[s] += n;
     }
   }
+
+  void run_batch(std::span<const BatchToken> batch, float* out, float* embd_out);
 };
 
 Session::Session(Model& model, const SessionParams& params) {
   auto* m = dynamic_cast<ModelImpl*>(&model);
   if (!m) throw Error("Session needs a model from Model::load");
+  std::lock_guard<std::mutex> lock(m->forward_mutex());
   impl_ = std::make_unique<Impl>(*m, params);
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  std::lock_guard<std::mutex> lock(impl_->model.forward_mutex());
+  impl_.reset();
+}
 
 const float* Session::decode(std::span<const int32_t> tokens, int seq) {
   impl_->logits.resize(impl_->model.hparams().n_vocab);
@@ -125,8 +136,17 @@ void Session::decode_all(std::span<const int32_t> tokens, float* all_logits, int
   impl_->append(tokens, seq, true, all_logits);
 }
 
-void Session::decode_batch(std::span<const BatchToken> batch, float* out) {
-  Impl& s = *impl_;
+void Session::decode_batch(std::span<const BatchToken> batch, float* out) { impl_->run_batch(batch, out, nullptr); }
+
+void Session::decode_hidden(std::span<const BatchToken> batch, float* out) {
+  for (const BatchToken& t : batch)
+    if (t.logits) throw Error("decode_hidden computes no logits: no token of its batch may ask for them");
+  impl_->run_batch(batch, nullptr, out);
+}
+
+// One mixed batch: each token appended to its sequence in order.
+void Session::Impl::run_batch(std::span<const BatchToken> batch, float* out, float* embd_out) {
+  Impl& s = *this;
   if (batch.empty()) throw Error("nothing to decode: empty batch");
   if (static_cast<int>(batch.size()) > s.params.n_batch)
     throw Error("batch of " + std::to_string(batch.size()) + " tokens exceeds n_batch " + std::to_string(s.params.n_batch));
@@ -143,7 +163,7 @@ void Session::decode_batch(std::span<const BatchToken> batch, float* out) {
     pos.push_back(next[batch[i].seq]++);
     if (batch[i].logits) rows.push_back(static_cast<int>(i));
   }
-  s.run(tokens.data(), pos.data(), seq.data(), static_cast<int>(batch.size()), rows, out);
+  s.run(tokens.data(), pos.data(), seq.data(), static_cast<int>(batch.size()), rows, out, embd_out);
   s.n_past = next;
 }
 
@@ -154,6 +174,7 @@ int Session::n_past(int seq) const {
 int Session::n_ctx() const { return impl_->n_ctx; }
 int Session::n_seq() const { return impl_->params.n_seq; }
 int Session::n_vocab() const { return impl_->model.hparams().n_vocab; }
+int Session::n_embd() const { return impl_->model.hparams().n_embd; }
 Model& Session::model() { return impl_->model; }
 
 void Session::truncate(int seq, int n) {

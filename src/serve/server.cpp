@@ -12,8 +12,10 @@
 #ifdef HEARTH_HAVE_HTTP
 #include <httplib.h>
 
+#include "serve/embeddings_api.h"
 #include "serve/handler.h"
 #include "serve/serve_state.h"
+#include "serve/web_page.h"
 #endif
 
 namespace hearth {
@@ -60,7 +62,8 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
     impl->listen_fd = sock;
   });
   http.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
-    if (state.options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (state.options.api_key.empty() || is_public_path(req.method, req.path))
+      return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     const std::string key = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : "";
@@ -89,9 +92,8 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
     send_error(res, style_of(req.path), 500, "internal error");
   });
   http.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, {{"status", "ok"}}); });
-  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("hearth is running\n", "text/plain");
-  });
+  add_web_routes(http);
+  add_embedding_routes(http, state);
   add_openai_routes(http, state);
   add_ollama_routes(http, state);
 }
