@@ -20,6 +20,8 @@ struct LoadParams {
   std::string split_mode = "layer";  // "layer" or "row" (several GPUs)
   std::vector<float> tensor_split;   // share of layers per GPU; empty: by free memory
   bool repack = true;           // CPU: copy matmul weights at load, packed (or as they are, in huge pages)
+  size_t mem_budget = 0;        // bytes of layer weights kept resident; beyond it layers are streamed from
+                                // the file in groups (CPU); 0: all resident
 };
 
 struct ModelInfo {

@@ -29,6 +29,15 @@ struct Activations {
   float* logits = nullptr;  // [n_batch, n_vocab] (output backend only)
 };
 
+// Told before and after each layer runs: layer streaming waits there for a layer's weights to be loaded
+// and frees their buffer when the layer group is done.
+class LayerObserver {
+ public:
+  virtual ~LayerObserver() = default;
+  virtual void before_layer(int layer) = 0;
+  virtual void after_layer(int layer) = 0;
+};
+
 // One forward pass: n_tokens tokens with their positions and sequences.
 struct ForwardPass {
   const int32_t* tokens = nullptr;
@@ -41,6 +50,12 @@ struct ForwardPass {
   // Per backend index (as in the plan): its activations; per layer: its KV cache.
   std::vector<Activations>* acts = nullptr;
   std::vector<KvLayer>* kv = nullptr;
+  // Pipeline stages run the plan's layer range only. hidden_in (host, [n_tokens, n_embd]) replaces the token
+  // embeddings on a stage without input; a stage without output writes the hidden state after its last layer
+  // to hidden_out (host, [n_tokens, n_embd]) instead of logits.
+  const float* hidden_in = nullptr;
+  float* hidden_out = nullptr;
+  LayerObserver* observer = nullptr;  // null: every layer resident
   // Embeddings: the output-normed hidden state of every row (host, [n_tokens, n_embd]); with no logit_rows
   // the output head is skipped.
   float* embd_out = nullptr;

@@ -27,9 +27,10 @@ class Llama final : public Architecture {
     const int64_t E = h.n_embd, Q = h.q_dim(), KV = h.kv_dim(), F = h.n_ff, V = h.n_vocab;
     Backend& cpu = *plan.backends[0];
     Backend& out = *plan.backends[plan.output_backend];
-    tok_embd_ = ws.get("token_embd.weight", {E, V}, cpu);
+    // A pipeline stage binds only its part: embeddings, its layer range, the head.
+    if (plan.input) tok_embd_ = ws.get("token_embd.weight", {E, V}, cpu);
     layers_.resize(h.n_layer);
-    for (int l = 0; l < h.n_layer; ++l) {
+    for (int l = plan.layer_begin; l < plan.end(h.n_layer); ++l) {
       Backend& be = *plan.backends[plan.layer_backend[l]];
       const std::string p = "blk." + std::to_string(l) + ".";
       LlamaLayer& L = layers_[l];
@@ -45,11 +46,14 @@ class Llama final : public Architecture {
       for (const Weight* n : {&L.attn_norm, &L.ffn_norm})
         if (n->type != DType::F32) throw Error("tensor " + p + "*_norm.weight: expected type f32");
     }
-    output_norm_ = ws.get("output_norm.weight", {E}, out);
-    // Tied embeddings: the head is the embedding table when output.weight is absent.
-    output_ = ws.matrix(ws.has("output.weight") ? "output.weight" : "token_embd.weight", {E, V}, out);
+    if (plan.output) {
+      output_norm_ = ws.get("output_norm.weight", {E}, out);
+      // Tied embeddings: the head is the embedding table when output.weight is absent.
+      output_ = ws.matrix(ws.has("output.weight") ? "output.weight" : "token_embd.weight", {E, V}, out);
+    }
     // Llama 3.1 rope scaling: per-frequency divisors.
-    if (const GgufTensor* t = f.find_tensor("rope_freqs.weight")) {
+    (void)f;
+    if (const GgufTensor* t = ws.find("rope_freqs.weight")) {
       if (t->type != DType::F32 || t->n_elements() != h.n_rot / 2)
         throw Error("tensor rope_freqs.weight: expected " + std::to_string(h.n_rot / 2) + " f32 values, file has " +
                     t->shape_str());
@@ -66,11 +70,18 @@ class Llama final : public Architecture {
     const size_t hidden_bytes = static_cast<size_t>(n) * h_.n_embd * sizeof(float);
     for (Backend* be : plan_.backends) be->set_batch(pass.pos, pass.seq, n);
 
-    // Embedding lookup on the CPU (from the mapping), then to wherever layer 0 runs.
+    // Embedding lookup on the CPU (from the mapping), or the hidden state from the previous pipeline stage;
+    // then to wherever the first layer runs.
     Activations& cpu_act = (*pass.acts)[0];
-    plan_.backends[0]->get_rows(tok_embd_, pass.tokens, n, cpu_act.x);
+    if (pass.hidden_in)
+      plan_.backends[0]->to_device(cpu_act.x, pass.hidden_in, hidden_bytes);
+    else if (plan_.input)
+      plan_.backends[0]->get_rows(tok_embd_, pass.tokens, n, cpu_act.x);
+    else
+      throw Error("pipeline stage without input: the forward pass needs the hidden state");
     int cur = 0;
-    for (int l = 0; l < h_.n_layer; ++l) {
+    for (int l = plan_.layer_begin; l < plan_.end(h_.n_layer); ++l) {
+      if (pass.observer) pass.observer->before_layer(l);
       cur = move_hidden(pass, cur, plan_.layer_backend[l], hidden_bytes);
       Backend& be = *plan_.backends[cur];
       Activations& a = (*pass.acts)[cur];
@@ -81,6 +92,12 @@ class Llama final : public Architecture {
       be.rms_norm(a.x, L.ffn_norm, a.xn, n, h_.n_embd, h_.norm_eps);
       ffn_swiglu_block(be, a, L.ffn, h_, n);
       be.add(a.x, a.xn, static_cast<size_t>(n) * h_.n_embd);
+      if (pass.observer) pass.observer->after_layer(l);
+    }
+    if (pass.hidden_out || !plan_.output) {
+      if (!pass.hidden_out) throw Error("pipeline stage without output: the forward pass needs hidden_out");
+      plan_.backends[cur]->to_host(pass.hidden_out, (*pass.acts)[cur].x, hidden_bytes);
+      return;
     }
     cur = move_hidden(pass, cur, plan_.output_backend, hidden_bytes);
     Backend& be = *plan_.backends[cur];

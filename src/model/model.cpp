@@ -3,6 +3,7 @@
 
 #include "hearth/error.h"
 #include "model/model_impl.h"
+#include "placement/layer_stream.h"
 
 namespace hearth {
 namespace {
@@ -33,8 +34,13 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadParams& pa
   return std::make_unique<ModelImpl>(path, params);
 }
 
-ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) {
+ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) : ModelImpl(ModelPart{{path}}, params) {}
+
+ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
+  if (part.files.empty()) throw Error("no model file given");
+  const std::string& path = part.files.front();
   file_ = GgufFile::open(path);
+  for (size_t i = 1; i < part.files.size(); ++i) more_files_.push_back(GgufFile::open(part.files[i]));
   HParams h = hparams_from_gguf(*file_);
   const ArchitectureFactory* factory = find_architecture(h.arch);
   if (!factory) {
@@ -42,11 +48,22 @@ ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) {
     for (const std::string& n : architecture_names()) known += (known.empty() ? "" : ", ") + n;
     throw Error(path + ": unknown architecture '" + h.arch + "' (supported: " + known + ")");
   }
-  tok_ = Tokenizer::from_gguf(*file_);
-  if (tok_->n_vocab() != h.n_vocab)
-    throw Error(path + ": tokenizer has " + std::to_string(tok_->n_vocab()) + " tokens, model expects " +
-                std::to_string(h.n_vocab));
-  info_ = model_info_from_gguf(*file_, h);
+  const int layer_end = part.layer_end < 0 ? h.n_layer : part.layer_end;
+  if (part.layer_begin < 0 || part.layer_begin > layer_end || layer_end > h.n_layer)
+    throw Error(path + ": layer range [" + std::to_string(part.layer_begin) + ", " + std::to_string(layer_end) +
+                ") is outside the model's " + std::to_string(h.n_layer) + " layers");
+  // The tokenizer comes from whichever file has one (a middle part of a split model has none).
+  const GgufFile* tok_file = file_.get();
+  for (const auto& f : more_files_)
+    if (!tok_file->has("tokenizer.ggml.tokens") && f->has("tokenizer.ggml.tokens")) tok_file = f.get();
+  if (tok_file->has("tokenizer.ggml.tokens") || (part.input && part.output && part.layer_begin == 0)) {
+    tok_ = Tokenizer::from_gguf(*tok_file);
+    if (tok_->n_vocab() != h.n_vocab)
+      throw Error(tok_file->path() + ": tokenizer has " + std::to_string(tok_->n_vocab()) +
+                  " tokens, model expects " + std::to_string(h.n_vocab));
+  }
+  tok_file_ = tok_file;
+  info_ = model_info_from_gguf(*tok_file, h);
   chat_template_ = chat_template_parse(info_.chat_template);
 
   int n_threads = params.n_threads > 0 ? params.n_threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -70,22 +87,65 @@ ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) {
     if (params.n_gpu_layers > 0 && req.gpus.empty()) gpu_note += "; no usable GPU, running on CPU";
   }
   int n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min(h.n_ctx_train, 4096);
-  LayerAssignment la = plan_layers(footprint(*file_, h, n_ctx), req);
+  if (params.mem_budget > 0) {
+    if (params.n_gpu_layers > 0) throw Error("--mem-budget streams layers on the CPU only; it cannot be combined with -ngl");
+    req.n_gpu_layers = 0;
+  }
+  ModelFootprint fp = footprint(*file_, h, n_ctx);
+  for (const auto& f : more_files_) {
+    ModelFootprint more = footprint(*f, h, n_ctx);
+    for (int l = 0; l < h.n_layer; ++l) fp.layer_bytes[l] += more.layer_bytes[l];
+  }
+  for (int l = 0; l < h.n_layer; ++l)
+    if (l < part.layer_begin || l >= layer_end) fp.layer_bytes[l] = 0;  // another stage's layer
+  LayerAssignment la = plan_layers(fp, req);
   for (auto& b : backends_) plan_.backends.push_back(b.get());
   plan_.layer_backend = la.layer_device;
   plan_.output_backend = la.output_device;
   plan_.text = la.text + gpu_note;
+  plan_.layer_begin = part.layer_begin;
+  plan_.layer_end = layer_end;
+  plan_.input = part.input;
+  plan_.output = part.output;
   summary_.text = plan_.text;
   for (int d : plan_.layer_backend) summary_.layer_device.push_back(plan_.backends[d]->name());
   summary_.output_device = plan_.backends[plan_.output_backend]->name();
 
   weights_ = std::make_unique<WeightStore>(*file_, params.repack);
+  for (const auto& f : more_files_) weights_->add_file(*f);
+  if (params.mem_budget > 0) {
+    // The part's layer tensors, as file positions, for streaming when they exceed the budget.
+    std::vector<const GgufFile*> files = {file_.get()};
+    for (const auto& m : more_files_) files.push_back(m.get());
+    std::vector<StreamLayer> layers;
+    size_t total = 0;
+    for (int l = part.layer_begin; l < layer_end; ++l) {
+      StreamLayer sl;
+      sl.layer = l;
+      const std::string prefix = "blk." + std::to_string(l) + ".";
+      for (const GgufFile* f : files)
+        for (const GgufTensor& t : f->tensors())
+          if (t.name.rfind(prefix, 0) == 0)
+            sl.tensors.push_back({std::string(t.name), f->path(), f->data_offset() + t.offset, t.nbytes});
+      total += sl.bytes();
+      layers.push_back(std::move(sl));
+    }
+    if (!layers.empty() && total > params.mem_budget) {
+      stream_ = std::make_unique<LayerStream>(std::move(layers), params.mem_budget, part.stream_slots);
+      for (const auto& [name, ptr] : stream_->placements()) weights_->place(name, ptr);
+      plan_.text += "; " + stream_->describe();
+      summary_.text = plan_.text;
+    }
+  }
   arch_ = (*factory)(*file_, h, *weights_, plan_);
 }
+
+LayerObserver* ModelImpl::layer_observer() const { return stream_.get(); }
 
 ModelImpl::~ModelImpl() {
   arch_.reset();
   weights_.reset();  // device copies go before their backends
+  stream_.reset();   // stops its loader before the files go
 }
 
 std::vector<int32_t> ModelImpl::tokenize(std::string_view text, bool add_bos, bool parse_special) const {
@@ -94,7 +154,7 @@ std::vector<int32_t> ModelImpl::tokenize(std::string_view text, bool add_bos, bo
 
 std::string ModelImpl::token_text(int32_t id) const {
   if (id < 0 || id >= tok_->n_vocab()) return {};
-  return std::string(file_->get_array_strings("tokenizer.ggml.tokens")[id]);
+  return std::string(tok_file_->get_array_strings("tokenizer.ggml.tokens")[id]);
 }
 
 std::string ModelImpl::format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const {

@@ -14,9 +14,23 @@
 
 namespace hearth {
 
+class LayerStream;
+
+// What of a model to load: the whole model from one file by default, or a pipeline stage's part, possibly from
+// several files (the parts `hearth split` writes). Layer weights beyond params.mem_budget are streamed.
+struct ModelPart {
+  std::vector<std::string> files;  // the first holds the metadata; tensors are looked up in all of them
+  int layer_begin = 0;             // layers [layer_begin, layer_end) are loaded and run
+  int layer_end = -1;              // -1: n_layer
+  bool input = true;               // token embeddings
+  bool output = true;              // output norm + head
+  int stream_slots = 0;            // layer-group slots when streaming; 0: automatic
+};
+
 class ModelImpl final : public Model {
  public:
   ModelImpl(const std::string& path, const LoadParams& params);
+  ModelImpl(const ModelPart& part, const LoadParams& params);
   ~ModelImpl() override;
 
   const ModelInfo& info() const override { return info_; }
@@ -37,13 +51,20 @@ class ModelImpl final : public Model {
   const HParams& hparams() const { return arch_->hparams(); }
   Architecture& arch() { return *arch_; }
   const PlacementPlan& plan() const { return plan_; }
+  bool has_tokenizer() const { return tok_ != nullptr; }
+  // Layer streaming (null when every layer of the part is resident); the forward pass's LayerObserver.
+  LayerStream* stream() const { return stream_.get(); }
+  LayerObserver* layer_observer() const;
   // Held by every session for each forward pass (and while it allocates or frees its buffers): the backends
   // keep per-pass state (batch positions, matmul scratch, one thread pool) and the architecture a staging
   // buffer, so two sessions on one model (the server's generations and its embeddings) take turns.
   std::mutex& forward_mutex() const { return forward_mu_; }
 
  private:
+  std::vector<std::unique_ptr<GgufFile>> more_files_;  // split parts after the first
+  std::unique_ptr<LayerStream> stream_;
   std::unique_ptr<GgufFile> file_;
+  const GgufFile* tok_file_ = nullptr;  // the file holding the tokenizer (file_ or a split part)
   std::unique_ptr<Tokenizer> tok_;
   std::vector<std::unique_ptr<Backend>> backends_;
   PlacementPlan plan_;

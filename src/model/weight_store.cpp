@@ -10,15 +10,28 @@ WeightStore::~WeightStore() {
   for (auto& [be, p] : device_copies_) be->release(p);
 }
 
-bool WeightStore::has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
+const GgufTensor* WeightStore::find(const std::string& name) const {
+  if (const GgufTensor* t = file_.find_tensor(name)) return t;
+  for (const GgufFile* f : more_files_)
+    if (const GgufTensor* t = f->find_tensor(name)) return t;
+  return nullptr;
+}
+
+const void* WeightStore::placed(const std::string& name) const {
+  for (const auto& [n, p] : placed_)
+    if (n == name) return p;
+  return nullptr;
+}
+
+bool WeightStore::has(const std::string& name) const { return find(name) != nullptr; }
 
 size_t WeightStore::bytes(const std::string& name) const {
-  const GgufTensor* t = file_.find_tensor(name);
+  const GgufTensor* t = find(name);
   return t ? t->nbytes : 0;
 }
 
 Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
-  const GgufTensor* t = file_.find_tensor(name);
+  const GgufTensor* t = find(name);
   if (!t) throw Error(file_.path() + ": missing tensor " + name);
   std::string expected = "[";
   bool ok = t->n_dims <= static_cast<int>(shape.size());
@@ -37,7 +50,10 @@ Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> 
   w.type = t->type;
   for (int i = 0; i < 4; ++i) w.ne[i] = t->ne[i];
   w.nbytes = t->nbytes;
-  if (backend.is_host()) {
+  if (const void* p = placed(name)) {
+    if (!backend.is_host()) throw Error("tensor " + name + ": streamed weights must be on the CPU");
+    w.data = p;
+  } else if (backend.is_host()) {
     w.data = t->data;
   } else {
     void* p = backend.alloc(t->nbytes);
@@ -50,7 +66,7 @@ Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> 
 
 Weight WeightStore::matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
   Weight w = get(name, shape, backend);
-  if (pack_) {
+  if (pack_ && !placed(name)) {
     w.packed = backend.pack_weight(w);
     if (!w.packed)
       if (const void* copy = backend.copy_weight(w)) w.data = copy;

@@ -12,6 +12,7 @@
 namespace hearth {
 
 class GgufFile;
+struct GgufTensor;
 
 class WeightStore {
  public:
@@ -21,7 +22,15 @@ class WeightStore {
   WeightStore(const WeightStore&) = delete;
   WeightStore& operator=(const WeightStore&) = delete;
 
+  // More files holding tensors (the parts of a `hearth split` model); searched after the first one.
+  void add_file(const GgufFile& file) { more_files_.push_back(&file); }
+  // Tensors whose bytes live elsewhere (a layer-streaming slot, filled before each use): get() returns data,
+  // matrix() leaves them unpacked.
+  void place(const std::string& name, const void* data) { placed_.emplace_back(name, data); }
+
   bool has(const std::string& name) const;
+  // The tensor's description in whichever file holds it, or null.
+  const GgufTensor* find(const std::string& name) const;
   // shape lists ne[0], ne[1], ... (row length first, as GGUF stores dims).
   Weight get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend);
   // get() for a matrix the model multiplies with (matmul): also packed where the backend has a layout for it.
@@ -31,7 +40,11 @@ class WeightStore {
   const GgufFile& file() const { return file_; }
 
  private:
+  const void* placed(const std::string& name) const;
+
   const GgufFile& file_;
+  std::vector<const GgufFile*> more_files_;
+  std::vector<std::pair<std::string, const void*>> placed_;
   bool pack_;
   std::vector<std::pair<Backend*, void*>> device_copies_;
 };

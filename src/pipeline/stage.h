@@ -24,7 +24,8 @@ struct StageSpec {
   bool input = true;      // holds the token embeddings (first stage: takes token ids)
   bool output = true;     // holds output norm + head (last stage: produces logits)
   size_t mem_budget = 0;  // bytes of layer weights kept resident; 0: all resident (no streaming)
-  int stream_slots = 0;   // layer-group slots when streaming; 0: automatic (at least 2)
+  int stream_slots = 0;   // layer-group slots when streaming; 0: automatic (2 when two layers fit, else 1)
+  bool verify_sha256 = false;  // split directory: check each part's SHA-256 (sizes are always checked)
 };
 
 // What a driver needs to know about a stage (identical on every stage of one model except the ranges).

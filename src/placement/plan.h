@@ -15,6 +15,13 @@ struct PlacementPlan {
   std::vector<int> layer_backend;  // [n_layer] index into backends
   int output_backend = 0;          // output norm + head
   std::string text;                // human-readable summary ("22/22 layers on CUDA0 ...")
+  // The part of the model placed here (a pipeline stage; the whole model by default): layers
+  // [layer_begin, layer_end), the token embeddings when input, the output norm + head when output.
+  int layer_begin = 0;
+  int layer_end = -1;  // -1: n_layer
+  bool input = true;
+  bool output = true;
+  int end(int n_layer) const { return layer_end < 0 ? n_layer : layer_end; }
 };
 
 // What the planner needs to know about a model.

@@ -8,8 +8,15 @@ KvCache::KvCache(const HParams& h, const PlacementPlan& plan, int n_ctx, int n_s
   const size_t elems = static_cast<size_t>(n_seq) * n_ctx * h.kv_dim();
   const size_t bytes = elems * (type == DType::F32 ? 4 : 2);
   std::vector<uint8_t> zeros;
+  // Layers outside the plan's range (other pipeline stages) get an empty entry and no memory.
+  const int begin = plan.layer_begin, end = plan.end(h.n_layer);
   for (int l = 0; l < h.n_layer; ++l) {
     Backend* be = plan.backends[plan.layer_backend[l]];
+    if (l < begin || l >= end) {
+      owners_.push_back(be);
+      layers_.push_back(KvLayer{});
+      continue;
+    }
     KvLayer kv;
     kv.type = type;
     kv.n_ctx = n_ctx;
@@ -24,7 +31,7 @@ KvCache::KvCache(const HParams& h, const PlacementPlan& plan, int n_ctx, int n_s
 
 KvCache::~KvCache() {
   for (size_t l = 0; l < layers_.size(); ++l) {
-    owners_[l]->release(layers_[l].k);
+    if (layers_[l].k) owners_[l]->release(layers_[l].k);
     if (layers_[l].v) owners_[l]->release(layers_[l].v);
   }
 }

@@ -1,4 +1,5 @@
 // The KV cache: per layer, K and V for n_seq sequences of n_ctx positions, on the layer's backend.
+// Only the plan's layers (a pipeline stage's range) get memory; the others are empty entries.
 #pragma once
 #include <vector>
 

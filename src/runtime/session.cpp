@@ -79,6 +79,7 @@ struct Session::Impl {
     pass.logits_out = out;
     pass.acts = &acts;
     pass.kv = &kv->layers();
+    pass.observer = model.layer_observer();  // layer streaming under --mem-budget
     pass.embd_out = embd_out;
     std::lock_guard<std::mutex> lock(model.forward_mutex());
     model.arch().forward(pass);
