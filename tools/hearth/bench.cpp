@@ -10,6 +10,7 @@
 #include "bench_batched.h"
 #include "commands.h"
 #include "hearth/session.h"
+#include "pipeline_cli.h"
 
 namespace hearth::cli {
 namespace {
@@ -160,7 +161,14 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->model.gpu_mem_limit, "GPU memory cap (e.g. 8G)");
   cmd->add_flag("--no-repack", o->model.no_repack, "CPU: use weights in place instead of a packed copy");
-  return [o] { return bench(*o); };
+  auto pipe = add_pipeline_options(*cmd);
+  return [o, pipe] {
+    if (!pipe->enabled) return bench(*o);
+    PipelineBenchArgs a{o->model, parse_list(o->prompt_sizes).at(0), parse_list(o->gen_sizes).at(0), o->reps,
+                        o->parallel.empty() ? 1 : parse_list(o->parallel).at(0), o->output};
+    if (!o->threads.empty()) a.model.threads = parse_list(o->threads).at(0);
+    return bench_pipeline(a, *pipe);
+  };
 }
 
 }  // namespace hearth::cli

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "hearth/generate.h"
 #include "hearth/session.h"
+#include "pipeline_cli.h"
 #include "run_options.h"
 
 namespace hearth::cli {
@@ -66,7 +67,8 @@ Runner add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "generate text from a prompt, or chat when no prompt is given");
   add_run_options(*cmd, *o);
-  return [o] { return run(*o); };
+  auto pipe = add_pipeline_options(*cmd);
+  return [o, pipe] { return pipe->enabled ? run_pipeline(*o, *pipe) : run(*o); };
 }
 
 }  // namespace hearth::cli

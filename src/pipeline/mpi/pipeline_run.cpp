@@ -1,0 +1,568 @@
+#include "pipeline/mpi/pipeline_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "hearth/error.h"
+#include "pipeline/mpi/mpi_transport.h"
+#include "pipeline/rank_plan.h"
+#include "runtime/token_stream.h"
+
+namespace hearth::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string fmt_s(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", s);
+  return b;
+}
+
+Message control(const json& j) {
+  Message m;
+  m.kind = MsgKind::Control;
+  m.text = j.dump();
+  return m;
+}
+
+json parse_control(const Received& r) {
+  json j = json::parse(r.msg.text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("type"))
+    throw Error("pipeline: malformed control message from rank " + std::to_string(r.source));
+  return j;
+}
+
+json report_json(const StageReport& r) {
+  return {{"rank", r.rank},
+          {"host", r.host},
+          {"layer_begin", r.layer_begin},
+          {"layer_end", r.layer_end},
+          {"micro_batches", r.micro_batches},
+          {"tokens", r.tokens},
+          {"compute_s", r.compute_s},
+          {"wait_s", r.wait_s},
+          {"bytes_sent", r.bytes_sent},
+          {"data_bytes_sent", r.data_bytes_sent},
+          {"stream", {{"streaming", r.stream.streaming}, {"n_groups", r.stream.n_groups},
+                      {"bytes_read", r.stream.bytes_read}, {"load_s", r.stream.load_s},
+                      {"wait_s", r.stream.wait_s}}}};
+}
+
+StageReport report_from_json(const json& j) {
+  StageReport r;
+  r.rank = j.value("rank", 0);
+  r.host = j.value("host", "");
+  r.layer_begin = j.value("layer_begin", 0);
+  r.layer_end = j.value("layer_end", 0);
+  r.micro_batches = j.value("micro_batches", 0);
+  r.tokens = j.value("tokens", 0);
+  r.compute_s = j.value("compute_s", 0.0);
+  r.wait_s = j.value("wait_s", 0.0);
+  r.bytes_sent = j.value("bytes_sent", uint64_t{0});
+  r.data_bytes_sent = j.value("data_bytes_sent", uint64_t{0});
+  if (j.contains("stream")) {
+    const json& s = j["stream"];
+    r.stream.streaming = s.value("streaming", false);
+    r.stream.n_groups = s.value("n_groups", 0);
+    r.stream.bytes_read = s.value("bytes_read", uint64_t{0});
+    r.stream.load_s = s.value("load_s", 0.0);
+    r.stream.wait_s = s.value("wait_s", 0.0);
+  }
+  return r;
+}
+
+// Test hook (never set in normal use): HEARTH_TEST_PIPELINE_FAIL="RANK:MODE:N" makes rank RANK, after handling
+// N micro-batches, either exit at once (MODE exit: a crashed node) or stop answering (MODE hang: a stuck one).
+struct FailHook {
+  int rank = -1, after = 0;
+  bool hang = false;
+  static FailHook from_env() {
+    FailHook h;
+    if (const char* v = std::getenv("HEARTH_TEST_PIPELINE_FAIL")) {
+      char mode[16] = {0};
+      if (std::sscanf(v, "%d:%15[a-z]:%d", &h.rank, mode, &h.after) != 3) return FailHook{};
+      h.hang = std::string(mode) == "hang";
+    }
+    return h;
+  }
+  void maybe_fail(int rank, int handled) const {
+    if (rank != this->rank || handled < after) return;
+    if (!hang) std::_Exit(3);
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+};
+
+// A micro-batch rank 0 still has to compute and send.
+struct Work {
+  std::vector<int32_t> tokens, pos, seqs;
+  std::vector<int> rows;  // rows whose logits are wanted
+};
+
+}  // namespace
+
+struct Pipeline::Impl {
+  Impl(MpiTransport& transport, const PipelineOptions& options) : opt(options), t(transport) {}
+  PipelineOptions opt;
+  MpiTransport& t;
+  std::unique_ptr<Stage> stage;
+  std::vector<StageSpec> specs;   // rank 0: every rank's; others: only their own at [rank]
+  std::vector<std::string> hosts;  // rank 0: every rank's host
+  StageReport me;
+  int next_mb = 0;
+  bool finished = false;
+  FailHook fail = FailHook::from_env();
+
+  int last() const { return t.size() - 1; }
+
+  std::string describe(int r) const {
+    std::string s = "stage " + std::to_string(r) + " (rank " + std::to_string(r);
+    if (r < static_cast<int>(hosts.size()) && !hosts[r].empty()) s += " on " + hosts[r];
+    if (r < static_cast<int>(specs.size()))
+      s += ", layers " + std::to_string(specs[r].layer_begin) + "-" + std::to_string(specs[r].layer_end - 1);
+    return s + ")";
+  }
+
+  // Rank 0, between polls: a failing stage reports here, and stale pongs are dropped.
+  void watch_errors() {
+    while (auto r = t.poll(-1, kTagControl)) {
+      if (r->msg.kind == MsgKind::Error) throw Error(r->msg.text);
+    }
+  }
+
+  // Ranks > 0, between polls: answer rank 0's pings.
+  void answer_pings() {
+    while (auto r = t.poll(0, kTagControl)) {
+      json j = parse_control(*r);
+      if (j["type"] == "ping") t.send(0, kTagControl, control({{"type", "pong"}}));
+    }
+  }
+
+  // Rank 0, after a deadline passed: finds the first stage that does not answer a ping and throws naming it.
+  [[noreturn]] void diagnose(const std::string& waiting_for) {
+    const double ping_s = std::min(opt.stage_timeout_s, 10.0);
+    for (int r = 1; r < t.size(); ++r) {
+      t.send(r, kTagControl, control({{"type", "ping"}}));
+      bool answered = false;
+      while (auto m = t.recv(r, kTagControl, ping_s)) {
+        if (m->msg.kind == MsgKind::Error) throw Error(m->msg.text);
+        if (parse_control(*m)["type"] == "pong") {
+          answered = true;
+          break;
+        }
+      }
+      if (!answered) throw Error(describe(r) + " did not answer within " + fmt_s(opt.stage_timeout_s) + " s");
+    }
+    throw Error(describe(last()) + " did not " + waiting_for + " within " + fmt_s(opt.stage_timeout_s) +
+                " s (every stage answers pings: a stage may be slower than --stage-timeout)");
+  }
+
+  std::optional<Received> recv_or_diagnose(int source, const std::string& waiting_for) {
+    auto r = t.recv(source, kTagData, opt.stage_timeout_s, [this] { watch_errors(); });
+    if (!r) diagnose(waiting_for);
+    return r;
+  }
+
+  void forward(const int32_t* tokens, const float* hidden_in, const Message& shape_of, float* hidden_out,
+               const std::vector<int>& rows, float* logits_out) {
+    const auto t0 = Clock::now();
+    stage->forward(tokens, hidden_in, shape_of.pos.data(), shape_of.seqs.data(), shape_of.n(), hidden_out, rows,
+                   logits_out);
+    me.compute_s += seconds_since(t0);
+    me.micro_batches += 1;
+    me.tokens += shape_of.n();
+  }
+
+  void fill_report() {
+    me.bytes_sent = t.bytes_sent();
+    me.data_bytes_sent = t.data_bytes_sent();
+    me.stream = stage->stream_stats();
+  }
+
+  // Ranks > 0: after a failure, tell rank 0 (which names it and ends the job) and give it time to do so.
+  [[noreturn]] void report_failure(const std::string& what) {
+    try {
+      Message m;
+      m.kind = MsgKind::Error;
+      m.text = what;
+      t.send(0, kTagControl, m);
+      t.flush(opt.stage_timeout_s);
+    } catch (const Error&) {
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(opt.stage_timeout_s, 30.0)));
+    throw Error(what);
+  }
+
+  void setup();
+  void setup_driver();
+  void setup_worker();
+  void open_stage(const StageSpec& spec);
+};
+
+void Pipeline::Impl::open_stage(const StageSpec& spec) {
+  StageSpec s = spec;
+  s.mem_budget = opt.mem_budget;
+  LoadParams load = opt.load;
+  load.mem_budget = 0;  // the stage spec carries the budget
+  stage = Stage::open(opt.model_path, s, load, opt.session);
+  me.layer_begin = stage->shape().layer_begin;
+  me.layer_end = stage->shape().layer_end;
+}
+
+void Pipeline::Impl::setup_driver() {
+  const int n = t.size();
+  hosts.assign(n, "");
+  hosts[0] = t.host();
+  std::vector<size_t> mems(n, 0);
+  mems[0] = mem_available();
+  for (int r = 1; r < n; ++r) {
+    auto m = t.recv(r, kTagControl, opt.stage_timeout_s);
+    if (!m) throw Error("rank " + std::to_string(r) + " did not join the pipeline within " +
+                        fmt_s(opt.stage_timeout_s) + " s");
+    json j = parse_control(*m);
+    hosts[r] = j.value("host", "");
+    mems[r] = j.value("mem", size_t{0});
+  }
+  const std::vector<size_t> layer_bytes = layer_bytes_of(opt.model_path);
+  const int n_layer = static_cast<int>(layer_bytes.size());
+  if (!opt.ranges.empty()) {
+    specs = parse_stage_ranges(opt.ranges, n_layer);
+    if (static_cast<int>(specs.size()) != n)
+      throw Error("--ranges gives " + std::to_string(specs.size()) + " layer ranges for " + std::to_string(n) +
+                  " ranks (one range per rank)");
+  } else {
+    if (!opt.mem.empty()) {
+      if (opt.mem.size() != 1 && static_cast<int>(opt.mem.size()) != n)
+        throw Error("--mem gives " + std::to_string(opt.mem.size()) + " sizes for " + std::to_string(n) +
+                    " ranks (one size, or one per rank)");
+      for (int r = 0; r < n; ++r) mems[r] = opt.mem.size() == 1 ? opt.mem[0] : opt.mem[r];
+    }
+    specs = plan_by_memory(layer_bytes, mems);
+  }
+  for (int r = 1; r < n; ++r)
+    t.send(r, kTagControl,
+           control({{"type", "plan"},
+                    {"layer_begin", specs[r].layer_begin},
+                    {"layer_end", specs[r].layer_end},
+                    {"input", specs[r].input},
+                    {"output", specs[r].output}}));
+  open_stage(specs[0]);
+  const int n_embd = stage->shape().n_embd;
+  for (int r = 1; r < n; ++r) {
+    auto m = t.recv(r, kTagControl, opt.load_timeout_s + opt.stage_timeout_s);
+    if (!m) throw Error(describe(r) + " did not open its stage within " + fmt_s(opt.load_timeout_s) + " s");
+    json j = parse_control(*m);
+    if (!j.value("ok", false)) throw Error(describe(r) + ": " + j.value("error", std::string("failed to open")));
+    if (j.value("n_embd", 0) != n_embd)
+      throw Error(describe(r) + " has a hidden state of " + std::to_string(j.value("n_embd", 0)) + " values, stage 0 " +
+                  std::to_string(n_embd) + " (different model files?)");
+  }
+}
+
+void Pipeline::Impl::setup_worker() {
+  t.send(0, kTagControl, control({{"type", "hello"}, {"host", t.host()}, {"mem", mem_available()}}));
+  auto m = t.recv(0, kTagControl, opt.load_timeout_s + opt.stage_timeout_s);
+  if (!m) throw Error("rank " + std::to_string(t.rank()) + ": no layer plan from rank 0 within " +
+                      fmt_s(opt.load_timeout_s) + " s");
+  if (m->msg.kind == MsgKind::Error) throw Error(m->msg.text);
+  json j = parse_control(*m);
+  StageSpec spec;
+  spec.layer_begin = j.value("layer_begin", 0);
+  spec.layer_end = j.value("layer_end", 0);
+  spec.input = j.value("input", false);
+  spec.output = j.value("output", false);
+  specs.assign(t.rank() + 1, StageSpec{});
+  specs[t.rank()] = spec;
+  try {
+    open_stage(spec);
+  } catch (const std::exception& e) {
+    t.send(0, kTagControl, control({{"type", "ready"}, {"ok", false}, {"error", e.what()}}));
+    t.flush(opt.stage_timeout_s);
+    // Rank 0 names this stage's error and ends the job; wait for it.
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(opt.stage_timeout_s, 30.0)));
+    throw;
+  }
+  t.send(0, kTagControl, control({{"type", "ready"}, {"ok", true}, {"n_embd", stage->shape().n_embd}}));
+}
+
+void Pipeline::Impl::setup() {
+  me.rank = t.rank();
+  me.host = t.host();
+  if (t.rank() == 0)
+    setup_driver();
+  else
+    setup_worker();
+}
+
+Pipeline::Pipeline(MpiTransport& transport, const PipelineOptions& opt)
+    : impl_(std::make_unique<Impl>(transport, opt)) {
+  if (opt.stage_timeout_s <= 0) throw Error("--stage-timeout must be positive");
+  impl_->setup();
+  if (is_driver()) {
+    for (int r = 0; r < size(); ++r) {
+      const StageSpec& s = impl_->specs[r];
+      plan_text_ += (r ? "; " : "") + std::string("rank ") + std::to_string(r) +
+                    (impl_->hosts[r].empty() ? "" : " (" + impl_->hosts[r] + ")") + ": layers " +
+                    std::to_string(s.layer_begin) + "-" + std::to_string(s.layer_end - 1) +
+                    (s.input ? " + embeddings" : "") + (s.output ? " + output" : "");
+    }
+  }
+}
+
+Pipeline::~Pipeline() = default;
+
+int Pipeline::rank() const { return impl_->t.rank(); }
+int Pipeline::size() const { return impl_->t.size(); }
+const StageShape& Pipeline::shape() const { return impl_->stage->shape(); }
+uint64_t Pipeline::data_bytes_sent() const { return impl_->t.data_bytes_sent(); }
+
+const Model& Pipeline::model() const {
+  const Model* m = impl_->stage->model();
+  if (!m) throw Error("pipeline: this stage has no tokenizer");
+  return *m;
+}
+
+std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requests) {
+  Impl& I = *impl_;
+  if (!is_driver()) throw Error("pipeline: generate() runs on rank 0");
+  const StageShape& sh = I.stage->shape();
+  if (static_cast<int>(requests.size()) > sh.n_seq)
+    throw Error("pipeline: " + std::to_string(requests.size()) + " sequences, the stages hold " +
+                std::to_string(sh.n_seq));
+  const auto t0 = Clock::now();
+  struct Seq {
+    std::unique_ptr<TokenStream> ts;
+    double prompt_ms = -1;
+  };
+  std::vector<Seq> seqs(requests.size());
+  // The Stage hands out its tokenizer as const; TokenStream only calls const members of it.
+  Model& model = const_cast<Model&>(this->model());
+  std::deque<Work> work;
+  size_t max_chunks = 0;
+  const int ub = std::max(1, sh.n_batch);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& p = requests[i].prompt;
+    if (p.empty()) throw Error("pipeline: empty prompt");
+    if (static_cast<int>(p.size()) >= sh.n_ctx)
+      throw Error("prompt is " + std::to_string(p.size()) + " tokens, longer than the context size " +
+                  std::to_string(sh.n_ctx) + " (use a larger -c)");
+    seqs[i].ts = std::make_unique<TokenStream>(model, requests[i].params, p, requests[i].on_text, t0);
+    max_chunks = std::max(max_chunks, (p.size() + ub - 1) / ub);
+  }
+  // Prompts go as micro-batches of n_batch tokens, interleaved across sequences so that all advance; the last
+  // chunk of each asks for the logits of its last token.
+  for (size_t c = 0; c < max_chunks; ++c)
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const auto& p = requests[i].prompt;
+      const size_t b = c * ub;
+      if (b >= p.size() || seqs[i].ts->done()) continue;
+      const size_t e = std::min(p.size(), b + ub);
+      Work w;
+      for (size_t k = b; k < e; ++k) {
+        w.tokens.push_back(p[k]);
+        w.pos.push_back(static_cast<int32_t>(k));
+        w.seqs.push_back(static_cast<int32_t>(i));
+      }
+      if (e == p.size()) w.rows.push_back(static_cast<int>(e - b - 1));
+      work.push_back(std::move(w));
+    }
+
+  int outstanding = 0;
+  auto on_logits = [&](int seq, int pos, const float* logits) {
+    Seq& s = seqs[seq];
+    if (s.prompt_ms < 0) s.prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const int n_past = pos + 1;
+    const int32_t tok = s.ts->next(logits, n_past, sh.n_ctx);
+    if (tok < 0) return;
+    work.push_back(Work{{tok}, {n_past}, {seq}, {0}});
+  };
+  auto handle = [&](const Received& r) {
+    const Message& m = r.msg;
+    if (m.kind == MsgKind::Error) throw Error(m.text);
+    if (m.kind != MsgKind::Logits || m.n_cols != sh.n_vocab || m.n() != static_cast<int>(m.rows.size()))
+      throw Error("pipeline: unexpected " + std::string(msg_kind_name(m.kind)) + " message from " +
+                  I.describe(r.source));
+    outstanding -= 1;
+    for (int k = 0; k < m.n(); ++k) {
+      if (m.seqs[k] < 0 || m.seqs[k] >= static_cast<int>(seqs.size()))
+        throw Error("pipeline: logits for unknown sequence " + std::to_string(m.seqs[k]));
+      on_logits(m.seqs[k], m.pos[k], m.data.data() + static_cast<size_t>(k) * sh.n_vocab);
+    }
+  };
+
+  std::vector<float> hidden, logits;
+  while (!work.empty() || outstanding > 0) {
+    if (size() > 1) {
+      I.watch_errors();
+      if (auto r = I.t.poll(I.last(), kTagData)) {
+        handle(*r);
+        continue;
+      }
+    }
+    if (!work.empty()) {
+      Work w = std::move(work.front());
+      work.pop_front();
+      Message m;
+      m.kind = MsgKind::Hidden;
+      m.wire = I.opt.wire;
+      m.micro_batch = I.next_mb++;
+      m.pos = w.pos;
+      m.seqs = w.seqs;
+      m.rows = w.rows;
+      const int n = m.n();
+      if (size() == 1) {
+        logits.resize(static_cast<size_t>(w.rows.size()) * sh.n_vocab);
+        I.forward(w.tokens.data(), nullptr, m, nullptr, w.rows, logits.data());
+        for (size_t k = 0; k < w.rows.size(); ++k)
+          on_logits(w.seqs[w.rows[k]], w.pos[w.rows[k]], logits.data() + k * sh.n_vocab);
+        continue;
+      }
+      hidden.resize(static_cast<size_t>(n) * sh.n_embd);
+      I.forward(w.tokens.data(), nullptr, m, hidden.data(), {}, nullptr);
+      m.n_cols = sh.n_embd;
+      m.data = hidden;
+      I.t.send(1, kTagData, m);
+      if (!w.rows.empty()) outstanding += 1;
+      continue;
+    }
+    auto r = I.recv_or_diagnose(I.last(), "return logits");
+    handle(*r);
+  }
+  std::vector<GenerateStats> out;
+  for (Seq& s : seqs) {
+    GenerateStats st = s.ts->finish();
+    st.prompt_ms = std::max(0.0, s.prompt_ms);
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void Pipeline::clear(int seq) {
+  Impl& I = *impl_;
+  if (!is_driver()) throw Error("pipeline: clear() runs on rank 0");
+  I.stage->clear_seq(seq);
+  if (size() == 1) return;
+  Message m;
+  m.kind = MsgKind::Clear;
+  m.pos = {0};
+  m.seqs = {seq};
+  I.t.send(1, kTagData, m);
+}
+
+std::vector<StageReport> Pipeline::finish() {
+  Impl& I = *impl_;
+  if (!is_driver()) throw Error("pipeline: finish() runs on rank 0");
+  std::vector<StageReport> out;
+  I.fill_report();
+  out.push_back(I.me);
+  if (size() > 1 && !I.finished) {
+    Message m;
+    m.kind = MsgKind::Stop;
+    m.text = "[]";
+    I.t.send(1, kTagData, m);
+    auto r = I.recv_or_diagnose(I.last(), "end the run");
+    if (r->msg.kind != MsgKind::Stop)
+      throw Error("pipeline: expected the end of the run from " + I.describe(I.last()) + ", got " +
+                  msg_kind_name(r->msg.kind));
+    json reports = json::parse(r->msg.text, nullptr, false);
+    if (!reports.is_array()) throw Error("pipeline: malformed stage reports");
+    for (const json& j : reports) out.push_back(report_from_json(j));
+    if (!I.t.flush(I.opt.stage_timeout_s)) throw Error("pipeline: " + I.describe(1) + " did not take the stop message");
+  }
+  I.finished = true;
+  return out;
+}
+
+void Pipeline::serve() {
+  Impl& I = *impl_;
+  if (is_driver()) throw Error("pipeline: serve() runs on ranks > 0");
+  const int up = rank() - 1;
+  const bool output = I.stage->shape().output;
+  const int down = output ? 0 : rank() + 1;
+  const StageShape& sh = I.stage->shape();
+  // Rank 0 waits stage_timeout for an answer and then pings every stage; a stage waits longer than that for
+  // its input, so that rank 0 (which names the culprit) is the one to report a stall.
+  const double idle_s = 2 * I.opt.stage_timeout_s + 10.0 * size() + 30;
+  std::vector<float> out;
+  try {
+    for (;;) {
+      const auto tw = Clock::now();
+      auto r = I.t.recv(up, kTagData, idle_s, [&I] { I.answer_pings(); });
+      I.me.wait_s += seconds_since(tw);
+      if (!r) throw Error("no message from rank " + std::to_string(up) + " within " + fmt_s(idle_s) + " s");
+      Message& m = r->msg;
+      switch (m.kind) {
+        case MsgKind::Hidden: {
+          const int n = m.n();
+          if (n < 1 || n > sh.n_batch || m.n_cols != sh.n_embd ||
+              m.data.size() != static_cast<size_t>(n) * sh.n_embd)
+            throw Error("micro-batch " + std::to_string(m.micro_batch) + " of " + std::to_string(n) + " rows of " +
+                        std::to_string(m.n_cols) + " values does not fit this stage (n_embd " +
+                        std::to_string(sh.n_embd) + ", batch " + std::to_string(sh.n_batch) + ")");
+          for (int row : m.rows)
+            if (row < 0 || row >= n) throw Error("micro-batch asks for the logits of row " + std::to_string(row));
+          Message o;
+          o.micro_batch = m.micro_batch;
+          if (output) {
+            out.resize(m.rows.size() * static_cast<size_t>(sh.n_vocab));
+            I.forward(nullptr, m.data.data(), m, nullptr, m.rows, out.data());
+            if (!m.rows.empty()) {
+              o.kind = MsgKind::Logits;
+              o.wire = WireType::F32;
+              o.rows = m.rows;
+              for (int row : m.rows) o.pos.push_back(m.pos[row]), o.seqs.push_back(m.seqs[row]);
+              o.n_cols = sh.n_vocab;
+              o.data = out;
+              I.t.send(0, kTagData, o);
+            }
+          } else {
+            out.resize(static_cast<size_t>(n) * sh.n_embd);
+            I.forward(nullptr, m.data.data(), m, out.data(), {}, nullptr);
+            o.kind = MsgKind::Hidden;
+            o.wire = I.opt.wire;
+            o.pos = std::move(m.pos);
+            o.seqs = std::move(m.seqs);
+            o.rows = std::move(m.rows);
+            o.n_cols = sh.n_embd;
+            o.data = out;
+            I.t.send(down, kTagData, o);
+          }
+          I.fail.maybe_fail(rank(), I.me.micro_batches);
+          break;
+        }
+        case MsgKind::Clear:
+          if (m.seqs.size() != 1 || m.seqs[0] < 0 || m.seqs[0] >= sh.n_seq) throw Error("clear of a bad sequence");
+          I.stage->clear_seq(m.seqs[0]);
+          if (!output) I.t.send(down, kTagData, m);
+          break;
+        case MsgKind::Stop: {
+          json reports = json::parse(m.text, nullptr, false);
+          if (!reports.is_array()) reports = json::array();
+          I.fill_report();
+          reports.push_back(report_json(I.me));
+          m.text = reports.dump();
+          I.t.send(down, kTagData, m);
+          if (!I.t.flush(I.opt.stage_timeout_s, [&I] { I.answer_pings(); }))
+            throw Error("rank " + std::to_string(down) + " did not take the end of the run");
+          return;
+        }
+        default:
+          throw Error(std::string("unexpected ") + msg_kind_name(m.kind) + " message from rank " +
+                      std::to_string(up));
+      }
+    }
+  } catch (const Error& e) {
+    std::string what = e.what();
+    if (what.rfind("stage ", 0) != 0) what = I.describe(rank()) + ": " + what;
+    I.report_failure(what);
+  }
+}
+
+}  // namespace hearth::pipeline

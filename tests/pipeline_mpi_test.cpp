@@ -1,0 +1,171 @@
+// hearth run/bench --pipeline under mpirun: greedy output identical to one process with 1-4 ranks (stories260K
+// against llama.cpp's text; a generated TinyLlama-like model against the single-process run), the wire types,
+// placement errors, and ranks that die or stop answering. Skipped when hearth was built without MPI or mpirun
+// is missing. Every command runs under `timeout` so that a hang fails instead of blocking the suite.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "test_util.h"
+
+namespace hearth {
+namespace {
+
+using test::fixture;
+using test::run_command;
+
+const std::string kMpiexec = HEARTH_TEST_MPIEXEC;
+
+#define REQUIRE_MPI()                                                                                  \
+  do {                                                                                                 \
+    if (kMpiexec.empty()) GTEST_SKIP() << "hearth was built without MPI (HEARTH_MPI=OFF or not found)"; \
+    if (!std::filesystem::exists(kMpiexec)) GTEST_SKIP() << "mpirun not found: " << kMpiexec;         \
+  } while (0)
+
+// mpirun as root in a container: allowed explicitly, more ranks than cores, no CMA single-copy (ptrace-restricted).
+std::string mpirun(int np, const std::string& env = "") {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none " +
+         env + " timeout 120 " + kMpiexec + " --oversubscribe -np " + std::to_string(np) + " " + HEARTH_BINARY;
+}
+
+std::string stories() { return fixture("stories260K/stories260K.gguf"); }
+
+std::string trim(std::string s) {
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+std::string llama_cpp_text() {
+  std::string ref = test::read_text(
+      fixture("stories260K/expected/llama.cpp-c392e50/stories260K.llama-simple_n200_prompt-Once-upon-a-time.txt"));
+  const std::string prefix = "<s> Once upon a time";
+  EXPECT_EQ(ref.rfind(prefix, 0), 0u);
+  return trim(ref.substr(prefix.size()));
+}
+
+TEST(PipelineMpi, Stories260KMatchesLlamaCppOn1To4Ranks) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string expected = llama_cpp_text();
+  for (int np = 1; np <= 4; ++np) {
+    auto r = run_command(mpirun(np) + " run -m " + stories() +
+                         " --pipeline -t 1 -p 'Once upon a time' -n 200 --temp 0 2>/dev/null");
+    ASSERT_EQ(r.status, 0) << np << " ranks";
+    EXPECT_EQ(trim(r.out), expected) << np << " ranks";
+  }
+}
+
+// The prompt as micro-batches of 2 tokens flowing through the pipe, with explicit ranges.
+TEST(PipelineMpi, MicroBatchesAndRanges) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string expected = llama_cpp_text();
+  auto r = run_command(mpirun(3) + " run -m " + stories() +
+                       " --pipeline --ranges 0-0,1-3,4-4 -b 2 -t 1 -p 'Once upon a time' -n 200 --temp 0 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(trim(r.out), expected);
+}
+
+TEST(PipelineMpi, GeneratedModelMatchesSingleProcess) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string gen = std::filesystem::path(HEARTH_BINARY).parent_path() / "hearth-gen";
+  if (!std::filesystem::exists(gen)) GTEST_SKIP() << "hearth-gen not built";
+  std::filesystem::create_directories(HEARTH_TEST_TMP);
+  const std::string model = std::string(HEARTH_TEST_TMP) + "/pipeline-gen-q8_0.gguf";
+  // TinyLlama's proportions (GQA 32/4 heads, ff = 2.75 n_embd), scaled down to run in a second.
+  auto g = run_command(gen + " --shape tiny --type q8_0 --n-embd 256 --n-layer 6 --n-head 8 --n-head-kv 1 --n-ff 704 "
+                             "--vocab " + stories() + " -t 1 -o " + model + " >/dev/null");
+  ASSERT_EQ(g.status, 0);
+  const std::string args = " -m " + model + " -t 1 -p 'Once upon a time' -n 40 --temp 0";
+  auto single = run_command(std::string(HEARTH_BINARY) + " run" + args + " 2>/dev/null");
+  ASSERT_EQ(single.status, 0);
+  ASSERT_FALSE(trim(single.out).empty());
+  for (int np : {1, 2, 3, 4}) {
+    auto r = run_command(mpirun(np) + " run --pipeline" + args + " 2>/dev/null");
+    ASSERT_EQ(r.status, 0) << np << " ranks";
+    EXPECT_EQ(r.out, single.out) << np << " ranks";
+  }
+}
+
+nlohmann::json bench_json(int np, const std::string& extra) {
+  auto r = run_command(mpirun(np) + " bench -m " + stories() + " --pipeline -t 1 -p 8 -n 8 -r 1 -o json " + extra +
+                       " 2>/dev/null");
+  EXPECT_EQ(r.status, 0) << extra;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  EXPECT_TRUE(j.is_object()) << r.out;
+  return j;
+}
+
+// Smaller wire types send fewer bytes per token: the hidden state of stories260K is 64 values per token.
+TEST(PipelineMpi, WireTypesAndBench) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  auto f32 = bench_json(2, "--wire f32");
+  auto f16 = bench_json(2, "--wire f16");
+  auto q8 = bench_json(2, "--wire q8_0 --parallel 2");
+  if (!f32.is_object() || !f16.is_object() || !q8.is_object()) return;
+  const double b32 = f32["wire_bytes_per_token"], b16 = f16["wire_bytes_per_token"], b8 = q8["wire_bytes_per_token"];
+  EXPECT_GT(b32, 64 * 4);  // the payload alone
+  EXPECT_LT(b16, b32 - 64 * 2 * 0.9);
+  EXPECT_LT(b8, b16);
+  EXPECT_EQ(f32["stages"].size(), 2u);
+  EXPECT_EQ(f32["tests"].size(), 2u);
+  EXPECT_GT(f32["tests"][0]["avg_ts"].get<double>(), 0);
+  EXPECT_EQ(q8["tests"][0]["test"], "pp8 x2");
+  // Greedy text through an 8-bit wire still reads as the story (not compared token by token).
+  auto r = run_command(mpirun(2) + " run -m " + stories() +
+                       " --pipeline --wire q8_0 -t 1 -p 'Once upon a time' -n 20 --temp 0 2>/dev/null");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_FALSE(trim(r.out).empty());
+}
+
+TEST(PipelineMpi, BadPlacementIsAClearError) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  auto r = run_command(mpirun(2) + " run -m " + stories() + " --pipeline --ranges 0-4 -p hi -n 2 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--ranges gives 1 layer ranges for 2 ranks"), std::string::npos) << r.out;
+  r = run_command(mpirun(2) + " run -m " + stories() + " --pipeline --wire q4 -p hi -n 2 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("wire"), std::string::npos) << r.out;
+  r = run_command(mpirun(2) + " run -m /nonexistent.gguf --pipeline -p hi -n 2 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("/nonexistent.gguf"), std::string::npos) << r.out;
+}
+
+// A stage that stops answering after its third micro-batch: rank 0 names it within the timeout.
+TEST(PipelineMpi, SilentRankIsNamed) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  auto r = run_command(mpirun(3, "HEARTH_TEST_PIPELINE_FAIL=2:hang:3") + " run -m " + stories() +
+                       " --pipeline --stage-timeout 2 -t 1 -p 'Once upon a time' -n 50 --temp 0 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.status, 124) << "timed out: the run hung";
+  EXPECT_NE(r.out.find("stage 2 (rank 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("did not answer within 2 s"), std::string::npos) << r.out;
+}
+
+// A stage that dies. By default mpirun notices the lost process and ends the job, naming it; with
+// orte_abort_on_non_zero_status off (the job outlives a process), rank 0 finds the silent stage and names it.
+TEST(PipelineMpi, DeadRankEndsTheRun) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string args = " run -m " + stories() +
+                           " --pipeline --stage-timeout 2 -t 1 -p 'Once upon a time' -n 50 --temp 0 2>&1";
+  auto r = run_command(mpirun(3, "HEARTH_TEST_PIPELINE_FAIL=1:exit:3") + args);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.status, 124) << "timed out: the run hung";
+  EXPECT_NE(r.out.find(",1],1]"), std::string::npos) << r.out;  // mpirun's "Process name: [[job,1],1]"
+  EXPECT_NE(r.out.find("Exit code:    3"), std::string::npos) << r.out;
+  r = run_command(mpirun(3, "HEARTH_TEST_PIPELINE_FAIL=1:exit:3 OMPI_MCA_orte_abort_on_non_zero_status=0") + args);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.status, 124) << "timed out: the run hung";
+  EXPECT_NE(r.out.find("error: stage 1 (rank 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("did not answer within 2 s"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace hearth
