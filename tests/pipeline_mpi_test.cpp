@@ -18,10 +18,10 @@ using test::run_command;
 
 const std::string kMpiexec = HEARTH_TEST_MPIEXEC;
 
-#define REQUIRE_MPI()                                                                                  \
-  do {                                                                                                 \
+#define REQUIRE_MPI()                                                                                   \
+  do {                                                                                                  \
     if (kMpiexec.empty()) GTEST_SKIP() << "hearth was built without MPI (HEARTH_MPI=OFF or not found)"; \
-    if (!std::filesystem::exists(kMpiexec)) GTEST_SKIP() << "mpirun not found: " << kMpiexec;         \
+    if (!std::filesystem::exists(kMpiexec)) GTEST_SKIP() << "mpirun not found: " << kMpiexec;           \
   } while (0)
 
 // mpirun as root in a container: allowed explicitly, more ranks than cores, no CMA single-copy (ptrace-restricted).
@@ -68,6 +68,36 @@ TEST(PipelineMpi, MicroBatchesAndRanges) {
   EXPECT_EQ(trim(r.out), expected);
 }
 
+// Ranks reading only their parts of a `hearth split` directory, and stages streaming their layers under a
+// memory budget smaller than their layers (stories260K: 0.2 MiB per layer).
+TEST(PipelineMpi, SplitDirectoryAndLayerStreaming) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string expected = llama_cpp_text();
+  const std::string dir = std::string(HEARTH_TEST_TMP) + "/pipeline-split";
+  std::filesystem::remove_all(dir);
+  auto s =
+      run_command(std::string(HEARTH_BINARY) + " split " + stories() + " -o " + dir + " --per-layer >/dev/null 2>&1");
+  ASSERT_EQ(s.status, 0);
+  auto r =
+      run_command(mpirun(3) + " run -m " + dir + " --pipeline -t 1 -p 'Once upon a time' -n 200 --temp 0 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(trim(r.out), expected);
+  for (const std::string& model : {stories(), dir}) {
+    r = run_command(mpirun(2) + " run -m " + model +
+                    " --pipeline --mem-budget 300K -t 1 -p 'Once upon a time' -n 200 --temp 0 2>/dev/null");
+    ASSERT_EQ(r.status, 0) << model;
+    EXPECT_EQ(trim(r.out), expected) << model;
+  }
+  r = run_command(mpirun(2) + " bench -m " + stories() +
+                  " --pipeline --mem-budget 300K -t 1 -p 8 -n 4 -r 1 -o json 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_TRUE(j["stages"][0]["streaming"].get<bool>()) << r.out;  // 3 layers of 0.2 MiB under 300 KiB
+  EXPECT_GT(j["stages"][0]["stream_bytes_read"].get<double>(), 0);
+}
+
 TEST(PipelineMpi, GeneratedModelMatchesSingleProcess) {
   REQUIRE_MPI();
   HEARTH_REQUIRE_FIXTURE(stories());
@@ -76,8 +106,10 @@ TEST(PipelineMpi, GeneratedModelMatchesSingleProcess) {
   std::filesystem::create_directories(HEARTH_TEST_TMP);
   const std::string model = std::string(HEARTH_TEST_TMP) + "/pipeline-gen-q8_0.gguf";
   // TinyLlama's proportions (GQA 32/4 heads, ff = 2.75 n_embd), scaled down to run in a second.
-  auto g = run_command(gen + " --shape tiny --type q8_0 --n-embd 256 --n-layer 6 --n-head 8 --n-head-kv 1 --n-ff 704 "
-                             "--vocab " + stories() + " -t 1 -o " + model + " >/dev/null");
+  auto g = run_command(gen +
+                       " --shape tiny --type q8_0 --n-embd 256 --n-layer 6 --n-head 8 --n-head-kv 1 --n-ff 704 "
+                       "--vocab " +
+                       stories() + " -t 1 -o " + model + " >/dev/null");
   ASSERT_EQ(g.status, 0);
   const std::string args = " -m " + model + " -t 1 -p 'Once upon a time' -n 40 --temp 0";
   auto single = run_command(std::string(HEARTH_BINARY) + " run" + args + " 2>/dev/null");
@@ -153,8 +185,8 @@ TEST(PipelineMpi, SilentRankIsNamed) {
 TEST(PipelineMpi, DeadRankEndsTheRun) {
   REQUIRE_MPI();
   HEARTH_REQUIRE_FIXTURE(stories());
-  const std::string args = " run -m " + stories() +
-                           " --pipeline --stage-timeout 2 -t 1 -p 'Once upon a time' -n 50 --temp 0 2>&1";
+  const std::string args =
+      " run -m " + stories() + " --pipeline --stage-timeout 2 -t 1 -p 'Once upon a time' -n 50 --temp 0 2>&1";
   auto r = run_command(mpirun(3, "HEARTH_TEST_PIPELINE_FAIL=1:exit:3") + args);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.status, 124) << "timed out: the run hung";

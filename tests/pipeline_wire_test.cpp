@@ -126,21 +126,21 @@ TEST(PipelineWire, MessageRoundTrip) {
 
 TEST(PipelineWire, MalformedMessagesAreErrors) {
   auto bytes = encode_message(sample_message(WireType::F16));
-  EXPECT_THROW(decode_message(bytes.data(), 10), Error);                 // shorter than a header
-  EXPECT_THROW(decode_message(bytes.data(), bytes.size() - 1), Error);   // truncated payload
+  EXPECT_THROW(decode_message(bytes.data(), 10), Error);                // shorter than a header
+  EXPECT_THROW(decode_message(bytes.data(), bytes.size() - 1), Error);  // truncated payload
   auto extra = bytes;
   extra.push_back(0);
-  EXPECT_THROW(decode_message(extra.data(), extra.size()), Error);      // trailing bytes
+  EXPECT_THROW(decode_message(extra.data(), extra.size()), Error);  // trailing bytes
   auto bad = bytes;
   bad[0] ^= 0xFF;
-  EXPECT_THROW(decode_message(bad.data(), bad.size()), Error);          // magic
+  EXPECT_THROW(decode_message(bad.data(), bad.size()), Error);  // magic
   bad = bytes;
   bad[7] = 9;
-  EXPECT_THROW(decode_message(bad.data(), bad.size()), Error);          // wire type
+  EXPECT_THROW(decode_message(bad.data(), bad.size()), Error);  // wire type
   bad = bytes;
   int32_t neg = -5;
   std::memcpy(bad.data() + 12, &neg, 4);
-  EXPECT_THROW(decode_message(bad.data(), bad.size()), Error);          // negative count
+  EXPECT_THROW(decode_message(bad.data(), bad.size()), Error);  // negative count
   try {
     decode_message(bytes.data(), bytes.size() - 1);
   } catch (const Error& e) {

@@ -22,8 +22,8 @@ struct Header {
   uint8_t kind;
   uint8_t wire;
   int32_t micro_batch;
-  int32_t n;        // tokens: pos[n], seqs[n]
-  int32_t n_rows;   // rows[n_rows]
+  int32_t n;       // tokens: pos[n], seqs[n]
+  int32_t n_rows;  // rows[n_rows]
   int32_t n_cols;
   int32_t n_data_rows;  // rows of payload
   uint32_t text_bytes;
@@ -46,21 +46,30 @@ WireType parse_wire_type(const std::string& name) {
 
 const char* wire_type_name(WireType t) {
   switch (t) {
-    case WireType::F32: return "f32";
-    case WireType::F16: return "f16";
-    case WireType::Q8_0: return "q8_0";
+    case WireType::F32:
+      return "f32";
+    case WireType::F16:
+      return "f16";
+    case WireType::Q8_0:
+      return "q8_0";
   }
   return "?";
 }
 
 const char* msg_kind_name(MsgKind k) {
   switch (k) {
-    case MsgKind::Hidden: return "hidden";
-    case MsgKind::Logits: return "logits";
-    case MsgKind::Clear: return "clear";
-    case MsgKind::Stop: return "stop";
-    case MsgKind::Error: return "error";
-    case MsgKind::Control: return "control";
+    case MsgKind::Hidden:
+      return "hidden";
+    case MsgKind::Logits:
+      return "logits";
+    case MsgKind::Clear:
+      return "clear";
+    case MsgKind::Stop:
+      return "stop";
+    case MsgKind::Error:
+      return "error";
+    case MsgKind::Control:
+      return "control";
   }
   return "?";
 }
@@ -68,9 +77,12 @@ const char* msg_kind_name(MsgKind k) {
 size_t wire_bytes(WireType t, int n_rows, int n_cols) {
   const size_t rows = std::max(0, n_rows), cols = std::max(0, n_cols);
   switch (t) {
-    case WireType::F32: return rows * cols * 4;
-    case WireType::F16: return rows * cols * 2;
-    case WireType::Q8_0: return rows * (padded_cols(n_cols) / kQ8Block) * sizeof(q::BlockQ8_0);
+    case WireType::F32:
+      return rows * cols * 4;
+    case WireType::F16:
+      return rows * cols * 2;
+    case WireType::Q8_0:
+      return rows * (padded_cols(n_cols) / kQ8Block) * sizeof(q::BlockQ8_0);
   }
   return 0;
 }

@@ -23,12 +23,12 @@ void wire_encode(WireType t, const float* src, int n_rows, int n_cols, uint8_t* 
 void wire_decode(WireType t, const uint8_t* src, int n_rows, int n_cols, float* dst);
 
 enum class MsgKind : uint8_t {
-  Hidden = 1,  // a micro-batch's hidden state, stage i -> i+1
-  Logits = 2,  // logit rows of a micro-batch, output stage -> rank 0
-  Clear = 3,   // forget sequence `seqs[0]` (travels down the pipe in order with the micro-batches)
-  Stop = 4,    // end of the run; `text` collects each stage's statistics on the way down
-  Error = 5,   // a stage failed: `text` says how (to rank 0)
-  Control = 6, // setup and liveness: `text` is JSON (hello, plan, ready, ping, pong)
+  Hidden = 1,   // a micro-batch's hidden state, stage i -> i+1
+  Logits = 2,   // logit rows of a micro-batch, output stage -> rank 0
+  Clear = 3,    // forget sequence `seqs[0]` (travels down the pipe in order with the micro-batches)
+  Stop = 4,     // end of the run; `text` collects each stage's statistics on the way down
+  Error = 5,    // a stage failed: `text` says how (to rank 0)
+  Control = 6,  // setup and liveness: `text` is JSON (hello, plan, ready, ping, pong)
 };
 const char* msg_kind_name(MsgKind k);
 

@@ -16,7 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double mean_of(const std::vector<double>& v) { return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size(); }
+double mean_of(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+}
 double sd_of(const std::vector<double>& v) {
   if (v.size() < 2) return 0;
   const double m = mean_of(v);
@@ -93,16 +95,20 @@ int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p) {
       std::printf("], \"wire_bytes_per_token\": %.1f, \"stages\": [", per_token);
       for (size_t i = 0; i < reports.size(); ++i) {
         const auto& r = reports[i];
-        std::printf("%s{\"rank\": %d, \"host\": \"%s\", \"layers\": \"%d-%d\", \"compute_s\": %.4f, \"wait_s\": %.4f, "
-                    "\"micro_batches\": %d, \"data_bytes_sent\": %llu}",
-                    i ? ", " : "", r.rank, r.host.c_str(), r.layer_begin, r.layer_end - 1, r.compute_s, r.wait_s,
-                    r.micro_batches, static_cast<unsigned long long>(r.data_bytes_sent));
+        std::printf(
+            "%s{\"rank\": %d, \"host\": \"%s\", \"layers\": \"%d-%d\", \"compute_s\": %.4f, \"wait_s\": %.4f, "
+            "\"micro_batches\": %d, \"data_bytes_sent\": %llu, \"streaming\": %s, \"stream_groups\": %d, "
+            "\"stream_bytes_read\": %llu, \"stream_load_s\": %.4f, \"stream_wait_s\": %.4f}",
+            i ? ", " : "", r.rank, r.host.c_str(), r.layer_begin, r.layer_end - 1, r.compute_s, r.wait_s,
+            r.micro_batches, static_cast<unsigned long long>(r.data_bytes_sent), r.stream.streaming ? "true" : "false",
+            r.stream.n_groups, static_cast<unsigned long long>(r.stream.bytes_read), r.stream.load_s, r.stream.wait_s);
       }
       std::printf("]}\n");
       return 0;
     }
     std::printf("| ranks | wire | test | t/s |\n| ----: | ---- | ---: | --: |\n");
-    std::printf("| %d | %s | %s | %.2f ± %.2f |\n", pipe.size(), p.wire.c_str(), pp_name.c_str(), mean_of(pp), sd_of(pp));
+    std::printf("| %d | %s | %s | %.2f ± %.2f |\n", pipe.size(), p.wire.c_str(), pp_name.c_str(), mean_of(pp),
+                sd_of(pp));
     if (!tg.empty())
       std::printf("| %d | %s | %s | %.2f ± %.2f |\n", pipe.size(), p.wire.c_str(), tg_name.c_str(), mean_of(tg),
                   sd_of(tg));
@@ -113,6 +119,12 @@ int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p) {
       std::printf("| %d | %s | %d-%d | %.3f | %.3f | %d | %llu |\n", r.rank, r.host.c_str(), r.layer_begin,
                   r.layer_end - 1, r.compute_s, r.wait_s, r.micro_batches,
                   static_cast<unsigned long long>(r.data_bytes_sent));
+    for (const auto& r : reports)
+      if (r.stream.streaming)
+        std::printf(
+            "\nstage %d streams its layers: %d groups, read %.1f MiB in %.3f s, compute waited %.3f s for loads",
+            r.rank, r.stream.n_groups, r.stream.bytes_read / 1048576.0, r.stream.load_s, r.stream.wait_s);
+    std::printf("\n");
     return 0;
   });
 }
@@ -120,7 +132,8 @@ int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p) {
 #else
 
 int bench_pipeline(const PipelineBenchArgs&, const PipelineCliOptions&) {
-  throw Error("--pipeline: this hearth was built without MPI (install libopenmpi-dev and configure with -DHEARTH_MPI=ON)");
+  throw Error(
+      "--pipeline: this hearth was built without MPI (install libopenmpi-dev and configure with -DHEARTH_MPI=ON)");
 }
 
 #endif

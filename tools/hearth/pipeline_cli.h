@@ -12,12 +12,12 @@ namespace hearth::cli {
 
 struct PipelineCliOptions {
   bool enabled = false;
-  std::string ranges;         // "0-9,10-21": one inclusive range per rank
-  std::string mem;            // per-rank memory for automatic placement: "8G" or "8G,16G,..."
-  std::string wire = "f32";   // f32, f16, q8_0
-  double stage_timeout = 60;  // seconds
-  double load_timeout = 600;  // seconds
-  std::string mem_budget;     // per-stage resident layer bytes (layer streaming)
+  std::string ranges;                     // "0-9,10-21": one inclusive range per rank
+  std::string mem;                        // per-rank memory for automatic placement: "8G" or "8G,16G,..."
+  std::string wire = "f32";               // f32, f16, q8_0
+  double stage_timeout = 60;              // seconds
+  double load_timeout = 600;              // seconds
+  std::string mem_budget;                 // per-stage resident layer bytes (layer streaming)
   CLI::Option* mem_budget_opt = nullptr;  // --mem-budget, ours or the command's own when it already has one
 };
 

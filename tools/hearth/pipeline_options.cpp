@@ -7,9 +7,11 @@ std::shared_ptr<PipelineCliOptions> add_pipeline_options(CLI::App& cmd) {
   auto p = std::make_shared<PipelineCliOptions>();
   cmd.add_flag("--pipeline", p->enabled,
                "split the model's layers across the ranks of an MPI job (mpirun -np N hearth ... --pipeline)");
-  cmd.add_option("--ranges", p->ranges, "pipeline: layers of each rank, inclusive, e.g. 0-9,10-21 (default: by memory)");
-  cmd.add_option("--mem", p->mem, "pipeline: memory of each rank for the automatic ranges, e.g. 8G,16G "
-                                  "(default: each rank's MemAvailable)");
+  cmd.add_option("--ranges", p->ranges,
+                 "pipeline: layers of each rank, inclusive, e.g. 0-9,10-21 (default: by memory)");
+  cmd.add_option("--mem", p->mem,
+                 "pipeline: memory of each rank for the automatic ranges, e.g. 8G,16G "
+                 "(default: each rank's MemAvailable)");
   cmd.add_option("--wire", p->wire, "pipeline: hidden states on the wire as f32, f16 or q8_0")
       ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
   cmd.add_option("--stage-timeout", p->stage_timeout, "pipeline: seconds a stage may take to answer")

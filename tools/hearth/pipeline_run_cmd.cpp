@@ -21,8 +21,7 @@ pipeline::PipelineOptions pipeline_options(const ModelOptions& m, const Pipeline
     std::stringstream ss(p.mem);
     for (std::string part; std::getline(ss, part, ',');) o.mem.push_back(parse_size(part));
   }
-  if (p.mem_budget_opt && p.mem_budget_opt->count() > 0)
-    o.mem_budget = parse_size(p.mem_budget_opt->as<std::string>());
+  if (p.mem_budget_opt && p.mem_budget_opt->count() > 0) o.mem_budget = parse_size(p.mem_budget_opt->as<std::string>());
   o.wire = pipeline::parse_wire_type(p.wire);
   o.stage_timeout_s = p.stage_timeout;
   o.load_timeout_s = p.load_timeout;
@@ -96,9 +95,15 @@ int run_pipeline(RunOptions& o, const PipelineCliOptions& p) {
     uint64_t wire = 0;
     for (const auto& r : reports) wire += r.data_bytes_sent;
     const int tokens_done = st[0].n_prompt + st[0].n_gen;
-    std::fprintf(stderr, "hearth: pipeline %.0f bytes on the wire per token;", tokens_done ? double(wire) / tokens_done : 0.0);
-    for (const auto& r : reports)
-      std::fprintf(stderr, " stage %d compute %.1f ms%s", r.rank, r.compute_s * 1000, &r == &reports.back() ? "\n" : ",");
+    std::fprintf(stderr, "hearth: pipeline %.0f bytes on the wire per token;",
+                 tokens_done ? double(wire) / tokens_done : 0.0);
+    for (const auto& r : reports) {
+      std::fprintf(stderr, " stage %d compute %.1f ms", r.rank, r.compute_s * 1000);
+      if (r.stream.streaming)
+        std::fprintf(stderr, " (streaming %d layer groups, waited %.1f ms for loads)", r.stream.n_groups,
+                     r.stream.wait_s * 1000);
+      std::fputs(&r == &reports.back() ? "\n" : ",", stderr);
+    }
     return 0;
   });
 }
@@ -106,7 +111,8 @@ int run_pipeline(RunOptions& o, const PipelineCliOptions& p) {
 #else
 
 int run_pipeline(RunOptions&, const PipelineCliOptions&) {
-  throw Error("--pipeline: this hearth was built without MPI (install libopenmpi-dev and configure with -DHEARTH_MPI=ON)");
+  throw Error(
+      "--pipeline: this hearth was built without MPI (install libopenmpi-dev and configure with -DHEARTH_MPI=ON)");
 }
 
 #endif

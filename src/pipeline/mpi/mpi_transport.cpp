@@ -95,8 +95,7 @@ void MpiTransport::send(int dest, int tag, const Message& msg) {
   Pending p{dest, MPI_REQUEST_NULL, encode_message(msg)};
   if (p.bytes.size() > static_cast<size_t>(INT32_MAX))
     throw Error("pipeline: message of " + std::to_string(p.bytes.size()) + " bytes is over MPI's 2 GiB count");
-  check(MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD,
-                  &p.request),
+  check(MPI_Isend(p.bytes.data(), static_cast<int>(p.bytes.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD, &p.request),
         "isend");
   bytes_sent_ += p.bytes.size();
   if (tag == kTagData) data_bytes_sent_ += p.bytes.size();

@@ -51,9 +51,12 @@ json report_json(const StageReport& r) {
           {"wait_s", r.wait_s},
           {"bytes_sent", r.bytes_sent},
           {"data_bytes_sent", r.data_bytes_sent},
-          {"stream", {{"streaming", r.stream.streaming}, {"n_groups", r.stream.n_groups},
-                      {"bytes_read", r.stream.bytes_read}, {"load_s", r.stream.load_s},
-                      {"wait_s", r.stream.wait_s}}}};
+          {"stream",
+           {{"streaming", r.stream.streaming},
+            {"n_groups", r.stream.n_groups},
+            {"bytes_read", r.stream.bytes_read},
+            {"load_s", r.stream.load_s},
+            {"wait_s", r.stream.wait_s}}}};
 }
 
 StageReport report_from_json(const json& j) {
@@ -113,7 +116,7 @@ struct Pipeline::Impl {
   PipelineOptions opt;
   MpiTransport& t;
   std::unique_ptr<Stage> stage;
-  std::vector<StageSpec> specs;   // rank 0: every rank's; others: only their own at [rank]
+  std::vector<StageSpec> specs;    // rank 0: every rank's; others: only their own at [rank]
   std::vector<std::string> hosts;  // rank 0: every rank's host
   StageReport me;
   int next_mb = 0;
@@ -224,8 +227,9 @@ void Pipeline::Impl::setup_driver() {
   mems[0] = mem_available();
   for (int r = 1; r < n; ++r) {
     auto m = t.recv(r, kTagControl, opt.stage_timeout_s);
-    if (!m) throw Error("rank " + std::to_string(r) + " did not join the pipeline within " +
-                        fmt_s(opt.stage_timeout_s) + " s");
+    if (!m)
+      throw Error("rank " + std::to_string(r) + " did not join the pipeline within " + fmt_s(opt.stage_timeout_s) +
+                  " s");
     json j = parse_control(*m);
     hosts[r] = j.value("host", "");
     mems[r] = j.value("mem", size_t{0});
@@ -269,8 +273,9 @@ void Pipeline::Impl::setup_driver() {
 void Pipeline::Impl::setup_worker() {
   t.send(0, kTagControl, control({{"type", "hello"}, {"host", t.host()}, {"mem", mem_available()}}));
   auto m = t.recv(0, kTagControl, opt.load_timeout_s + opt.stage_timeout_s);
-  if (!m) throw Error("rank " + std::to_string(t.rank()) + ": no layer plan from rank 0 within " +
-                      fmt_s(opt.load_timeout_s) + " s");
+  if (!m)
+    throw Error("rank " + std::to_string(t.rank()) + ": no layer plan from rank 0 within " + fmt_s(opt.load_timeout_s) +
+                " s");
   if (m->msg.kind == MsgKind::Error) throw Error(m->msg.text);
   json j = parse_control(*m);
   StageSpec spec;
@@ -501,8 +506,7 @@ void Pipeline::serve() {
       switch (m.kind) {
         case MsgKind::Hidden: {
           const int n = m.n();
-          if (n < 1 || n > sh.n_batch || m.n_cols != sh.n_embd ||
-              m.data.size() != static_cast<size_t>(n) * sh.n_embd)
+          if (n < 1 || n > sh.n_batch || m.n_cols != sh.n_embd || m.data.size() != static_cast<size_t>(n) * sh.n_embd)
             throw Error("micro-batch " + std::to_string(m.micro_batch) + " of " + std::to_string(n) + " rows of " +
                         std::to_string(m.n_cols) + " values does not fit this stage (n_embd " +
                         std::to_string(sh.n_embd) + ", batch " + std::to_string(sh.n_batch) + ")");
@@ -554,8 +558,7 @@ void Pipeline::serve() {
           return;
         }
         default:
-          throw Error(std::string("unexpected ") + msg_kind_name(m.kind) + " message from rank " +
-                      std::to_string(up));
+          throw Error(std::string("unexpected ") + msg_kind_name(m.kind) + " message from rank " + std::to_string(up));
       }
     }
   } catch (const Error& e) {

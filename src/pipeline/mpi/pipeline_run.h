@@ -1,9 +1,9 @@
 // The distributed loop: one Stage per MPI rank, hidden states flowing rank 0 -> 1 -> ... -> N-1, logit rows
 // flowing back from the last rank to rank 0, which tokenizes, embeds (it is the input stage), samples and prints.
 //
-// Every rank constructs a Pipeline over an MpiTransport (collective setup: rank 0 gathers each rank's memory, decides the layer ranges,
-// every rank opens its stage and reports back), then rank 0 calls generate() / clear() / finish() while the
-// others call serve(), which returns when rank 0 finishes. Several sequences are in flight at once, each
+// Every rank constructs a Pipeline over an MpiTransport (collective setup: rank 0 gathers each rank's memory, decides
+// the layer ranges, every rank opens its stage and reports back), then rank 0 calls generate() / clear() / finish()
+// while the others call serve(), which returns when rank 0 finishes. Several sequences are in flight at once, each
 // micro-batch travelling on its own, so that all stages compute at the same time.
 #pragma once
 #include <functional>
@@ -40,9 +40,9 @@ struct StageReport {
   int layer_begin = 0, layer_end = 0;
   int micro_batches = 0;
   int tokens = 0;
-  double compute_s = 0;       // inside Stage::forward
-  double wait_s = 0;          // waiting for the previous stage
-  uint64_t bytes_sent = 0;    // everything this rank sent (data + control)
+  double compute_s = 0;     // inside Stage::forward
+  double wait_s = 0;        // waiting for the previous stage
+  uint64_t bytes_sent = 0;  // everything this rank sent (data + control)
   uint64_t data_bytes_sent = 0;
   StreamStats stream;
 };
