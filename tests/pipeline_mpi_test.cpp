@@ -180,6 +180,24 @@ TEST(PipelineMpi, SilentRankIsNamed) {
   EXPECT_NE(r.out.find("did not answer within 2 s"), std::string::npos) << r.out;
 }
 
+// A stage that fails reports its error to rank 0, which prints it naming the stage and ends the job.
+TEST(PipelineMpi, FailingStageIsNamed) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string args =
+      " run -m " + stories() + " --pipeline --stage-timeout 2 -t 1 -p 'Once upon a time' -n 50 --temp 0 2>&1";
+  auto r = run_command(mpirun(3, "HEARTH_TEST_PIPELINE_FAIL=2:error:0") + args);  // when opening its layers
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.status, 124) << "timed out: the run hung";
+  EXPECT_NE(r.out.find("error: stage 2 (rank 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("layers 3-4): test failure after 0 micro-batches"), std::string::npos) << r.out;
+  r = run_command(mpirun(3, "HEARTH_TEST_PIPELINE_FAIL=1:error:4") + args);  // while generating
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.status, 124) << "timed out: the run hung";
+  EXPECT_NE(r.out.find("error: stage 1 (rank 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test failure after 4 micro-batches"), std::string::npos) << r.out;
+}
+
 // A stage that dies. By default mpirun notices the lost process and ends the job, naming it; with
 // orte_abort_on_non_zero_status off (the job outlives a process), rank 0 finds the silent stage and names it.
 TEST(PipelineMpi, DeadRankEndsTheRun) {

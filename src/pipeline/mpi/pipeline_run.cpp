@@ -83,23 +83,26 @@ StageReport report_from_json(const json& j) {
 }
 
 // Test hook (never set in normal use): HEARTH_TEST_PIPELINE_FAIL="RANK:MODE:N" makes rank RANK, after handling
-// N micro-batches, either exit at once (MODE exit: a crashed node) or stop answering (MODE hang: a stuck one).
+// N micro-batches, exit at once (MODE exit: a crashed node), stop answering (MODE hang: a stuck one) or fail with
+// an error (MODE error; N = 0: when opening its stage).
 struct FailHook {
   int rank = -1, after = 0;
-  bool hang = false;
+  std::string mode;
   static FailHook from_env() {
     FailHook h;
     if (const char* v = std::getenv("HEARTH_TEST_PIPELINE_FAIL")) {
       char mode[16] = {0};
       if (std::sscanf(v, "%d:%15[a-z]:%d", &h.rank, mode, &h.after) != 3) return FailHook{};
-      h.hang = std::string(mode) == "hang";
+      h.mode = mode;
     }
     return h;
   }
   void maybe_fail(int rank, int handled) const {
     if (rank != this->rank || handled < after) return;
-    if (!hang) std::_Exit(3);
-    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (mode == "exit") std::_Exit(3);
+    if (mode == "error") throw Error("test failure after " + std::to_string(handled) + " micro-batches");
+    if (mode == "hang")
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 };
 
@@ -285,7 +288,10 @@ void Pipeline::Impl::setup_worker() {
   spec.output = j.value("output", false);
   specs.assign(t.rank() + 1, StageSpec{});
   specs[t.rank()] = spec;
+  hosts.assign(t.rank() + 1, "");
+  hosts[t.rank()] = t.host();
   try {
+    if (fail.after == 0) fail.maybe_fail(t.rank(), 0);
     open_stage(spec);
   } catch (const std::exception& e) {
     t.send(0, kTagControl, control({{"type", "ready"}, {"ok", false}, {"error", e.what()}}));
