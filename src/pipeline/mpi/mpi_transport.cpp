@@ -19,12 +19,12 @@ void check(int rc, const char* what) {
   throw Error(std::string("MPI ") + what + ": " + std::string(text, len));
 }
 
-// Polling backoff: spin briefly (a micro-batch is often about to arrive), then sleep so that ranks sharing
-// cores (mpirun --oversubscribe) leave them to the rank that computes.
+// Polling backoff: yield for the first 2 ms (a micro-batch is often about to arrive, and yielding leaves the core
+// to a rank that computes when ranks share cores: mpirun --oversubscribe), then sleep, up to 1 ms at a time.
 class Backoff {
  public:
   void pause() {
-    if (++n_ < 64) {
+    if (std::chrono::steady_clock::now() - start_ < std::chrono::milliseconds(2)) {
       std::this_thread::yield();
       return;
     }
@@ -33,8 +33,8 @@ class Backoff {
   }
 
  private:
-  int n_ = 0;
-  int sleep_us_ = 20;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  int sleep_us_ = 50;
 };
 
 using Clock = std::chrono::steady_clock;
