@@ -25,9 +25,9 @@ const std::string kMpiexec = HEARTH_TEST_MPIEXEC;
   } while (0)
 
 // mpirun as root in a container: allowed explicitly, more ranks than cores, no CMA single-copy (ptrace-restricted).
-std::string mpirun(int np, const std::string& env = "") {
+std::string mpirun(int np, const std::string& env = "", const std::string& binary = HEARTH_BINARY) {
   return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none " +
-         env + " timeout 120 " + kMpiexec + " --oversubscribe -np " + std::to_string(np) + " " + HEARTH_BINARY;
+         env + " timeout 120 " + kMpiexec + " --oversubscribe -np " + std::to_string(np) + " " + binary;
 }
 
 std::string stories() { return fixture("stories260K/stories260K.gguf"); }
@@ -119,6 +119,20 @@ TEST(PipelineMpi, GeneratedModelMatchesSingleProcess) {
     auto r = run_command(mpirun(np) + " run --pipeline" + args + " 2>/dev/null");
     ASSERT_EQ(r.status, 0) << np << " ranks";
     EXPECT_EQ(r.out, single.out) << np << " ranks";
+  }
+}
+
+// Several sequences in flight, prompts in micro-batches, cleared and reused: the driver test under mpirun.
+TEST(PipelineMpi, DriverSequencesOn2And3Ranks) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string driver = HEARTH_TEST_DRIVER;
+  if (!std::filesystem::exists(driver)) GTEST_SKIP() << "pipeline_driver_test not built";
+  for (int np : {2, 3}) {
+    auto r =
+        run_command(mpirun(np, "", driver) + " --gtest_color=no --gtest_filter=PipelineDriver.SequencesInFlight* 2>&1");
+    EXPECT_EQ(r.status, 0) << np << " ranks:\n" << r.out;
+    EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
   }
 }
 

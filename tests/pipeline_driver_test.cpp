@@ -1,0 +1,140 @@
+// The distributed loop's bookkeeping with several sequences in flight: each sequence's greedy text through the
+// pipeline equals a single-process Session's, prompts cut into micro-batches, sequences cleared and reused.
+// Runs as one rank under ctest; pipeline_mpi_test also launches it under mpirun with 2 and 3 ranks (rank 0
+// checks, the others serve).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "test_util.h"
+
+#ifdef HEARTH_HAVE_MPI
+#include "hearth/generate.h"
+#include "hearth/session.h"
+#include "pipeline/mpi/mpi_transport.h"
+#include "pipeline/mpi/pipeline_run.h"
+
+namespace hearth {
+namespace {
+
+// MPI is initialized once per process: one transport for every test, finalized at the end.
+pipeline::MpiTransport* g_transport = nullptr;
+class MpiEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { g_transport = new pipeline::MpiTransport(); }
+  void TearDown() override {
+    delete g_transport;
+    g_transport = nullptr;
+  }
+};
+const auto* g_env = ::testing::AddGlobalTestEnvironment(new MpiEnvironment);
+
+std::string stories() { return test::fixture("stories260K/stories260K.gguf"); }
+
+GenerateParams greedy(int n) {
+  GenerateParams gp;
+  gp.n_predict = n;
+  gp.sampling.temperature = 0;
+  return gp;
+}
+
+std::string single_process(const std::string& prompt, int n) {
+  LoadParams lp;
+  lp.n_threads = 1;
+  lp.n_gpu_layers = 0;
+  auto model = Model::load(stories(), lp);
+  SessionParams sp;
+  sp.n_ctx = 256;
+  Session s(*model, sp);
+  std::string out;
+  generate(s, model->tokenize(prompt, true, true), greedy(n), [&](const std::string& t) {
+    out += t;
+    return true;
+  });
+  return out;
+}
+
+TEST(PipelineDriver, SequencesInFlightMatchSingleProcess) {
+  HEARTH_REQUIRE_FIXTURE(stories());
+  pipeline::PipelineOptions po;
+  po.model_path = stories();
+  po.load.n_threads = 1;
+  po.load.n_gpu_layers = 0;
+  po.session.n_ctx = 256;
+  po.session.n_seq = 3;
+  po.session.n_batch = 3;  // prompts travel in several micro-batches
+  po.stage_timeout_s = 30;
+  pipeline::Pipeline pipe(*g_transport, po);
+  if (!pipe.is_driver()) {
+    pipe.serve();
+    return;
+  }
+  const std::vector<std::string> prompts = {"Once upon a time", "Zoo", "The little dog was very happy because"};
+  const int n = 40;
+  std::vector<std::string> expected;
+  for (const auto& p : prompts) expected.push_back(single_process(p, n));
+  for (int round = 0; round < 2; ++round) {
+    // Round 2 reuses the cleared sequences with the prompts in another order and one sequence fewer.
+    std::vector<std::string> order = round == 0 ? prompts : std::vector<std::string>{prompts[2], prompts[0]};
+    std::vector<std::string> got(order.size());
+    std::vector<pipeline::PipelineRequest> reqs(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      reqs[i].prompt = pipe.model().tokenize(order[i], true, true);
+      reqs[i].params = greedy(n);
+      reqs[i].on_text = [&got, i](const std::string& t) {
+        got[i] += t;
+        return true;
+      };
+    }
+    std::vector<GenerateStats> st = pipe.generate(reqs);
+    ASSERT_EQ(st.size(), order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      const size_t k = std::find(prompts.begin(), prompts.end(), order[i]) - prompts.begin();
+      EXPECT_EQ(got[i], expected[k]) << "round " << round << ", sequence " << i << ": " << order[i];
+      EXPECT_EQ(st[i].n_prompt, static_cast<int>(reqs[i].prompt.size()));
+      EXPECT_EQ(st[i].n_gen, n);
+      EXPECT_EQ(st[i].stop_reason, "length");
+    }
+    for (int s = 0; s < 3; ++s) pipe.clear(s);
+  }
+  std::vector<pipeline::StageReport> reports = pipe.finish();
+  ASSERT_EQ(static_cast<int>(reports.size()), pipe.size());
+  EXPECT_EQ(reports.front().layer_begin, 0);
+  EXPECT_EQ(reports.back().layer_end, 5);
+  for (size_t r = 1; r < reports.size(); ++r) EXPECT_EQ(reports[r].layer_begin, reports[r - 1].layer_end);
+}
+
+// Bad requests are errors on rank 0, before anything is sent.
+TEST(PipelineDriver, BadRequestsAreErrors) {
+  HEARTH_REQUIRE_FIXTURE(stories());
+  if (g_transport->size() > 1) GTEST_SKIP() << "one rank only";
+  pipeline::PipelineOptions po;
+  po.model_path = stories();
+  po.load.n_threads = 1;
+  po.session.n_ctx = 16;
+  po.session.n_seq = 1;
+  pipeline::Pipeline pipe(*g_transport, po);
+  std::vector<pipeline::PipelineRequest> reqs(2);
+  EXPECT_THROW(pipe.generate(reqs), Error);  // more sequences than the stages hold
+  reqs.resize(1);
+  EXPECT_THROW(pipe.generate(reqs), Error);  // empty prompt
+  reqs[0].prompt.assign(20, 1);
+  reqs[0].params = greedy(4);
+  reqs[0].on_text = [](const std::string&) { return true; };
+  try {
+    pipe.generate(reqs);
+    ADD_FAILURE() << "a prompt longer than the context was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("longer than the context size 16"), std::string::npos) << e.what();
+  }
+  pipe.finish();
+}
+
+}  // namespace
+}  // namespace hearth
+
+#else
+
+TEST(PipelineDriver, SequencesInFlightMatchSingleProcess) { GTEST_SKIP() << "hearth was built without MPI"; }
+
+#endif
