@@ -6,6 +6,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "hearth/error.h"
 #include "pipeline/mpi/mpi_transport.h"
@@ -110,6 +111,7 @@ struct FailHook {
 struct Work {
   std::vector<int32_t> tokens, pos, seqs;
   std::vector<int> rows;  // rows whose logits are wanted
+  int n() const { return static_cast<int>(tokens.size()); }
 };
 
 }  // namespace
@@ -356,7 +358,6 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
   // The Stage hands out its tokenizer as const; TokenStream only calls const members of it.
   Model& model = const_cast<Model&>(this->model());
   std::deque<Work> work;
-  size_t max_chunks = 0;
   const int ub = std::max(1, sh.n_batch);
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto& p = requests[i].prompt;
@@ -365,47 +366,63 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
       throw Error("prompt is " + std::to_string(p.size()) + " tokens, longer than the context size " +
                   std::to_string(sh.n_ctx) + " (use a larger -c)");
     seqs[i].ts = std::make_unique<TokenStream>(model, requests[i].params, p, requests[i].on_text, t0);
-    max_chunks = std::max(max_chunks, (p.size() + ub - 1) / ub);
   }
-  // Prompts go as micro-batches of n_batch tokens, interleaved across sequences so that all advance; the last
-  // chunk of each asks for the logits of its last token.
-  for (size_t c = 0; c < max_chunks; ++c)
-    for (size_t i = 0; i < requests.size(); ++i) {
+  // Sequences form one group per stage (round robin): a group's tokens travel together as one micro-batch, and
+  // the groups follow each other down the pipe, so every stage computes while the others do. Prompts are packed
+  // into micro-batches of at most n_batch tokens per group (a micro-batch may hold the end of one prompt and the
+  // start of the next); the chunks of the groups are interleaved.
+  const size_t n_groups = std::min(requests.size(), static_cast<size_t>(size()));
+  std::vector<std::vector<Work>> chunks(n_groups);
+  for (size_t g = 0; g < n_groups; ++g) {
+    Work w;
+    for (size_t i = g; i < requests.size(); i += n_groups) {
+      if (seqs[i].ts->done()) continue;
       const auto& p = requests[i].prompt;
-      const size_t b = c * ub;
-      if (b >= p.size() || seqs[i].ts->done()) continue;
-      const size_t e = std::min(p.size(), b + ub);
-      Work w;
-      for (size_t k = b; k < e; ++k) {
+      for (size_t k = 0; k < p.size(); ++k) {
         w.tokens.push_back(p[k]);
         w.pos.push_back(static_cast<int32_t>(k));
         w.seqs.push_back(static_cast<int32_t>(i));
+        if (k + 1 == p.size()) w.rows.push_back(w.n() - 1);
+        if (w.n() == ub) chunks[g].push_back(std::exchange(w, Work{}));
       }
-      if (e == p.size()) w.rows.push_back(static_cast<int>(e - b - 1));
-      work.push_back(std::move(w));
     }
+    if (w.n() > 0) chunks[g].push_back(std::move(w));
+  }
+  for (size_t c = 0;; ++c) {
+    bool any = false;
+    for (auto& group : chunks)
+      if (c < group.size()) work.push_back(std::move(group[c])), any = true;
+    if (!any) break;
+  }
 
   int outstanding = 0;
-  auto on_logits = [&](int seq, int pos, const float* logits) {
-    Seq& s = seqs[seq];
-    if (s.prompt_ms < 0) s.prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    const int n_past = pos + 1;
-    const int32_t tok = s.ts->next(logits, n_past, sh.n_ctx);
-    if (tok < 0) return;
-    work.push_back(Work{{tok}, {n_past}, {seq}, {0}});
+  // Logit rows of one micro-batch: each sequence samples; those that go on travel on together.
+  auto on_logits = [&](int n_rows, const int32_t* row_seq, const int32_t* row_pos, const float* logits) {
+    Work next;
+    for (int k = 0; k < n_rows; ++k) {
+      if (row_seq[k] < 0 || row_seq[k] >= static_cast<int>(seqs.size()))
+        throw Error("pipeline: logits for unknown sequence " + std::to_string(row_seq[k]));
+      Seq& s = seqs[row_seq[k]];
+      if (s.prompt_ms < 0) s.prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      const int n_past = row_pos[k] + 1;
+      const int32_t tok = s.ts->next(logits + static_cast<size_t>(k) * sh.n_vocab, n_past, sh.n_ctx);
+      if (tok < 0) continue;
+      next.rows.push_back(next.n());
+      next.tokens.push_back(tok);
+      next.pos.push_back(n_past);
+      next.seqs.push_back(row_seq[k]);
+    }
+    if (next.n() > 0) work.push_back(std::move(next));
   };
   auto handle = [&](const Received& r) {
     const Message& m = r.msg;
     if (m.kind == MsgKind::Error) throw Error(m.text);
-    if (m.kind != MsgKind::Logits || m.n_cols != sh.n_vocab || m.n() != static_cast<int>(m.rows.size()))
+    if (m.kind != MsgKind::Logits || m.n_cols != sh.n_vocab || m.n() != static_cast<int>(m.rows.size()) ||
+        m.data.size() != static_cast<size_t>(m.n()) * sh.n_vocab)
       throw Error("pipeline: unexpected " + std::string(msg_kind_name(m.kind)) + " message from " +
                   I.describe(r.source));
     outstanding -= 1;
-    for (int k = 0; k < m.n(); ++k) {
-      if (m.seqs[k] < 0 || m.seqs[k] >= static_cast<int>(seqs.size()))
-        throw Error("pipeline: logits for unknown sequence " + std::to_string(m.seqs[k]));
-      on_logits(m.seqs[k], m.pos[k], m.data.data() + static_cast<size_t>(k) * sh.n_vocab);
-    }
+    on_logits(m.n(), m.seqs.data(), m.pos.data(), m.data.data());
   };
 
   std::vector<float> hidden, logits;
@@ -431,8 +448,9 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
       if (size() == 1) {
         logits.resize(static_cast<size_t>(w.rows.size()) * sh.n_vocab);
         I.forward(w.tokens.data(), nullptr, m, nullptr, w.rows, logits.data());
-        for (size_t k = 0; k < w.rows.size(); ++k)
-          on_logits(w.seqs[w.rows[k]], w.pos[w.rows[k]], logits.data() + k * sh.n_vocab);
+        std::vector<int32_t> row_seq, row_pos;
+        for (int row : w.rows) row_seq.push_back(w.seqs[row]), row_pos.push_back(w.pos[row]);
+        on_logits(static_cast<int>(w.rows.size()), row_seq.data(), row_pos.data(), logits.data());
         continue;
       }
       hidden.resize(static_cast<size_t>(n) * sh.n_embd);
