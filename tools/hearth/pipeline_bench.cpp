@@ -33,7 +33,7 @@ int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p) {
   if (a.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
   if (a.n_prompt < 1) throw Error("bench --pipeline needs a prompt length of at least 1 (-p)");
   if (a.parallel < 1) throw Error("--parallel takes a positive sequence count");
-  pipeline::PipelineOptions po = pipeline_options(a.model, p);
+  pipeline::PipelineOptions po = pipeline_options_on_rank(a.model, p);
   po.session.n_seq = a.parallel;
   po.session.n_batch = std::min(a.n_prompt, 512);
   if (po.session.n_ctx <= 0) po.session.n_ctx = a.n_prompt + a.n_gen + 1;

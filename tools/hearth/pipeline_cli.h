@@ -45,6 +45,8 @@ int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p);
 namespace hearth::cli {
 // The library's options from the command line's.
 pipeline::PipelineOptions pipeline_options(const ModelOptions& m, const PipelineCliOptions& p);
+// As pipeline_options; on an error, ranks other than 0 exit quietly (status 1) and rank 0 throws.
+pipeline::PipelineOptions pipeline_options_on_rank(const ModelOptions& m, const PipelineCliOptions& p);
 // Runs body on this rank: rank 0 reports an error on stderr and ends the whole job (the other ranks may wait
 // for it); other ranks stay quiet on stdout and say which rank they are on stderr.
 int with_pipeline(const PipelineCliOptions& p, const std::function<int(pipeline::MpiTransport&)>& body);

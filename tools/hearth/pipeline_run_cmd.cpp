@@ -1,6 +1,8 @@
 // hearth run --pipeline: one prompt through the stages of an MPI job; rank 0 prints the text.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -14,6 +16,14 @@ namespace hearth::cli {
 pipeline::PipelineOptions pipeline_options(const ModelOptions& m, const PipelineCliOptions& p) {
   pipeline::PipelineOptions o;
   o.model_path = m.model;
+  // A model store name is resolved on each rank; downloads (hf:, http) are not: every rank would fetch the file.
+  std::error_code ec;
+  if (!std::filesystem::exists(o.model_path, ec)) {
+    if (o.model_path.find("://") != std::string::npos || o.model_path.rfind("hf:", 0) == 0)
+      throw Error("--pipeline takes a local model file, split directory or store name, not " + o.model_path +
+                  " (hearth pull it first)");
+    o.model_path = resolve_model(o.model_path);
+  }
   o.load = load_params(m);
   o.session.n_ctx = m.n_ctx;
   o.ranges = p.ranges;
@@ -26,6 +36,16 @@ pipeline::PipelineOptions pipeline_options(const ModelOptions& m, const Pipeline
   o.stage_timeout_s = p.stage_timeout;
   o.load_timeout_s = p.load_timeout;
   return o;
+}
+
+pipeline::PipelineOptions pipeline_options_on_rank(const ModelOptions& m, const PipelineCliOptions& p) {
+  try {
+    return pipeline_options(m, p);
+  } catch (const Error&) {
+    // Every rank sees the same bad options: rank 0 alone says so; the others end quietly.
+    if (pipeline::launcher_world_rank() != 0) std::exit(1);
+    throw;
+  }
 }
 
 int with_pipeline(const PipelineCliOptions& p, const std::function<int(pipeline::MpiTransport&)>& body) {
@@ -60,7 +80,7 @@ int run_pipeline(RunOptions& o, const PipelineCliOptions& p) {
   if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
   if (!o.prompt_file.empty()) o.prompt = read_prompt_file(o.prompt_file);
   if (o.prompt.empty()) throw Error("--pipeline needs a prompt (-p or -f): the interactive chat runs in one process");
-  pipeline::PipelineOptions po = pipeline_options(o.model, p);
+  pipeline::PipelineOptions po = pipeline_options_on_rank(o.model, p);
   po.session.n_batch = o.n_batch;
   po.session.n_seq = 1;
   return with_pipeline(p, [&](pipeline::MpiTransport& t) {
