@@ -194,6 +194,20 @@ TEST(PipelineMpi, SilentRankIsNamed) {
   EXPECT_NE(r.out.find("did not answer within 2 s"), std::string::npos) << r.out;
 }
 
+// A slow stage with work queued is not an error: rank 0's wait passes the timeout, the stages answer its ping,
+// and it waits on (5 prompt micro-batches of 0.7 s on rank 2 against a timeout of 2 s).
+TEST(PipelineMpi, SlowButAliveStageIsWaitedFor) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  auto r = run_command(mpirun(3, "HEARTH_TEST_PIPELINE_FAIL=2:slow:0") + " run -m " + stories() +
+                       " --pipeline --stage-timeout 2 -b 1 -t 1 -p 'Once upon a time' -n 2 --temp 0 2>&1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  const std::string text = r.out.substr(r.out.find('\n') + 1);  // after the plan line
+  const std::string first = text.substr(0, text.find('\n'));
+  EXPECT_FALSE(first.empty()) << r.out;
+  EXPECT_EQ(llama_cpp_text().rfind(first, 0), 0u) << r.out;
+}
+
 // A stage that fails reports its error to rank 0, which prints it naming the stage and ends the job.
 TEST(PipelineMpi, FailingStageIsNamed) {
   REQUIRE_MPI();

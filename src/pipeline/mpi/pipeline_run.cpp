@@ -84,8 +84,8 @@ StageReport report_from_json(const json& j) {
 }
 
 // Test hook (never set in normal use): HEARTH_TEST_PIPELINE_FAIL="RANK:MODE:N" makes rank RANK, after handling
-// N micro-batches, exit at once (MODE exit: a crashed node), stop answering (MODE hang: a stuck one) or fail with
-// an error (MODE error; N = 0: when opening its stage).
+// N micro-batches, exit at once (MODE exit: a crashed node), stop answering (MODE hang: a stuck one), fail with
+// an error (MODE error; N = 0: when opening its stage) or take 0.7 s more for each micro-batch (MODE slow).
 struct FailHook {
   int rank = -1, after = 0;
   std::string mode;
@@ -102,6 +102,7 @@ struct FailHook {
     if (rank != this->rank || handled < after) return;
     if (mode == "exit") std::_Exit(3);
     if (mode == "error") throw Error("test failure after " + std::to_string(handled) + " micro-batches");
+    if (mode == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(700));
     if (mode == "hang")
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -126,6 +127,7 @@ struct Pipeline::Impl {
   StageReport me;
   int next_mb = 0;
   bool finished = false;
+  Clock::time_point last_ping = Clock::now();  // ranks > 0: rank 0 was last heard of
   FailHook fail = FailHook::from_env();
 
   int last() const { return t.size() - 1; }
@@ -149,33 +151,42 @@ struct Pipeline::Impl {
   void answer_pings() {
     while (auto r = t.poll(0, kTagControl)) {
       json j = parse_control(*r);
-      if (j["type"] == "ping") t.send(0, kTagControl, control({{"type", "pong"}}));
-    }
-  }
-
-  // Rank 0, after a deadline passed: finds the first stage that does not answer a ping and throws naming it.
-  [[noreturn]] void diagnose(const std::string& waiting_for) {
-    const double ping_s = std::min(opt.stage_timeout_s, 10.0);
-    for (int r = 1; r < t.size(); ++r) {
-      t.send(r, kTagControl, control({{"type", "ping"}}));
-      bool answered = false;
-      while (auto m = t.recv(r, kTagControl, ping_s)) {
-        if (m->msg.kind == MsgKind::Error) throw Error(m->msg.text);
-        if (parse_control(*m)["type"] == "pong") {
-          answered = true;
-          break;
-        }
+      if (j["type"] == "ping") {
+        last_ping = Clock::now();
+        t.send(0, kTagControl, control({{"type", "pong"}}));
       }
-      if (!answered) throw Error(describe(r) + " did not answer within " + fmt_s(opt.stage_timeout_s) + " s");
     }
-    throw Error(describe(last()) + " did not " + waiting_for + " within " + fmt_s(opt.stage_timeout_s) +
-                " s (every stage answers pings: a stage may be slower than --stage-timeout)");
   }
 
-  std::optional<Received> recv_or_diagnose(int source, const std::string& waiting_for) {
-    auto r = t.recv(source, kTagData, opt.stage_timeout_s, [this] { watch_errors(); });
-    if (!r) diagnose(waiting_for);
-    return r;
+  // Rank 0, when a wait passed its deadline: pings every stage at once and names the first that does not answer
+  // within the timeout. When all answer they are alive and working (long micro-batches queued): the wait goes on.
+  void check_alive() {
+    for (int r = 1; r < t.size(); ++r) t.send(r, kTagControl, control({{"type", "ping"}}));
+    std::vector<bool> answered(t.size(), false);
+    int missing = t.size() - 1;
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.stage_timeout_s));
+    while (missing > 0) {
+      const double left = std::chrono::duration<double>(deadline - Clock::now()).count();
+      if (left <= 0) break;
+      auto m = t.recv(-1, kTagControl, left);
+      if (!m) break;
+      if (m->msg.kind == MsgKind::Error) throw Error(m->msg.text);
+      if (parse_control(*m)["type"] == "pong" && !answered[m->source]) {
+        answered[m->source] = true;
+        --missing;
+      }
+    }
+    for (int r = 1; r < t.size(); ++r)
+      if (!answered[r]) throw Error(describe(r) + " did not answer within " + fmt_s(opt.stage_timeout_s) + " s");
+  }
+
+  // Rank 0: the next data message from source, as long as every stage stays alive.
+  Received recv_data(int source) {
+    for (;;) {
+      if (auto r = t.recv(source, kTagData, opt.stage_timeout_s, [this] { watch_errors(); })) return std::move(*r);
+      check_alive();
+    }
   }
 
   void forward(const int32_t* tokens, const float* hidden_in, const Message& shape_of, float* hidden_out,
@@ -461,8 +472,7 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
       if (!w.rows.empty()) outstanding += 1;
       continue;
     }
-    auto r = I.recv_or_diagnose(I.last(), "return logits");
-    handle(*r);
+    handle(I.recv_data(I.last()));
   }
   std::vector<GenerateStats> out;
   for (Seq& s : seqs) {
@@ -496,11 +506,11 @@ std::vector<StageReport> Pipeline::finish() {
     m.kind = MsgKind::Stop;
     m.text = "[]";
     I.t.send(1, kTagData, m);
-    auto r = I.recv_or_diagnose(I.last(), "end the run");
-    if (r->msg.kind != MsgKind::Stop)
+    Received r = I.recv_data(I.last());
+    if (r.msg.kind != MsgKind::Stop)
       throw Error("pipeline: expected the end of the run from " + I.describe(I.last()) + ", got " +
-                  msg_kind_name(r->msg.kind));
-    json reports = json::parse(r->msg.text, nullptr, false);
+                  msg_kind_name(r.msg.kind));
+    json reports = json::parse(r.msg.text, nullptr, false);
     if (!reports.is_array()) throw Error("pipeline: malformed stage reports");
     for (const json& j : reports) out.push_back(report_from_json(j));
     if (!I.t.flush(I.opt.stage_timeout_s)) throw Error("pipeline: " + I.describe(1) + " did not take the stop message");
@@ -523,7 +533,10 @@ void Pipeline::serve() {
   try {
     for (;;) {
       const auto tw = Clock::now();
-      auto r = I.t.recv(up, kTagData, idle_s, [&I] { I.answer_pings(); });
+      std::optional<Received> r;
+      // Rank 0 pings while it waits on a slow stage: a ping is news from it, and the wait goes on.
+      while (!(r = I.t.recv(up, kTagData, idle_s, [&I] { I.answer_pings(); })))
+        if (seconds_since(I.last_ping) >= idle_s) break;
       I.me.wait_s += seconds_since(tw);
       if (!r) throw Error("no message from rank " + std::to_string(up) + " within " + fmt_s(idle_s) + " s");
       Message& m = r->msg;
