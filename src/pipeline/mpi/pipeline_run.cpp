@@ -549,6 +549,11 @@ void Pipeline::serve() {
                         std::to_string(sh.n_embd) + ", batch " + std::to_string(sh.n_batch) + ")");
           for (int row : m.rows)
             if (row < 0 || row >= n) throw Error("micro-batch asks for the logits of row " + std::to_string(row));
+          for (int k = 0; k < n; ++k)
+            if (m.pos[k] < 0 || m.pos[k] >= sh.n_ctx || m.seqs[k] < 0 || m.seqs[k] >= sh.n_seq)
+              throw Error("micro-batch token at position " + std::to_string(m.pos[k]) + " of sequence " +
+                          std::to_string(m.seqs[k]) + " is outside the context (" + std::to_string(sh.n_ctx) +
+                          " positions, " + std::to_string(sh.n_seq) + " sequences)");
           Message o;
           o.micro_batch = m.micro_batch;
           if (output) {
