@@ -16,6 +16,17 @@ struct GenerateParams {
   int n_predict = -1;              // -1: until end of generation or the context is full
   SamplerParams sampling;
   std::vector<std::string> stop;   // stop strings (not included in the output)
+  int logprobs = -1;               // -1: off; N >= 0: each token's log-probability and its N most likely
+                                   // alternatives (TokenLogprob), computed only when asked
+};
+
+// A generated token's log-probability in the model's distribution: the log-softmax of the raw logits, before
+// penalties, logit bias and temperature (OpenAI's and llama.cpp server's default meaning), and the most likely
+// tokens of that distribution.
+struct TokenLogprob {
+  int32_t id = -1;
+  float logprob = 0;                           // <= 0
+  std::vector<std::pair<int32_t, float>> top;  // (id, logprob), most likely first (ties: lowest id)
 };
 
 struct GenerateStats {

@@ -20,6 +20,8 @@ struct BatchRequest {
   std::function<bool(const std::string& text)> on_text;
   // Called once at the end (stop_reason "eog", "stop", "length", "context", "cancelled" or "error: ...").
   std::function<void(const GenerateStats& stats)> on_done;
+  // With params.logprobs >= 0: each generated token's log-probabilities, before its text reaches on_text.
+  std::function<void(const TokenLogprob& lp)> on_logprob;
 };
 
 class Scheduler {

@@ -23,6 +23,12 @@ struct ServerOptions {
   LoadParams load;                 // threads, GPU layers, ...
   size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
   int http_threads = 64;           // connections served at once (streams hold one each)
+  // How long a model stays loaded after its last request (requests may say otherwise with keep_alive):
+  // "5m", "1h30m", "30s", "300ms", a number of seconds; negative or "forever": never unloaded; "0": right away.
+  std::string keep_alive = "5m";
+  int max_loaded = 0;              // models loaded at once (the least recently used idle one makes room);
+                                   // 0: 1 on CPU, 3 per GPU
+  std::string meminfo_path = "/proc/meminfo";  // where free host memory is read before a load (tests fake it)
 };
 
 // Totals since start, for tests and logs.

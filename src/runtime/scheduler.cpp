@@ -85,6 +85,7 @@ struct Scheduler::Impl {
       s->id = q.id;
       s->req = std::move(q.req);
       s->ts = std::make_unique<TokenStream>(model, s->req.params, s->req.prompt, s->req.on_text, q.t0);
+      if (s->req.on_logprob) s->ts->set_on_logprob(s->req.on_logprob);
       session.truncate(static_cast<int>(i), 0);
       slots[i] = std::move(s);
     }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/logprobs.h"
+
 namespace hearth {
 namespace {
 
@@ -85,6 +87,7 @@ int32_t TokenStream::next(const float* logits, int n_past, int n_ctx) {
     stop("stop");
     return -1;
   }
+  if (on_logprob_ && params_.logprobs >= 0) on_logprob_(token_logprob(logits, n_vocab, tok, params_.logprobs, lp_work_));
   if (!emit()) {
     stop("cancelled");
     return -1;

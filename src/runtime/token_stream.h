@@ -16,6 +16,7 @@ namespace hearth {
 class TokenStream {
  public:
   using OnText = std::function<bool(const std::string& text)>;
+  using OnLogprob = std::function<void(const TokenLogprob& lp)>;
   // t0: when the request started (time to first token is measured from it).
   TokenStream(Model& model, const GenerateParams& params, std::span<const int32_t> prompt, OnText on_text,
               std::chrono::steady_clock::time_point t0);
@@ -30,6 +31,9 @@ class TokenStream {
   // Hands out the held-back text (unless cancelled) and returns the final statistics.
   GenerateStats finish();
   GenerateStats& stats() { return st_; }
+  // With params.logprobs >= 0: called for each generated token (not the end-of-generation token, nor one that
+  // completes a stop string) before the text it adds is handed out.
+  void set_on_logprob(OnLogprob f) { on_logprob_ = std::move(f); }
 
  private:
   bool emit();  // hands out what is final; false when on_text cancelled
@@ -37,6 +41,8 @@ class TokenStream {
   const GenerateParams& params_;
   Sampler sampler_;
   OnText on_text_;
+  OnLogprob on_logprob_;
+  std::vector<float> lp_work_;  // log-softmax scratch, only used when logprobs are asked for
   std::vector<float> work_;
   std::string pending_;
   GenerateStats st_;

@@ -18,6 +18,7 @@ std::shared_ptr<GenerationJob> GenerationJob::start(std::shared_ptr<LoadedModel>
   job->model_ = model;
   job->ch_ = std::make_shared<Channel>();
   job->ch_->totals = &totals;
+  job->ch_->use = model->use;
   job->n_prompt_ = static_cast<int>(prompt.size());
   job->t0_ = std::chrono::steady_clock::now();
 
@@ -33,7 +34,13 @@ std::shared_ptr<GenerationJob> GenerationJob::start(std::shared_ptr<LoadedModel>
     ch->cv.notify_all();
     return true;
   };
+  if (params.logprobs >= 0)
+    req.on_logprob = [ch = job->ch_](const TokenLogprob& lp) {
+      std::lock_guard<std::mutex> lock(ch->mu);
+      ch->logprobs.push_back(lp);
+    };
   req.on_done = [ch = job->ch_](const GenerateStats& st) {
+    ch->use->end();
     Totals& t = *ch->totals;
     t.finished++;
     t.active--;
@@ -49,9 +56,11 @@ std::shared_ptr<GenerationJob> GenerationJob::start(std::shared_ptr<LoadedModel>
   };
   totals.requests++;
   totals.active++;
+  model->use->begin();  // before submit: on_done may run before submit returns
   try {
     job->id_ = model->scheduler->submit(std::move(req));
   } catch (const Error& e) {
+    model->use->end();
     totals.requests--;
     totals.active--;
     throw ApiError(503, e.what(), "server_error", "unavailable");  // the server is shutting down
@@ -83,6 +92,13 @@ std::string GenerationJob::wait_all() {
 void GenerationJob::cancel() {
   if (ch_->cancelled.exchange(true)) return;
   model_->scheduler->cancel(id_);
+}
+
+std::vector<TokenLogprob> GenerationJob::take_logprobs() {
+  std::lock_guard<std::mutex> lock(ch_->mu);
+  std::vector<TokenLogprob> out;
+  out.swap(ch_->logprobs);
+  return out;
 }
 
 double GenerationJob::total_ms() const {

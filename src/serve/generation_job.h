@@ -40,6 +40,10 @@ class GenerationJob {
   int n_prompt() const { return n_prompt_; }
   double total_ms() const;  // from start to the end (or now)
   const std::string& model_name() const { return model_->name; }
+  // The per-token log-probabilities produced since the last call (params.logprobs >= 0), in order.
+  std::vector<TokenLogprob> take_logprobs();
+  // Prompt tokens dropped to fit the context (the request asked for truncation); 0: none.
+  int truncated_tokens = 0;
 
  private:
   GenerationJob() = default;
@@ -50,11 +54,13 @@ class GenerationJob {
     std::mutex mu;
     std::condition_variable cv;
     std::string pending;  // text not yet taken
+    std::vector<TokenLogprob> logprobs;  // not yet taken
     bool done = false;
     std::atomic<bool> cancelled{false};
     GenerateStats stats;
     std::chrono::steady_clock::time_point t_end;
     Totals* totals = nullptr;
+    std::shared_ptr<ModelUse> use;  // the model's keep-alive starts again when the generation ends
   };
 
   std::shared_ptr<LoadedModel> model_;

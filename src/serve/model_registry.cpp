@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "backend/backend.h"
 #include "hearth/error.h"
 #include "serve/api_error.h"
+#include "serve/store_models.h"
 
 namespace hearth::serve {
 namespace fs = std::filesystem;
@@ -37,37 +39,89 @@ std::string normalize_model_name(const std::string& name) {
   return n;
 }
 
+int64_t ModelUse::now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+void ModelUse::touch(KeepAlive keep_alive) {
+  keep_alive_ms = keep_alive.count() < 0 ? -1 : keep_alive.count();
+  last_used_ms = now_ms();
+}
+
+void ModelUse::end() {
+  last_used_ms = now_ms();
+  --active;
+}
+
+bool ModelUse::expired(int64_t now) const {
+  const int64_t ka = keep_alive_ms;
+  return active == 0 && ka >= 0 && now >= last_used_ms + ka;
+}
+
+std::optional<std::chrono::system_clock::time_point> ModelUse::expires_at() const {
+  const int64_t ka = keep_alive_ms;
+  if (ka < 0) return std::nullopt;
+  const int64_t now = now_ms();
+  const int64_t from = active > 0 ? now : last_used_ms.load();  // a running request restarts it when it ends
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, from + ka - now));
+}
+
+namespace {
+
+bool same_model(const std::string& entry_name, const std::string& requested) {
+  return entry_name == requested || normalize_model_name(entry_name) == normalize_model_name(requested);
+}
+
+}  // namespace
+
 ModelRegistry::ModelRegistry(const ServerOptions& options) : opt_(options) {
   if (opt_.parallel < 1) throw Error("--parallel must be at least 1, got " + std::to_string(opt_.parallel));
   if (opt_.model_path.empty() && opt_.models_dir.empty())
     throw Error("no model to serve: give a model file (-m FILE.gguf) or a directory (--models DIR)");
   if (!opt_.models_dir.empty() && !fs::is_directory(opt_.models_dir))
     throw Error("--models: '" + opt_.models_dir + "' is not a directory");
+  try {
+    keep_alive_ = parse_duration(opt_.keep_alive);
+  } catch (const Error& e) {
+    throw Error(std::string("--keep-alive: ") + e.what());
+  }
+  if (opt_.max_loaded < 0) throw Error("--max-loaded must be at least 1 (0: automatic), got " + std::to_string(opt_.max_loaded));
+  const int gpus = opt_.load.n_gpu_layers != 0 ? cuda_device_count() : 0;
+  max_loaded_ = opt_.max_loaded > 0 ? opt_.max_loaded : gpus > 0 ? 3 * gpus : 1;
   if (!opt_.model_path.empty()) {
     if (!fs::is_regular_file(opt_.model_path)) throw Error("model file not found: '" + opt_.model_path + "'");
     fixed_ = entry_for(opt_.model_path, opt_.alias);
-    fixed_model_ = load(fixed_);
+    has_fixed_ = true;
+    MemoryNeed need;
+    const std::string refusal = check_fits(fixed_, &need);
+    if (!refusal.empty()) throw Error("cannot load '" + fixed_.path + "': " + refusal);
+    auto m = load(fixed_);
+    m->need = need;
+    m->use->touch(keep_alive_);
+    loaded_.push_back(std::move(m));
   }
+  reaper_ = std::thread([this] { reap_loop(); });
 }
 
+ModelRegistry::~ModelRegistry() { unload_all(); }
+
 std::vector<ModelEntry> ModelRegistry::list_dir() const {
-  std::vector<ModelEntry> out;
-  if (opt_.models_dir.empty()) return out;
-  std::error_code ec;
-  for (const auto& de : fs::directory_iterator(opt_.models_dir, ec)) {
-    if (!de.is_regular_file() || de.path().extension() != ".gguf") continue;
-    out.push_back(entry_for(de.path(), ""));
-  }
-  std::sort(out.begin(), out.end(), [](const ModelEntry& a, const ModelEntry& b) { return a.name < b.name; });
-  return out;
+  // The model store: registered NAME:TAG models, then loose *.gguf files by stem.
+  return list_store_entries(opt_.models_dir);
 }
 
 std::vector<ModelEntry> ModelRegistry::list() const {
   std::vector<ModelEntry> out;
-  if (fixed_model_) out.push_back(fixed_);
+  if (has_fixed_) out.push_back(fixed_);
   for (ModelEntry& e : list_dir())
-    if (!fixed_model_ || e.name != fixed_.name) out.push_back(std::move(e));
+    if (!has_fixed_ || e.name != fixed_.name) out.push_back(std::move(e));
   return out;
+}
+
+std::string ModelRegistry::check_fits(const ModelEntry& e, MemoryNeed* need) const {
+  LoadParams lp = opt_.load;
+  lp.n_ctx = opt_.n_ctx;
+  return check_model_fits(e.path, lp, opt_.parallel, opt_.n_batch, opt_.meminfo_path, need);
 }
 
 std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e) {
@@ -75,6 +129,8 @@ std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e) {
   auto m = std::make_shared<LoadedModel>();
   m->name = e.name;
   m->path = e.path;
+  m->profile = e.profile;
+  m->digest = e.digest;
   LoadParams lp = opt_.load;
   SessionParams sp;
   sp.n_ctx = opt_.n_ctx;
@@ -88,39 +144,158 @@ std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e) {
   return m;
 }
 
-std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, double* load_ms) {
-  if (load_ms) *load_ms = 0;
-  const std::string name = normalize_model_name(requested);
-  if (fixed_model_ && (name == fixed_.name || requested == fixed_.name)) return fixed_model_;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (dir_model_ && dir_model_->name == name) return dir_model_;
-  for (const ModelEntry& e : list_dir()) {
-    if (e.name != name) continue;
-    // One --models model at a time: requests still running keep the previous one alive until they end.
-    dir_model_.reset();
-    try {
-      dir_model_ = load(e);
-    } catch (const std::exception& ex) {
-      throw ApiError(500, "model '" + name + "' failed to load: " + ex.what(), "server_error", "model_load_failed");
-    }
-    if (load_ms) *load_ms = dir_model_->load_ms;
-    return dir_model_;
+std::shared_ptr<LoadedModel> ModelRegistry::find_loaded(const std::string& requested) const {
+  for (const auto& m : loaded_)
+    if (same_model(m->name, requested)) return m;
+  return nullptr;
+}
+
+void ModelRegistry::make_room(std::vector<std::shared_ptr<LoadedModel>>& dropped) {
+  while (static_cast<int>(loaded_.size()) >= max_loaded_) {
+    // The least recently used model without a generation; a request that still holds it keeps it alive
+    // until it ends.
+    auto lru = loaded_.end();
+    for (auto it = loaded_.begin(); it != loaded_.end(); ++it)
+      if ((*it)->use->active == 0 && (lru == loaded_.end() || (*it)->use->last_used_ms < (*lru)->use->last_used_ms))
+        lru = it;
+    if (lru == loaded_.end())
+      throw ApiError(503,
+                     std::to_string(loaded_.size()) + " models are loaded (--max-loaded " + std::to_string(max_loaded_) +
+                         ") and all are generating; retry when one finishes",
+                     "server_error", "too_many_models");
+    dropped.push_back(std::move(*lru));
+    loaded_.erase(lru);
   }
-  throw ApiError(404, "model '" + requested + "' not found", "not_found_error", "model_not_found");
+}
+
+std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, double* load_ms,
+                                                std::optional<KeepAlive> keep_alive) {
+  if (load_ms) *load_ms = 0;
+  const KeepAlive ka = keep_alive.value_or(keep_alive_);
+  std::vector<std::shared_ptr<LoadedModel>> dropped;  // unloaded to make room: freed after the lock
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
+  if (auto m = find_loaded(requested)) {
+    m->use->touch(ka);
+    cv_.notify_all();
+    return m;
+  }
+  std::optional<ModelEntry> entry;
+  if (has_fixed_ && same_model(fixed_.name, requested)) entry = fixed_;
+  if (!entry)
+    for (ModelEntry& e : list_dir())
+      if (same_model(e.name, requested)) {
+        entry = std::move(e);
+        break;
+      }
+  if (!entry) throw ApiError(404, "model '" + requested + "' not found", "not_found_error", "model_not_found");
+  make_room(dropped);
+  if (!dropped.empty()) {
+    // Free the evicted models before measuring free memory (those no request holds go now).
+    lock.unlock();
+    dropped.clear();
+    lock.lock();
+    if (auto m = find_loaded(requested)) {  // another request loaded it meanwhile
+      m->use->touch(ka);
+      return m;
+    }
+    make_room(dropped);
+  }
+  MemoryNeed need;
+  const std::string refusal = check_fits(*entry, &need);
+  if (!refusal.empty())
+    throw ApiError(507, "cannot load model '" + entry->name + "': " + refusal, "server_error", "insufficient_memory");
+  std::shared_ptr<LoadedModel> m;
+  try {
+    m = load(*entry);
+  } catch (const std::exception& ex) {
+    throw ApiError(500, "model '" + entry->name + "' failed to load: " + ex.what(), "server_error", "model_load_failed");
+  }
+  m->need = need;
+  m->use->touch(ka);
+  loaded_.push_back(m);
+  if (load_ms) *load_ms = m->load_ms;
+  cv_.notify_all();
+  return m;
+}
+
+bool ModelRegistry::unload(const std::string& requested) {
+  std::shared_ptr<LoadedModel> drop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(loaded_.begin(), loaded_.end(), [&](auto& m) { return same_model(m->name, requested); });
+    if (it == loaded_.end()) return false;
+    (*it)->use->touch(KeepAlive(0));
+    // Never under a generation: the reaper takes it once its requests end.
+    if ((*it)->use->active == 0) {
+      drop = std::move(*it);
+      loaded_.erase(it);
+    }
+    cv_.notify_all();
+  }
+  return true;
+}
+
+bool ModelRegistry::offers(const std::string& requested) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (find_loaded(requested)) return true;
+  }
+  if (has_fixed_ && same_model(fixed_.name, requested)) return true;
+  for (const ModelEntry& e : list_dir())
+    if (same_model(e.name, requested)) return true;
+  return false;
 }
 
 std::vector<std::shared_ptr<LoadedModel>> ModelRegistry::loaded() const {
   std::vector<std::shared_ptr<LoadedModel>> out;
-  if (fixed_model_) out.push_back(fixed_model_);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (dir_model_) out.push_back(dir_model_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out = loaded_;
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](auto& a, auto& b) { return a->use->last_used_ms > b->use->last_used_ms; });
   return out;
 }
 
+void ModelRegistry::reap_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    std::vector<std::shared_ptr<LoadedModel>> drop;
+    const int64_t now = ModelUse::now_ms();
+    bool finite = false;  // a model that may expire: look again soon
+    for (auto it = loaded_.begin(); it != loaded_.end();) {
+      // use_count 1: only the registry holds it (no request between get() and its generation).
+      if ((*it)->use->expired(now) && it->use_count() == 1) {
+        drop.push_back(std::move(*it));
+        it = loaded_.erase(it);
+      } else {
+        finite = finite || (*it)->use->keep_alive_ms >= 0;
+        ++it;
+      }
+    }
+    if (!drop.empty()) {
+      lock.unlock();
+      drop.clear();  // the scheduler's thread is joined and the memory freed outside the lock
+      lock.lock();
+      continue;
+    }
+    // Generations end on their schedulers' threads without telling the registry: poll while a model may expire.
+    if (finite) cv_.wait_for(lock, std::chrono::milliseconds(100));
+    else cv_.wait(lock);
+  }
+}
+
 void ModelRegistry::unload_all() {
-  std::lock_guard<std::mutex> lock(mu_);
-  dir_model_.reset();
-  fixed_model_.reset();
+  std::vector<std::shared_ptr<LoadedModel>> drop;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    drop.swap(loaded_);
+  }
+  cv_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+  drop.clear();
 }
 
 }  // namespace hearth::serve

@@ -1,17 +1,45 @@
-// The models a server offers: the one given with -m (loaded at start) and the *.gguf files of --models
-// (loaded on first use; one of those is kept loaded at a time). Each loaded model has its own Scheduler.
+// The models a server offers: the one given with -m (loaded at start) and the store / *.gguf files of --models
+// (loaded on first use). Each loaded model has its own Scheduler. Loaded models follow a keep-alive (Ollama's):
+// a model whose keep-alive has run out since its last request, and that no request uses, is unloaded by a
+// background reaper; at most --max-loaded are loaded at once (the least recently used idle one makes room); a
+// load that does not fit in free memory is refused before anything is allocated.
 #pragma once
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "hearth/model.h"
 #include "hearth/scheduler.h"
 #include "hearth/server.h"
+#include "hearth/store.h"
+#include "placement/memory_fit.h"
+#include "serve/keep_alive.h"
 
 namespace hearth::serve {
+
+// What a model's generations share with the registry for its lifecycle. The scheduler's callbacks hold this,
+// never the model (the last reference to a LoadedModel must not drop on its own scheduler's thread).
+struct ModelUse {
+  using Clock = std::chrono::steady_clock;
+  std::atomic<int> active{0};                // generations queued or running
+  std::atomic<int64_t> keep_alive_ms{0};     // of the latest request; < 0: forever
+  std::atomic<int64_t> last_used_ms{0};      // steady clock, when a request last began or ended (LRU order)
+  static int64_t now_ms();
+  // A request for the model arrived (its keep_alive, or the server's default).
+  void touch(KeepAlive keep_alive);
+  void begin() { ++active; }
+  void end();
+  // Idle, and its keep-alive has run out.
+  bool expired(int64_t now) const;
+  // When it will be unloaded if no request comes (system clock); nullopt: never.
+  std::optional<std::chrono::system_clock::time_point> expires_at() const;
+};
 
 struct LoadedModel {
   std::string name;
@@ -20,6 +48,10 @@ struct LoadedModel {
   std::unique_ptr<Scheduler> scheduler;  // destroyed before model
   std::chrono::system_clock::time_point loaded_at;
   double load_ms = 0;
+  Profile profile;  // defaults for requests, from the store (serve/store_models.h)
+  std::string digest;  // "sha256:<hex>" for store models
+  MemoryNeed need;     // the estimate the load was checked with
+  std::shared_ptr<ModelUse> use = std::make_shared<ModelUse>();
 
   ~LoadedModel() { scheduler.reset(); }
 };
@@ -29,32 +61,54 @@ struct ModelEntry {
   std::string path;
   uint64_t size = 0;
   std::chrono::system_clock::time_point modified;
+  std::string digest{};  // "sha256:<hex>" for store models; empty for files
+  Profile profile{};     // store profiles: system prompt, parameters, template
 };
 
 class ModelRegistry {
  public:
   // Loads options.model_path now (throws hearth::Error when it fails) and lists options.models_dir.
   explicit ModelRegistry(const ServerOptions& options);
+  ~ModelRegistry();
 
   // Every model offered (models_dir is listed again on each call, so new files appear).
   std::vector<ModelEntry> list() const;
   // The loaded model named name (":latest" and a ".gguf" suffix are ignored), loading it first when
-  // needed; throws ApiError 404 for unknown names and 500 when loading fails. load_ms > 0 when it loaded now.
-  std::shared_ptr<LoadedModel> get(const std::string& name, double* load_ms = nullptr);
-  // The models loaded now.
+  // needed; throws ApiError 404 for unknown names, 507 when it does not fit in memory, 503 when --max-loaded
+  // models are all busy and 500 when loading fails. load_ms > 0 when it loaded now. keep_alive: the request's
+  // (nullopt: the server's default); it applies from the end of the request.
+  std::shared_ptr<LoadedModel> get(const std::string& name, double* load_ms = nullptr,
+                                   std::optional<KeepAlive> keep_alive = std::nullopt);
+  // Unloads the model now if no request uses it, or else as soon as its requests end (Ollama's keep_alive 0).
+  // False when it is not loaded.
+  bool unload(const std::string& name);
+  // Whether name is a model this server offers (loaded or not).
+  bool offers(const std::string& name) const;
+  // The models loaded now, most recently used first.
   std::vector<std::shared_ptr<LoadedModel>> loaded() const;
   // Cancels everything (server shutdown).
   void unload_all();
+  KeepAlive default_keep_alive() const { return keep_alive_; }
 
  private:
   std::shared_ptr<LoadedModel> load(const ModelEntry& e);
   std::vector<ModelEntry> list_dir() const;
+  std::shared_ptr<LoadedModel> find_loaded(const std::string& name) const;  // under mu_
+  // Under mu_: unloads idle models (least recently used first) into dropped until one more fits --max-loaded.
+  void make_room(std::vector<std::shared_ptr<LoadedModel>>& dropped);
+  std::string check_fits(const ModelEntry& e, MemoryNeed* need) const;  // empty, or the refusal
+  void reap_loop();
 
   ServerOptions opt_;
-  ModelEntry fixed_;                          // -m, when given
-  std::shared_ptr<LoadedModel> fixed_model_;  // loaded at start
+  KeepAlive keep_alive_;
+  int max_loaded_ = 1;
+  ModelEntry fixed_;   // -m, when given (loaded at start)
+  bool has_fixed_ = false;
   mutable std::mutex mu_;
-  std::shared_ptr<LoadedModel> dir_model_;    // the --models model loaded last
+  std::condition_variable cv_;  // wakes the reaper
+  bool stopping_ = false;
+  std::vector<std::shared_ptr<LoadedModel>> loaded_;
+  std::thread reaper_;
 };
 
 // The name a request's model field refers to, without Ollama's ":latest" tag or a ".gguf" suffix.

@@ -6,9 +6,12 @@
 #include <ctime>
 
 #include "serve/chat_messages.h"
+#include "serve/context_fit.h"
 #include "serve/handler.h"
 #include "serve/json_fields.h"
+#include "serve/keep_alive.h"
 #include "serve/serve_state.h"
+#include "serve/store_models.h"
 #include "serve/streaming.h"
 
 namespace hearth::serve {
@@ -68,13 +71,49 @@ json model_entry(const ModelEntry& e) {
           {"model", e.name},
           {"modified_at", rfc3339(e.modified)},
           {"size", e.size},
-          {"digest", ""},
+          {"digest", e.digest.rfind("sha256:", 0) == 0 ? e.digest.substr(7) : e.digest},
           {"details", details_of(e.path)}};
 }
 
+// Share of the model's layers on GPUs (0..1), from the placement decided at load.
+double gpu_share(const Model& model) {
+  const auto& devices = model.placement().layer_device;
+  if (devices.empty()) return 0;
+  size_t gpu = 0;
+  for (const std::string& d : devices) gpu += d != "CPU";
+  return static_cast<double>(gpu) / static_cast<double>(devices.size());
+}
+
+// "100% CPU", "100% GPU" or "48%/52% CPU/GPU", as `ollama ps` shows it.
+std::string processor_text(double gpu) {
+  const int g = static_cast<int>(gpu * 100 + 0.5);
+  if (g <= 0) return "100% CPU";
+  if (g >= 100) return "100% GPU";
+  return std::to_string(100 - g) + "%/" + std::to_string(g) + "% CPU/GPU";
+}
+
+// A loaded model in /api/ps: Ollama's fields (size: the memory the load was estimated to take: weights, KV cache,
+// compute buffers) plus processor and placement.
+json running_entry(const LoadedModel& lm) {
+  ModelEntry e{lm.name, lm.path, 0, lm.loaded_at, lm.digest};
+  json j = model_entry(e);
+  const uint64_t size = lm.need.total() ? lm.need.total() : lm.model->info().file_size;
+  const double gpu = gpu_share(*lm.model);
+  j["size"] = size;
+  j["size_vram"] = static_cast<uint64_t>(static_cast<double>(size) * gpu);
+  const auto expires = lm.use->expires_at();
+  j["expires_at"] = expires ? rfc3339(*expires) : "2318-01-01T00:00:00Z";  // Ollama's "forever"
+  j["context_length"] = lm.scheduler->n_ctx();
+  j["processor"] = processor_text(gpu);
+  j["placement"] = lm.model->placement().text;
+  j["active_requests"] = lm.use->active.load();
+  return j;
+}
+
 // The closing fields of a generation, as Ollama sends them.
-void add_stats(json& j, const GenerationJob& job, double load_ms) {
+void add_stats(json& j, const GenerationJob& job, double load_ms, bool truncate) {
   const GenerateStats& st = job.stats();
+  if (truncate) j["truncated_tokens"] = job.truncated_tokens;  // an extension: prompt tokens dropped to fit
   j["done_reason"] = finish_reason(st.stop_reason);
   j["total_duration"] = ns(job.total_ms() + load_ms);
   j["load_duration"] = ns(load_ms);
@@ -101,23 +140,41 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
     if (const json* images = get_array(body, "images"); images && !images->empty())
       throw bad_request("images are not supported by this model");
   }
-  const std::string system = get_string(body, "system").value_or("");
+  std::string system = get_string(body, "system").value_or("");
   GenerateParams params = parse_options(body);
   const bool stream = get_bool(body, "stream").value_or(true);
   if (auto f = body.find("format"); f != body.end() && !f->is_null() && !(f->is_string() && f->get<std::string>().empty()))
     throw ApiError(501, "'format' (structured output) is not implemented yet", "not_implemented_error");
 
+  const std::optional<KeepAlive> keep_alive = parse_keep_alive(body);
+  const bool truncate = get_bool(body, "truncate").value_or(false);  // only when asked: never silent
+  const bool no_prompt = (!chat && prompt.empty() && system.empty()) || (chat && messages.empty());
+  // Ollama's way to unload: no prompt and keep_alive 0 (what `ollama stop` sends). The model is not loaded for it.
+  if (no_prompt && keep_alive && keep_alive->count() == 0) {
+    if (!state.models.unload(model_name) && !state.models.offers(model_name))
+      throw ApiError(404, "model '" + model_name + "' not found");
+    json j = {{"model", model_name}, {"created_at", rfc3339(std::chrono::system_clock::now())}, {"done", true},
+              {"done_reason", "unload"}};
+    if (chat) j["message"] = {{"role", "assistant"}, {"content", ""}};
+    else j["response"] = "";
+    send_json(res, j);
+    return;
+  }
   double load_ms = 0;
-  auto lm = state.models.get(model_name, &load_ms);
+  auto lm = state.models.get(model_name, &load_ms, keep_alive);
   const auto created = std::chrono::system_clock::now();
   // Ollama answers a request without a prompt by loading the model.
-  if ((!chat && prompt.empty() && system.empty()) || (chat && messages.empty())) {
+  if (no_prompt) {
     json j = {{"model", lm->name}, {"created_at", rfc3339(created)}, {"done", true}, {"done_reason", "load"}};
     if (chat) j["message"] = {{"role", "assistant"}, {"content", ""}};
     else j["response"] = "";
     send_json(res, j);
     return;
   }
+  // A store profile's parameters and system prompt are defaults: the request's own values win.
+  apply_profile_parameters(lm->profile, body.contains("options") ? body["options"] : json(), ApiStyle::Ollama, params);
+  if (chat && system.empty()) apply_profile_system(lm->profile, messages);
+  if (!chat && !raw && system.empty()) system = lm->profile.system;
   std::vector<int32_t> tokens;
   if (chat) {
     if (!system.empty()) messages.insert(messages.begin(), {"system", system});
@@ -130,7 +187,10 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
     m.push_back({"user", prompt});
     tokens = lm->model->tokenize_chat(m, true);
   }
+  const int dropped = fit_context(tokens, lm->scheduler->n_ctx(), -1, truncate,
+                                  protected_prefix(*lm->model, tokens, chat ? messages : std::vector<ChatMessage>{}));
   auto job = GenerationJob::start(lm, std::move(tokens), params, state.totals);
+  job->truncated_tokens = dropped;
   const std::string name = lm->name;
   auto message = [chat, name](const std::string& text, bool done) {
     json j = {{"model", name}, {"created_at", rfc3339(std::chrono::system_clock::now())}};
@@ -141,10 +201,10 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   };
   auto failed = [](const GenerationJob& j) { return j.stats().stop_reason.rfind("error", 0) == 0; };
   if (!stream) {
-    respond_whole(res, job, "application/json", [message, failed, load_ms](const GenerationJob& job, const std::string& text) {
+    respond_whole(res, job, "application/json", [message, failed, load_ms, truncate](const GenerationJob& job, const std::string& text) {
       if (failed(job)) return json{{"error", "generation failed: " + job.stats().stop_reason}}.dump();
       json j = message(text, true);
-      add_stats(j, job, load_ms);
+      add_stats(j, job, load_ms, truncate);
       return j.dump(-1, ' ', false, json::error_handler_t::replace);
     }, state.stopping);
     return;
@@ -152,10 +212,10 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   StreamFormat fmt;
   fmt.content_type = "application/x-ndjson";
   fmt.piece = [message](const std::string& text) { return line(message(text, false)); };
-  fmt.end = [message, failed, load_ms](const GenerationJob& job) {
+  fmt.end = [message, failed, load_ms, truncate](const GenerationJob& job) {
     if (failed(job)) return line({{"error", "generation failed: " + job.stats().stop_reason}});
     json j = message("", true);
-    add_stats(j, job, load_ms);
+    add_stats(j, job, load_ms, truncate);
     return line(j);
   };
   respond_stream(res, job, std::move(fmt), state.stopping);
@@ -168,7 +228,7 @@ void show(ServeState& state, const httplib::Request& req, httplib::Response& res
   if (name.empty()) throw bad_request("missing required field 'model'", "missing_field");
   const std::string want = normalize_model_name(name);
   for (const ModelEntry& e : state.models.list()) {
-    if (e.name != want && e.name != name) continue;
+    if (normalize_model_name(e.name) != want && e.name != name) continue;
     ModelInfo info = inspect_model(e.path);
     json model_info = {{"general.architecture", info.arch},
                        {"general.name", info.name},
@@ -183,14 +243,22 @@ void show(ServeState& state, const httplib::Request& req, httplib::Response& res
                        {"tokenizer.ggml.model", info.tokenizer_model},
                        {"tokenizer.ggml.pre", info.tokenizer_pre},
                        {"tokenizer.ggml.vocab_size", info.n_vocab}};
-    send_json(res, {{"license", ""},
-                    {"modelfile", "# served by hearth\nFROM " + e.path + "\n"},
-                    {"parameters", ""},
-                    {"template", info.chat_template},
-                    {"details", details_of(e.path)},
-                    {"model_info", model_info},
-                    {"capabilities", {"completion"}},
-                    {"modified_at", rfc3339(e.modified)}});
+    std::string modelfile = "# served by hearth\nFROM " + e.path + "\n";
+    if (!e.profile.system.empty()) modelfile += "SYSTEM \"\"\"" + e.profile.system + "\"\"\"\n";
+    for (const auto& [k, v] : e.profile.parameters)
+      modelfile += "PARAMETER " + k + " " + (k == "stop" ? "\"" + v + "\"" : v) + "\n";
+    if (!e.profile.tmpl.empty()) modelfile += "TEMPLATE \"\"\"" + e.profile.tmpl + "\"\"\"\n";
+    json shown = {{"license", ""},
+                  {"modelfile", modelfile},
+                  {"parameters", format_parameters(e.profile.parameters)},
+                  {"template", e.profile.tmpl.empty() ? info.chat_template : e.profile.tmpl},
+                  {"details", details_of(e.path)},
+                  {"model_info", model_info},
+                  {"capabilities", {"completion"}},
+                  {"modified_at", rfc3339(e.modified)}};
+    if (!e.profile.system.empty()) shown["system"] = e.profile.system;
+    if (!e.digest.empty()) shown["digest"] = e.digest;
+    send_json(res, shown);
     return;
   }
   throw ApiError(404, "model '" + name + "' not found");
@@ -214,23 +282,14 @@ void add_ollama_routes(httplib::Server& http, ServeState& state) {
            }));
   http.Get("/api/ps", guarded(S, [&state](const httplib::Request&, httplib::Response& r) {
              json models = json::array();
-             for (const auto& lm : state.models.loaded()) {
-               ModelEntry e{lm->name, lm->path, 0, lm->loaded_at};
-               json j = model_entry(e);
-               j["size"] = lm->model->info().file_size;
-               j["expires_at"] = "2318-01-01T00:00:00Z";  // kept loaded until the server stops
-               j["size_vram"] = 0;
-               models.push_back(j);
-             }
+             for (const auto& lm : state.models.loaded()) models.push_back(running_entry(*lm));
              send_json(r, {{"models", models}});
            }));
   http.Get("/api/version", [](const httplib::Request&, httplib::Response& r) {
     send_json(r, {{"version", "0.1.0"}});
   });
-  for (const char* p : {"/api/embed", "/api/embeddings", "/api/delete", "/api/copy", "/api/create", "/api/pull",
-                        "/api/push"})
-    http.Post(p, not_implemented(S, p));
-  http.Delete("/api/delete", not_implemented(S, "/api/delete"));
+  // /api/pull, /api/create, /api/copy, /api/delete: serve/store_api.cpp.
+  for (const char* p : {"/api/embed", "/api/embeddings", "/api/push"}) http.Post(p, not_implemented(S, p));
 }
 
 }  // namespace hearth::serve

@@ -3,9 +3,13 @@
 #include <chrono>
 
 #include "serve/chat_messages.h"
+#include "serve/context_fit.h"
 #include "serve/handler.h"
 #include "serve/json_fields.h"
+#include "serve/keep_alive.h"
+#include "serve/logprobs_json.h"
 #include "serve/serve_state.h"
+#include "serve/store_models.h"
 #include "serve/streaming.h"
 
 namespace hearth::serve {
@@ -54,18 +58,32 @@ GenerateParams parse_params(const json& body) {
       s.logit_bias.emplace_back(id, it.value().get<float>());
     }
   }
-  // logprobs: a boolean (chat) or a count (completions); anything that asks for them is not supported yet.
-  if (auto it = body.find("logprobs"); it != body.end() && !it->is_null()) {
-    const bool wanted = it->is_boolean() ? it->get<bool>() : it->is_number() ? it->get<double>() > 0 : true;
-    if (!it->is_boolean() && !it->is_number()) throw bad_request("'logprobs' must be a boolean or an integer", "invalid_type");
-    if (wanted) throw ApiError(501, "'logprobs' is not implemented yet", "not_implemented_error", "not_implemented");
-  }
   return g;
 }
 
-json usage_of(const GenerationJob& job) {
+// logprobs: chat takes "logprobs": true and "top_logprobs": 0-20; completions take "logprobs": 0-20 (the number of
+// alternatives; 0: only the chosen token's). Returns GenerateParams::logprobs (-1: off).
+int parse_logprobs(const json& body, bool chat) {
+  if (chat) {
+    const bool on = get_bool(body, "logprobs").value_or(false);
+    auto top = get_integer(body, "top_logprobs");
+    if (top && (*top < 0 || *top > 20))
+      throw bad_request("'top_logprobs' must be between 0 and 20, got " + std::to_string(*top), "invalid_value");
+    if (top && !on) throw bad_request("'top_logprobs' needs 'logprobs': true", "invalid_value");
+    return on ? static_cast<int>(top.value_or(0)) : -1;
+  }
+  auto n = get_integer(body, "logprobs");
+  if (n && (*n < 0 || *n > 20))
+    throw bad_request("'logprobs' must be between 0 and 20, got " + std::to_string(*n), "invalid_value");
+  return n ? static_cast<int>(*n) : -1;
+}
+
+// truncate: the request allowed truncation, so the usage says how many prompt tokens were dropped (an extension).
+json usage_of(const GenerationJob& job, bool truncate) {
   const int n_gen = job.stats().n_gen;
-  return {{"prompt_tokens", job.n_prompt()}, {"completion_tokens", n_gen}, {"total_tokens", job.n_prompt() + n_gen}};
+  json u = {{"prompt_tokens", job.n_prompt()}, {"completion_tokens", n_gen}, {"total_tokens", job.n_prompt() + n_gen}};
+  if (truncate) u["truncated_tokens"] = job.truncated_tokens;
+  return u;
 }
 
 // llama.cpp's server reports these beside usage.
@@ -91,6 +109,14 @@ struct Completion {
   std::string id;
   std::string model;
   int64_t created;
+  const Model* tokens;     // for logprobs' token texts (the job keeps the model loaded)
+  bool logprobs = false;
+  size_t text_offset = 0;  // completions' logprobs: where the next token starts in the generated text
+  // The logprobs object for lps, or null when not asked for.
+  json logprobs_of(const std::vector<TokenLogprob>& lps) {
+    if (!logprobs) return nullptr;
+    return chat ? chat_logprobs(*tokens, lps) : completion_logprobs(*tokens, lps, text_offset);
+  }
   json choice_end(const GenerationJob& job) const { return finish_reason(job.stats().stop_reason); }
 };
 
@@ -109,26 +135,39 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
     else throw bad_request("'prompt' must be a string (one prompt per request)", "invalid_type");
   }
   GenerateParams params = parse_params(body);
+  params.logprobs = parse_logprobs(body, chat);
+  const bool truncate = get_bool(body, "truncate").value_or(false);  // an extension: keep the latest tokens
+  const std::optional<KeepAlive> keep_alive = parse_keep_alive(body);     // an extension, as Ollama's
   const bool stream = get_bool(body, "stream").value_or(false);
   bool include_usage = false;
   if (const json* so = get_object(body, "stream_options")) include_usage = get_bool(*so, "include_usage").value_or(false);
 
-  auto lm = state.models.get(model_name);
+  auto lm = state.models.get(model_name, nullptr, keep_alive);
+  // A store profile's parameters and system prompt are defaults: the request's own values win.
+  apply_profile_parameters(lm->profile, body, ApiStyle::OpenAI, params);
+  if (chat) apply_profile_system(lm->profile, messages);
   std::vector<int32_t> tokens =
       chat ? lm->model->tokenize_chat(messages, true) : lm->model->tokenize(prompt, true, true);
+  // OpenAI's rule: the prompt plus the max_tokens the client asked for must fit the context.
+  const bool has_max = body.contains("max_tokens") || body.contains("max_completion_tokens");
+  const int dropped = fit_context(tokens, lm->scheduler->n_ctx(), has_max ? params.n_predict : -1, truncate,
+                                  protected_prefix(*lm->model, tokens, messages));
   auto job = GenerationJob::start(lm, std::move(tokens), params, state.totals);
+  job->truncated_tokens = dropped;
 
   auto c = std::make_shared<Completion>();
   c->chat = chat;
   c->id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(state.next_id++);
   c->model = lm->name;
   c->created = unix_now();
+  c->tokens = lm->model.get();
+  c->logprobs = params.logprobs >= 0;
   const char* object = chat ? "chat.completion" : "text_completion";
 
   if (!stream) {
-    respond_whole(res, job, "application/json", [c, object](const GenerationJob& job, const std::string& text) {
+    respond_whole(res, job, "application/json", [c, object, truncate](GenerationJob& job, const std::string& text) {
       if (failed(job)) return error_body(ApiStyle::OpenAI, 500, "generation failed: " + job.stats().stop_reason).dump();
-      json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", c->choice_end(job)}};
+      json choice = {{"index", 0}, {"logprobs", c->logprobs_of(job.take_logprobs())}, {"finish_reason", c->choice_end(job)}};
       if (c->chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
       else choice["text"] = text;
       return json{{"id", c->id},
@@ -137,7 +176,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
                   {"model", c->model},
                   {"system_fingerprint", "hearth"},
                   {"choices", json::array({choice})},
-                  {"usage", usage_of(job)},
+                  {"usage", usage_of(job, truncate)},
                   {"timings", timings_of(job)}}
           .dump(-1, ' ', false, json::error_handler_t::replace);
     }, state.stopping);
@@ -152,22 +191,25 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   auto first = std::make_shared<bool>(true);
   StreamFormat fmt;
   fmt.content_type = "text/event-stream";
-  fmt.piece = [c, chunk, first](const std::string& text) {
+  fmt.piece = [c, chunk, first, job](const std::string& text) {
     std::string out;
     if (c->chat && *first)  // the role comes first, as OpenAI sends it
       out += sse(chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
                         {"finish_reason", nullptr}}));
     *first = false;
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+    json choice = {{"index", 0}, {"logprobs", c->logprobs_of(job->take_logprobs())}, {"finish_reason", nullptr}};
     if (c->chat) choice["delta"] = {{"content", text}};
     else choice["text"] = text;
     return out + sse(chunk(choice));
   };
-  fmt.end = [c, chunk, include_usage](const GenerationJob& job) {
+  fmt.end = [c, chunk, include_usage, truncate](GenerationJob& job) {
     if (failed(job))
       return sse(error_body(ApiStyle::OpenAI, 500, "generation failed: " + job.stats().stop_reason)) +
              "data: [DONE]\n\n";
-    json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", c->choice_end(job)}};
+    // Tokens whose text came with the last piece (or was cut by a stop string) may still have logprobs.
+    std::vector<TokenLogprob> rest = job.take_logprobs();
+    json choice = {{"index", 0}, {"logprobs", rest.empty() ? json(nullptr) : c->logprobs_of(rest)},
+                   {"finish_reason", c->choice_end(job)}};
     if (c->chat) choice["delta"] = json::object();
     else choice["text"] = "";
     json last = chunk(choice);
@@ -176,7 +218,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
     if (include_usage) {
       json u = chunk(choice);
       u["choices"] = json::array();
-      u["usage"] = usage_of(job);
+      u["usage"] = usage_of(job, truncate);
       out += sse(u);
     }
     return out + "data: [DONE]\n\n";

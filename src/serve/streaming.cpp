@@ -47,7 +47,7 @@ void respond_stream(httplib::Response& res, std::shared_ptr<GenerationJob> job, 
 }
 
 void respond_whole(httplib::Response& res, std::shared_ptr<GenerationJob> job, const std::string& content_type,
-                   std::function<std::string(const GenerationJob& job, const std::string& text)> body,
+                   std::function<std::string(GenerationJob& job, const std::string& text)> body,
                    const std::atomic<bool>& stopping) {
   auto make = std::make_shared<decltype(body)>(std::move(body));
   res.set_chunked_content_provider(

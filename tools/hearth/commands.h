@@ -18,6 +18,9 @@ Runner add_logits(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 Runner add_serve(CLI::App& app);
+// hearth ps / hearth stop NAME: a running server's loaded models, and unloading one (ps.cpp).
+Runner add_ps(CLI::App& app);
+Runner add_stop(CLI::App& app);
 // command_line: the invocation as typed, quoted in the report.
 Runner add_eval(CLI::App& app, const std::string& command_line);
 

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "hearth/generate.h"
 #include "hearth/session.h"
+#include "placement/memory_fit.h"
 #include "pipeline_cli.h"
 #include "run_options.h"
 
@@ -29,6 +30,9 @@ int run(RunOptions& o) {
 
   auto t0 = std::chrono::steady_clock::now();
   LoadParams lp = load_params(o.model);
+  // A model that does not fit is refused with the numbers before anything is allocated.
+  if (const std::string refusal = check_model_fits(o.model.model, lp, 1, o.n_batch); !refusal.empty())
+    throw Error("cannot load " + o.model.model + ": " + refusal + " (try a smaller -c or a smaller quantization)");
   auto model = Model::load(o.model.model, lp);
   SessionParams sp;
   sp.n_ctx = o.model.n_ctx;

@@ -31,8 +31,18 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--parallel", o->parallel, "requests generating at once per model (default 4)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("-b,--batch-size", o->n_batch, "tokens per forward pass (default 512)")->check(CLI::Range(1, 1 << 16));
+  auto keep_alive = std::make_shared<std::string>();
+  cmd->add_option("--keep-alive", *keep_alive,
+                  "how long a model stays loaded after its last request: 5m, 1h, 30s, 0 (unload at once), -1 or "
+                  "forever (default: $HEARTH_KEEP_ALIVE, else 5m); requests may set keep_alive");
+  cmd->add_option("--max-loaded", o->max_loaded,
+                  "models loaded at once; the least recently used idle one is unloaded to make room "
+                  "(default: 1 on CPU, 3 per GPU)")
+      ->check(CLI::Range(1, 64));
   add_model_options(*cmd, *mo);
-  return [o, mo] {
+  return [o, mo, keep_alive] {
+    if (!keep_alive->empty()) o->keep_alive = *keep_alive;
+    else if (const char* k = std::getenv("HEARTH_KEEP_ALIVE"); k && *k) o->keep_alive = k;
     if (o->api_key.empty())
       if (const char* k = std::getenv("HEARTH_API_KEY")) o->api_key = k;
     o->model_path = mo->model.empty() ? "" : resolve_model(mo->model);

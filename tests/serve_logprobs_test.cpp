@@ -1,0 +1,186 @@
+// OpenAI logprobs over HTTP (chat: logprobs + top_logprobs; completions: logprobs N), streamed and whole,
+// checked against the model's own log-softmax computed here from a Session's logits.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/logprobs.h"
+#include "serve_test_util.h"
+
+namespace hearth {
+namespace {
+
+using namespace test;
+
+class ServeLogprobs : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!std::filesystem::exists(stories_path())) return;
+    server_ = new RunningServer(stories_options());
+    model_ = load_stories_model().release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete model_;
+    server_ = nullptr;
+    model_ = nullptr;
+  }
+  void SetUp() override { HEARTH_REQUIRE_FIXTURE(stories_path()); }
+  static RunningServer* server_;
+  static Model* model_;
+};
+RunningServer* ServeLogprobs::server_ = nullptr;
+Model* ServeLogprobs::model_ = nullptr;
+
+// The log-probability of each token of `generated` after `prompt`, and the top-1, from the model here.
+std::vector<TokenLogprob> reference_logprobs(Model& model, const std::vector<int32_t>& prompt,
+                                             const std::vector<int32_t>& generated) {
+  SessionParams sp;
+  sp.n_ctx = 256;
+  Session s(model, sp);
+  std::vector<TokenLogprob> out;
+  std::vector<float> work;
+  const int n_vocab = model.info().n_vocab;
+  const float* logits = s.decode(prompt);
+  for (int32_t tok : generated) {
+    out.push_back(token_logprob(logits, n_vocab, tok, 1, work));
+    logits = s.decode(std::vector<int32_t>{tok});
+  }
+  return out;
+}
+
+void check_chat_entries(const json& content, int top_n) {
+  for (const json& e : content) {
+    ASSERT_TRUE(e["token"].is_string());
+    ASSERT_TRUE(e["bytes"].is_array());
+    const double lp = e["logprob"];
+    EXPECT_LE(lp, 0.0);
+    ASSERT_EQ(e["top_logprobs"].size(), static_cast<size_t>(top_n));
+    for (size_t k = 1; k < e["top_logprobs"].size(); ++k)
+      EXPECT_GE(e["top_logprobs"][k - 1]["logprob"].get<double>(), e["top_logprobs"][k]["logprob"].get<double>());
+    // Greedy: the chosen token is the most likely one.
+    if (top_n > 0) {
+      EXPECT_EQ(e["top_logprobs"][0]["token"], e["token"]);
+      EXPECT_DOUBLE_EQ(e["top_logprobs"][0]["logprob"].get<double>(), lp);
+    }
+  }
+}
+
+TEST_F(ServeLogprobs, ChatWholeMatchesTheModelsDistribution) {
+  auto c = server_->client();
+  const json messages = {{{"role", "user"}, {"content", "Once upon a time"}}};
+  auto r = post_json(c, "/v1/chat/completions",
+                     {{"model", "stories"}, {"messages", messages}, {"max_tokens", 12}, {"temperature", 0},
+                      {"logprobs", true}, {"top_logprobs", 5}});
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  const json j = json::parse(r->body);
+  const json& content = j["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), j["usage"]["completion_tokens"].get<size_t>());
+  check_chat_entries(content, 5);
+  std::string joined;
+  for (const json& e : content) joined += e["token"].get<std::string>();
+  EXPECT_EQ(joined, j["choices"][0]["message"]["content"].get<std::string>());
+  // The values are the model's log-softmax: generate greedily here and recompute them.
+  const std::vector<ChatMessage> m = {{"user", "Once upon a time"}};
+  const std::vector<int32_t> prompt = model_->tokenize_chat(m, true);
+  SessionParams sp;
+  sp.n_ctx = 256;
+  Session s(*model_, sp);
+  GenerateParams g;
+  g.n_predict = 12;
+  g.sampling.temperature = 0;
+  const GenerateStats st = generate(s, prompt, g, [](const std::string&) { return true; });
+  ASSERT_EQ(st.tokens.size(), content.size());
+  const auto ref = reference_logprobs(*model_, prompt, st.tokens);
+  for (size_t i = 0; i < ref.size(); ++i) {
+    EXPECT_EQ(content[i]["token"].get<std::string>(), model_->token_to_piece(st.tokens[i])) << i;
+    EXPECT_NEAR(content[i]["logprob"].get<double>(), ref[i].logprob, 1e-3) << i;
+  }
+}
+
+TEST_F(ServeLogprobs, ChatStreamCarriesLogprobsPerChunk) {
+  auto c = server_->client();
+  auto r = post_json(c, "/v1/chat/completions",
+                     {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Lily"}}}},
+                      {"max_tokens", 10}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2},
+                      {"stream", true}, {"stream_options", {{"include_usage", true}}}});
+  ASSERT_TRUE(r && r->status == 200);
+  bool done = false;
+  size_t n = 0;
+  int completion_tokens = -1;
+  for (const json& ev : parse_sse(r->body, &done)) {
+    if (ev.contains("usage") && ev["usage"].is_object()) completion_tokens = ev["usage"]["completion_tokens"];
+    if (ev["choices"].empty()) continue;
+    const json& lp = ev["choices"][0]["logprobs"];
+    if (lp.is_null()) continue;
+    check_chat_entries(lp["content"], 2);
+    n += lp["content"].size();
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(static_cast<int>(n), completion_tokens);
+}
+
+TEST_F(ServeLogprobs, CompletionsShapeWholeAndStreamed) {
+  auto c = server_->client();
+  const json req = {{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 15}, {"temperature", 0},
+                    {"logprobs", 3}};
+  auto r = post_json(c, "/v1/completions", req);
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  const json j = json::parse(r->body);
+  const json& lp = j["choices"][0]["logprobs"];
+  const std::string text = j["choices"][0]["text"];
+  ASSERT_EQ(lp["tokens"].size(), j["usage"]["completion_tokens"].get<size_t>());
+  std::string joined;
+  for (size_t i = 0; i < lp["tokens"].size(); ++i) {
+    EXPECT_EQ(lp["text_offset"][i].get<size_t>(), joined.size());
+    joined += lp["tokens"][i].get<std::string>();
+    EXPECT_LE(lp["token_logprobs"][i].get<double>(), 0.0);
+    ASSERT_EQ(lp["top_logprobs"][i].size(), 3u);
+    double best = -1e9;
+    for (auto& [tok, v] : lp["top_logprobs"][i].items()) best = std::max(best, v.get<double>());
+    EXPECT_DOUBLE_EQ(best, lp["token_logprobs"][i].get<double>());  // greedy: chosen = top-1
+  }
+  EXPECT_EQ(joined, text);
+  // Streamed: the same tokens and values, spread over the chunks.
+  json sreq = req;
+  sreq["stream"] = true;
+  r = post_json(c, "/v1/completions", sreq);
+  ASSERT_TRUE(r && r->status == 200);
+  std::vector<double> values;
+  std::string streamed;
+  for (const json& ev : parse_sse(r->body)) {
+    streamed += ev["choices"][0]["text"].get<std::string>();
+    const json& l = ev["choices"][0]["logprobs"];
+    if (l.is_null()) continue;
+    for (const json& v : l["token_logprobs"]) values.push_back(v);
+  }
+  EXPECT_EQ(streamed, text);
+  ASSERT_EQ(values.size(), lp["token_logprobs"].size());
+  for (size_t i = 0; i < values.size(); ++i) EXPECT_NEAR(values[i], lp["token_logprobs"][i].get<double>(), 1e-6);
+}
+
+TEST_F(ServeLogprobs, OffByDefaultAndBadValuesAre400) {
+  auto c = server_->client();
+  auto r = post_json(c, "/v1/completions", {{"model", "stories"}, {"prompt", "Once"}, {"max_tokens", 3}});
+  ASSERT_TRUE(r && r->status == 200);
+  EXPECT_TRUE(json::parse(r->body)["choices"][0]["logprobs"].is_null());
+  const json msgs = {{{"role", "user"}, {"content", "hi"}}};
+  for (const json& bad : {json{{"logprobs", "yes"}}, json{{"logprobs", true}, {"top_logprobs", 21}},
+                          json{{"top_logprobs", 3}}, json{{"logprobs", true}, {"top_logprobs", "3"}}}) {
+    json body = {{"model", "stories"}, {"messages", msgs}, {"max_tokens", 2}};
+    body.update(bad);
+    r = post_json(c, "/v1/chat/completions", body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad.dump() << " " << r->body;
+  }
+  for (const json& bad : {json{{"logprobs", true}}, json{{"logprobs", -1}}, json{{"logprobs", 21}}}) {
+    json body = {{"model", "stories"}, {"prompt", "a"}, {"max_tokens", 2}};
+    body.update(bad);
+    r = post_json(c, "/v1/completions", body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad.dump() << " " << r->body;
+  }
+}
+
+}  // namespace
+}  // namespace hearth
