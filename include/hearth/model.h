@@ -47,6 +47,17 @@ struct PlacementSummary {
   std::string text;                       // human-readable plan
 };
 
+// Layer streaming (LoadParams::mem_budget) since load; all zero when every layer is resident.
+struct StreamCounters {
+  int n_groups = 0;           // layer groups streamed in turn
+  int n_slots = 0;            // group buffers (prefetch depth = n_slots - 1)
+  uint64_t slot_bytes = 0;    // bytes of one slot
+  uint64_t bytes_read = 0;    // read from the file into slots
+  double load_s = 0;          // loader thread reading (overlaps compute)
+  double wait_s = 0;          // compute waiting for a group to arrive
+  double compute_s = 0;       // compute inside streamed groups
+};
+
 // Reads a model file's description without loading weights (works for architectures hearth cannot run).
 ModelInfo inspect_model(const std::string& path);
 
@@ -75,6 +86,7 @@ class Model {
 
   // Bytes of KV cache for n_ctx positions of one sequence (F16 cache).
   virtual size_t kv_bytes(int n_ctx) const = 0;
+  virtual StreamCounters stream_counters() const { return {}; }
 };
 
 }  // namespace hearth

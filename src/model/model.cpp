@@ -142,6 +142,20 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
 
 LayerObserver* ModelImpl::layer_observer() const { return stream_.get(); }
 
+StreamCounters ModelImpl::stream_counters() const {
+  StreamCounters c;
+  if (!stream_) return c;
+  LayerStreamStats s = stream_->stats();
+  c.n_groups = s.n_groups;
+  c.n_slots = s.n_slots;
+  c.slot_bytes = s.slot_bytes;
+  c.bytes_read = s.bytes_read;
+  c.load_s = s.load_s;
+  c.wait_s = s.wait_s;
+  c.compute_s = s.compute_s;
+  return c;
+}
+
 ModelImpl::~ModelImpl() {
   arch_.reset();
   weights_.reset();  // device copies go before their backends

@@ -44,6 +44,7 @@ class ModelImpl final : public Model {
   int32_t find_token(std::string_view text) const override { return tok_->find_token(text); }
   std::string token_text(int32_t id) const override;
   size_t kv_bytes(int n_ctx) const override;
+  StreamCounters stream_counters() const override;
   std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
   std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
   std::string chat_format_name() const override { return hearth::chat_format_name(chat_template_.format); }

@@ -84,6 +84,7 @@ int bench(BenchOptions& o) {
     auto model = Model::load(o.model.model, load_params(mo));
     info = model->info();
     backend = model->placement().layer_device.empty() ? "CPU" : model->placement().layer_device.back();
+    if (!o.model.mem_budget.empty()) backend += "+stream";
     int nt = t > 0 ? t : static_cast<int>(std::thread::hardware_concurrency());
     if (!o.parallel.empty()) {
       const std::vector<int> pps = parse_list(o.prompt_sizes), tgs = parse_list(o.gen_sizes);
@@ -114,6 +115,14 @@ int bench(BenchOptions& o) {
                        results.back().sd);
       }
     }
+    // Layer streaming: how much was read and how long compute waited for it (streaming is free when it never
+    // waits: a group loads in less time than the others take to compute).
+    if (const StreamCounters c = model->stream_counters(); c.n_groups > 0)
+      std::fprintf(stderr,
+                   "  layer streaming t=%d: %d groups, %d slots of %.1f MiB; read %.1f MiB in %.2f s; compute %.2f s, "
+                   "waited %.2f s for loads\n",
+                   nt, c.n_groups, c.n_slots, c.slot_bytes / 1048576.0, c.bytes_read / 1048576.0, c.load_s,
+                   c.compute_s, c.wait_s);
   }
   double size_gib = info.weight_bytes / 1073741824.0;
   double params_b = info.n_params / 1e9;
@@ -161,6 +170,8 @@ Runner add_bench(CLI::App& app) {
   cmd->add_option("--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->model.gpu_mem_limit, "GPU memory cap (e.g. 8G)");
   cmd->add_flag("--no-repack", o->model.no_repack, "CPU: use weights in place instead of a packed copy");
+  cmd->add_option("--mem-budget", o->model.mem_budget,
+                  "layer weights kept in memory (e.g. 2G); the rest are streamed from the file (CPU)");
   auto pipe = add_pipeline_options(*cmd);
   return [o, pipe] {
     if (!pipe->enabled) return bench(*o);

@@ -18,6 +18,8 @@ Runner add_logits(CLI::App& app);
 Runner add_perplexity(CLI::App& app);
 Runner add_quantize(CLI::App& app);
 Runner add_serve(CLI::App& app);
+// hearth split MODEL --out DIR: per-part files and a manifest for pipeline stages (split.cpp).
+Runner add_split(CLI::App& app);
 // hearth ps / hearth stop NAME: a running server's loaded models, and unloading one (ps.cpp).
 Runner add_ps(CLI::App& app);
 Runner add_stop(CLI::App& app);
@@ -49,6 +51,7 @@ struct ModelOptions {
   std::string split_mode = "layer";
   std::string tensor_split;
   bool no_repack = false;
+  std::string mem_budget;  // "2G": layer weights kept resident, the rest streamed (layer streaming)
 };
 void add_model_options(CLI::App& cmd, ModelOptions& o);
 LoadParams load_params(const ModelOptions& o);

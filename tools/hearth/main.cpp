@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
                    hearth::cli::add_logits, hearth::cli::add_perplexity,
                    hearth::cli::add_quantize, hearth::cli::add_serve, hearth::cli::add_import,
                    hearth::cli::add_list, hearth::cli::add_rm, hearth::cli::add_cp, hearth::cli::add_create,
-                   hearth::cli::add_show, hearth::cli::add_ps, hearth::cli::add_stop}) {
+                   hearth::cli::add_show, hearth::cli::add_ps, hearth::cli::add_stop, hearth::cli::add_split}) {
     hearth::cli::Runner r = add(app);
     runners.emplace_back(app.get_subcommands(all).back(), r);
   }

@@ -16,6 +16,9 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
       ->check(CLI::IsMember({"layer", "row", "none"}));
   cmd.add_option("--tensor-split", o.tensor_split, "share of the model per GPU, e.g. 3,1");
   cmd.add_flag("--no-repack", o.no_repack, "CPU: use weights in place from the file instead of a packed copy");
+  cmd.add_option("--mem-budget", o.mem_budget,
+                 "bytes of layer weights kept in memory (e.g. 2G); the other layers are streamed from the file in "
+                 "groups while the resident ones compute (CPU; default: all resident)");
 }
 
 size_t parse_size(const std::string& s) {
@@ -41,6 +44,7 @@ LoadParams load_params(const ModelOptions& o) {
   p.split_mode = o.split_mode;
   p.repack = !o.no_repack;
   if (!o.gpu_mem_limit.empty()) p.gpu_mem_limit = parse_size(o.gpu_mem_limit);
+  if (!o.mem_budget.empty()) p.mem_budget = parse_size(o.mem_budget);
   if (!o.tensor_split.empty()) {
     std::stringstream ss(o.tensor_split);
     std::string part;
