@@ -24,5 +24,7 @@ struct ServeState {
 
 void add_openai_routes(httplib::Server& http, ServeState& state);
 void add_ollama_routes(httplib::Server& http, ServeState& state);
+// /api/pull, /api/create, /api/copy, /api/delete over the model store (store_api.cpp).
+void add_store_routes(httplib::Server& http, ServeState& state);
 
 }  // namespace hearth::serve

@@ -96,6 +96,7 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
   add_embedding_routes(http, state);
   add_openai_routes(http, state);
   add_ollama_routes(http, state);
+  add_store_routes(http, state);
 }
 
 Server::~Server() {

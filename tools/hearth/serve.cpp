@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "hearth/server.h"
+#include "hearth/store.h"
 
 namespace hearth::cli {
 namespace {
@@ -24,7 +25,9 @@ Runner add_serve(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("serve", "serve models over OpenAI- and Ollama-compatible HTTP APIs");
   cmd->add_option("-m,--model", mo->model, "a GGUF model file, loaded at start");
   cmd->add_option("--alias", o->alias, "the model's name in requests (default: the file name without .gguf)");
-  cmd->add_option("--models", o->models_dir, "a directory of *.gguf files, each loaded on first use");
+  cmd->add_option("--models", o->models_dir,
+                  "the model store directory (store names and loose *.gguf files, each loaded on first use; "
+                  "default: $HEARTH_MODELS, the config file, ~/.local/share/hearth/models)");
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", o->port, "port to listen on (default 8080)")->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' (default: $HEARTH_API_KEY)");
@@ -45,7 +48,17 @@ Runner add_serve(CLI::App& app) {
     else if (const char* k = std::getenv("HEARTH_KEEP_ALIVE"); k && *k) o->keep_alive = k;
     if (o->api_key.empty())
       if (const char* k = std::getenv("HEARTH_API_KEY")) o->api_key = k;
-    o->model_path = mo->model.empty() ? "" : resolve_model(mo->model);
+    // The model store is always served (created when missing), so that store names work beside -m.
+    const ModelsDir md = resolve_models_dir(o->models_dir);
+    std::error_code ec;
+    std::filesystem::create_directories(md.dir, ec);
+    if (ec && mo->model.empty()) throw Error("cannot create the model store " + md.dir + ": " + ec.message());
+    o->models_dir = ec ? "" : md.dir;
+    if (ec) std::fprintf(stderr, "hearth serve: warning: no model store (%s: %s)\n", md.dir.c_str(), ec.message().c_str());
+    else std::fprintf(stderr, "hearth serve: model store %s (from %s)\n", md.dir.c_str(), md.source.c_str());
+    o->model_path = mo->model.empty() ? "" : resolve_model(mo->model, md.dir);
+    // -m NAME from the store: requests call it NAME, not by its blob's file name.
+    if (o->alias.empty() && o->model_path != mo->model && !is_remote_source(mo->model)) o->alias = mo->model;
     o->load = load_params(*mo);
     o->n_ctx = mo->n_ctx;
     Server server(*o);

@@ -1,0 +1,85 @@
+#include "serve/store_models.h"
+
+#include <cstdlib>
+
+#include "serve/model_registry.h"
+
+namespace hearth::serve {
+
+std::vector<ModelEntry> list_store_entries(const std::string& dir) {
+  std::vector<ModelEntry> out;
+  if (dir.empty()) return out;
+  for (StoreModel& m : ModelStore(dir).list()) {
+    ModelEntry e;
+    e.name = m.name;
+    e.path = m.path;
+    e.size = m.size;
+    e.modified = m.modified;
+    e.digest = m.digest;
+    e.profile.from = m.from;
+    e.profile.system = std::move(m.system);
+    e.profile.tmpl = std::move(m.tmpl);
+    e.profile.parameters = std::move(m.parameters);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+namespace {
+
+// Was key given by the request (present and not null)?
+bool given_field(const nlohmann::json& given, const char* key) {
+  if (!given.is_object()) return false;
+  auto it = given.find(key);
+  return it != given.end() && !it->is_null();
+}
+
+}  // namespace
+
+void apply_profile_parameters(const Profile& profile, const nlohmann::json& given, ApiStyle style,
+                              GenerateParams& params) {
+  const bool openai = style == ApiStyle::OpenAI;
+  SamplerParams& s = params.sampling;
+  std::vector<std::string> stops;
+  for (const auto& [key, value] : profile.parameters) {
+    // Profile values were checked when the profile was created: numbers parse.
+    const double v = std::strtod(value.c_str(), nullptr);
+    if (key == "stop") {
+      if (!given_field(given, "stop")) stops.push_back(value);
+    } else if (key == "num_predict") {
+      if (openai ? !given_field(given, "max_tokens") && !given_field(given, "max_completion_tokens")
+                 : !given_field(given, "num_predict"))
+        params.n_predict = v <= 0 ? -1 : static_cast<int>(v);
+    } else if (given_field(given, key.c_str())) {
+      continue;
+    } else if (key == "temperature") {
+      s.temperature = static_cast<float>(v);
+    } else if (key == "top_p") {
+      s.top_p = static_cast<float>(v);
+    } else if (key == "top_k") {
+      s.top_k = static_cast<int>(v);
+    } else if (key == "min_p") {
+      s.min_p = static_cast<float>(v);
+    } else if (key == "repeat_penalty") {
+      s.repeat_penalty = static_cast<float>(v);
+    } else if (key == "repeat_last_n") {
+      s.repeat_last_n = static_cast<int>(v);
+    } else if (key == "presence_penalty") {
+      s.presence_penalty = static_cast<float>(v);
+    } else if (key == "frequency_penalty") {
+      s.frequency_penalty = static_cast<float>(v);
+    } else if (key == "seed") {
+      s.seed = static_cast<uint64_t>(std::strtoull(value.c_str(), nullptr, 10));
+    }
+  }
+  if (!stops.empty()) params.stop = std::move(stops);
+}
+
+void apply_profile_system(const Profile& profile, std::vector<ChatMessage>& messages) {
+  if (profile.system.empty()) return;
+  for (const ChatMessage& m : messages)
+    if (m.role == "system") return;
+  messages.insert(messages.begin(), {"system", profile.system});
+}
+
+}  // namespace hearth::serve

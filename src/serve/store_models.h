@@ -1,0 +1,29 @@
+// What the server takes from the model store: the models it lists (store names and loose *.gguf files) and
+// the defaults a profile gives requests (the request's own values win).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hearth/chat.h"
+#include "hearth/generate.h"
+#include "hearth/store.h"
+#include "serve/api_error.h"
+
+namespace hearth::serve {
+
+struct ModelEntry;
+
+// The models of the store in dir (registered NAME:TAG, then loose files); [] when dir is empty.
+std::vector<ModelEntry> list_store_entries(const std::string& dir);
+
+// Sets each profile parameter that the request did not give. given: the object holding the request's
+// sampling fields (OpenAI: the body; Ollama: body["options"], or null). num_ctx is a load-time setting and
+// is not applied per request.
+void apply_profile_parameters(const Profile& profile, const nlohmann::json& given, ApiStyle style,
+                              GenerateParams& params);
+// Puts the profile's system prompt first unless the conversation has a system message already.
+void apply_profile_system(const Profile& profile, std::vector<ChatMessage>& messages);
+
+}  // namespace hearth::serve
