@@ -131,7 +131,7 @@ TEST_F(StorePull, ResumesAnInterruptedDownload) {
   ModelStore store(dir_.string());
   cut_next_ = 400000;
   const std::string e = error_of([&] { store.pull(url("stories.gguf"), {}); });
-  EXPECT_NE(e.find("cut off"), std::string::npos) << e;
+  EXPECT_NE(e.find("failed"), std::string::npos) << e;  // the connection dropped mid-body
   EXPECT_TRUE(store.list().empty());  // nothing registered
   EXPECT_EQ(tmp_files(), 1u);         // the .part stays for the next pull
   PullOptions o;
