@@ -103,7 +103,9 @@ TEST_F(ServeErrors, UnknownModelRouteAndNotImplemented) {
             std::string::npos);
   EXPECT_NE(openai_error(c.Get("/v1/nothing"), 404).find("/v1/nothing"), std::string::npos);
   EXPECT_NE(ollama_error(c.Get("/api/nothing"), 404).find("/api/nothing"), std::string::npos);
-  openai_error(post_json(c, "/v1/embeddings", {{"model", "stories"}, {"input", "x"}}), 501);
+  ollama_error(post_json(c, "/api/push", {{"model", "stories"}}), 501);  // no registry to push to
+  EXPECT_NE(openai_error(post_json(c, "/v1/embeddings", {{"model", "nomodel"}, {"input", "x"}}), 404).find("nomodel"),
+            std::string::npos);
   // No Ollama registry here: /api/pull takes a URL or hf: source (serve_store_test).
   ollama_error(post_json(c, "/api/pull", {{"model", "stories"}}), 400);
 }

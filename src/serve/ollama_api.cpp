@@ -289,7 +289,8 @@ void add_ollama_routes(httplib::Server& http, ServeState& state) {
     send_json(r, {{"version", "0.1.0"}});
   });
   // /api/pull, /api/create, /api/copy, /api/delete: serve/store_api.cpp.
-  for (const char* p : {"/api/embed", "/api/embeddings", "/api/push"}) http.Post(p, not_implemented(S, p));
+  // /api/embed, /api/embeddings: serve/embeddings_api.cpp. No registry to push to:
+  http.Post("/api/push", not_implemented(S, "/api/push"));
 }
 
 }  // namespace hearth::serve

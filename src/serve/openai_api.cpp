@@ -246,7 +246,7 @@ void add_openai_routes(httplib::Server& http, ServeState& state) {
                                {"owned_by", "hearth"}});
              send_json(r, {{"object", "list"}, {"data", data}});
            }));
-  http.Post("/v1/embeddings", not_implemented(S, "/v1/embeddings"));
+  // /v1/embeddings: serve/embeddings_api.cpp.
 }
 
 }  // namespace hearth::serve
