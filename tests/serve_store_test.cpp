@@ -277,6 +277,45 @@ TEST_F(ServeStore, ProfileDefaultsApplyAndRequestValuesWin) {
             static_cast<int>(model->tokenize_chat({{"user", "Once upon a time"}}, true).size()));
 }
 
+TEST_F(ServeStore, ProfileTemplateFormatsTheChat) {
+  ModelStore store(dir_.string());
+  store.import_file(test::stories_path(), "stories");
+  Profile by_name, by_text;
+  by_name.from = by_text.from = "stories";
+  by_name.tmpl = "chatml";
+  // A ChatML Jinja template as Hugging Face tokenizers ship it (recognized by its markers).
+  by_text.tmpl =
+      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+      "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+  store.create("chatml-name", by_name);
+  store.create("chatml-text", by_text);
+  test::RunningServer s(options());
+  auto c = s.client();
+  auto model = test::load_stories_model();
+  // ChatML, written out by hand: what the prompt must be.
+  const std::string want = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n"
+                           "<|im_start|>assistant\n";
+  const int want_tokens = static_cast<int>(model->tokenize(want, true, true).size());
+  ASSERT_NE(want_tokens, static_cast<int>(model->tokenize_chat({{"system", "Be brief."}, {"user", "Hi there"}}, true).size()));
+  for (const char* name : {"chatml-name", "chatml-text"}) {
+    auto r = post_json(c, "/api/chat",
+                       {{"model", name},
+                        {"messages", {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hi there"}}}},
+                        {"stream", false},
+                        {"options", {{"num_predict", 1}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body)["prompt_eval_count"], want_tokens) << name;
+    r = post_json(c, "/v1/chat/completions",
+                  {{"model", name},
+                   {"max_tokens", 1},
+                   {"messages", {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hi there"}}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body)["usage"]["prompt_tokens"], want_tokens) << name;
+  }
+}
+
 TEST_F(ServeStore, StoreWithoutDirectoryIsAClearError) {
   test::RunningServer s(test::stories_options(1, 64));  // -m only: no store
   auto c = s.client();

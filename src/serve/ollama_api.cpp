@@ -178,14 +178,14 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   std::vector<int32_t> tokens;
   if (chat) {
     if (!system.empty()) messages.insert(messages.begin(), {"system", system});
-    tokens = lm->model->tokenize_chat(messages, true);
+    tokens = tokenize_profile_chat(*lm->model, lm->profile, messages);
   } else if (raw) {
     tokens = lm->model->tokenize(prompt, true, true);
   } else {
     std::vector<ChatMessage> m;
     if (!system.empty()) m.push_back({"system", system});
     m.push_back({"user", prompt});
-    tokens = lm->model->tokenize_chat(m, true);
+    tokens = tokenize_profile_chat(*lm->model, lm->profile, m);
   }
   const int dropped = fit_context(tokens, lm->scheduler->n_ctx(), -1, truncate,
                                   protected_prefix(*lm->model, tokens, chat ? messages : std::vector<ChatMessage>{}));

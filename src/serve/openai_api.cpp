@@ -147,7 +147,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   apply_profile_parameters(lm->profile, body, ApiStyle::OpenAI, params);
   if (chat) apply_profile_system(lm->profile, messages);
   std::vector<int32_t> tokens =
-      chat ? lm->model->tokenize_chat(messages, true) : lm->model->tokenize(prompt, true, true);
+      chat ? tokenize_profile_chat(*lm->model, lm->profile, messages) : lm->model->tokenize(prompt, true, true);
   // OpenAI's rule: the prompt plus the max_tokens the client asked for must fit the context.
   const bool has_max = body.contains("max_tokens") || body.contains("max_completion_tokens");
   const int dropped = fit_context(tokens, lm->scheduler->n_ctx(), has_max ? params.n_predict : -1, truncate,

@@ -82,4 +82,19 @@ void apply_profile_system(const Profile& profile, std::vector<ChatMessage>& mess
   messages.insert(messages.begin(), {"system", profile.system});
 }
 
+std::vector<int32_t> tokenize_profile_chat(const Model& model, const Profile& profile,
+                                           const std::vector<ChatMessage>& messages) {
+  if (profile.tmpl.empty()) return model.tokenize_chat(messages, true);
+  const std::string bos = model.token_text(model.bos()), eos = model.token_text(model.eos());
+  std::string text;
+  try {  // a family name ...
+    text = chat_render(chat_format_from_name(profile.tmpl), messages, true, bos, eos);
+  } catch (const Error&) {  // ... or template text, recognized by its family's markers
+    text = chat_render(chat_template_parse(profile.tmpl), messages, true, bos, eos);
+  }
+  // Where the template writes bos_token the text starts with it; otherwise BOS is added as usual.
+  const bool has_bos = !bos.empty() && text.rfind(bos, 0) == 0;
+  return model.tokenize(text, !has_bos, true);
+}
+
 }  // namespace hearth::serve

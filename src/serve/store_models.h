@@ -8,6 +8,7 @@
 
 #include "hearth/chat.h"
 #include "hearth/generate.h"
+#include "hearth/model.h"
 #include "hearth/store.h"
 #include "serve/api_error.h"
 
@@ -25,5 +26,9 @@ void apply_profile_parameters(const Profile& profile, const nlohmann::json& give
                               GenerateParams& params);
 // Puts the profile's system prompt first unless the conversation has a system message already.
 void apply_profile_system(const Profile& profile, std::vector<ChatMessage>& messages);
+// The chat prompt's tokens: in the profile's TEMPLATE when it has one (a family name such as "chatml" or
+// "llama3", or a Jinja template of a known family), else in the model's own template.
+std::vector<int32_t> tokenize_profile_chat(const Model& model, const Profile& profile,
+                                           const std::vector<ChatMessage>& messages);
 
 }  // namespace hearth::serve
