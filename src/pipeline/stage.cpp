@@ -9,6 +9,7 @@
 
 #include "gguf/gguf.h"
 #include "hearth/error.h"
+#include "model/activations.h"
 #include "model/model_impl.h"
 #include "pipeline/split.h"
 #include "placement/layer_stream.h"
@@ -44,26 +45,7 @@ class StageImpl final : public Stage {
     used.insert(0);  // the hidden state enters and leaves through the CPU
     for (int l = shape_.layer_begin; l < shape_.layer_end; ++l) used.insert(plan.layer_backend[l]);
     if (plan.output) used.insert(plan.output_backend);
-    acts_.resize(plan.backends.size());
-    const size_t B = shape_.n_batch;
-    for (int b : used) {
-      Backend* be = plan.backends[b];
-      auto take = [&](size_t n) {
-        void* ptr = be->alloc(n * sizeof(float));
-        owned_.emplace_back(be, ptr);
-        return static_cast<float*>(ptr);
-      };
-      Activations& a = acts_[b];
-      a.x = take(B * h.n_embd);
-      a.xn = take(B * h.n_embd);
-      a.q = take(B * h.q_dim());
-      a.k = take(B * h.kv_dim());
-      a.v = take(B * h.kv_dim());
-      a.att = take(B * h.q_dim());
-      a.gate = take(B * h.n_ff);
-      a.up = take(B * h.n_ff);
-      if (plan.output && b == plan.output_backend) a.logits = take(B * h.n_vocab);
-    }
+    alloc_activations(h, plan, used, shape_.n_batch, plan.output, acts_, owned_);
   }
 
   ~StageImpl() override {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "hearth/error.h"
+#include "model/activations.h"
 #include "model/model_impl.h"
 #include "runtime/kv_cache.h"
 
@@ -31,26 +32,7 @@ struct Session::Impl {
     std::set<int> used(plan.layer_backend.begin(), plan.layer_backend.end());
     used.insert(0);
     used.insert(plan.output_backend);
-    acts.resize(plan.backends.size());
-    const size_t B = params.n_batch;
-    for (int b : used) {
-      Backend* be = plan.backends[b];
-      auto take = [&](size_t n) {
-        void* ptr = be->alloc(n * sizeof(float));
-        owned.emplace_back(be, ptr);
-        return static_cast<float*>(ptr);
-      };
-      Activations& a = acts[b];
-      a.x = take(B * h.n_embd);
-      a.xn = take(B * h.n_embd);
-      a.q = take(B * h.q_dim());
-      a.k = take(B * h.kv_dim());
-      a.v = take(B * h.kv_dim());
-      a.att = take(B * h.q_dim());
-      a.gate = take(B * h.n_ff);
-      a.up = take(B * h.n_ff);
-      if (b == plan.output_backend) a.logits = take(B * h.n_vocab);
-    }
+    alloc_activations(h, plan, used, params.n_batch, true, acts, owned);
   }
   ~Impl() {
     kv.reset();
