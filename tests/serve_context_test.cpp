@@ -11,25 +11,7 @@ namespace {
 
 using namespace test;
 
-class ServeContext : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(stories_path())) return;
-    server_ = new RunningServer(stories_options(2, 256));
-    model_ = load_stories_model().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete model_;
-    server_ = nullptr;
-    model_ = nullptr;
-  }
-  void SetUp() override { HEARTH_REQUIRE_FIXTURE(stories_path()); }
-  static RunningServer* server_;
-  static Model* model_;
-};
-RunningServer* ServeContext::server_ = nullptr;
-Model* ServeContext::model_ = nullptr;
+class ServeContext : public SharedStoriesServer<ServeContext, 2> {};
 
 std::string long_prompt() {
   std::string p;

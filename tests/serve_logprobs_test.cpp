@@ -12,25 +12,7 @@ namespace {
 
 using namespace test;
 
-class ServeLogprobs : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(stories_path())) return;
-    server_ = new RunningServer(stories_options());
-    model_ = load_stories_model().release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete model_;
-    server_ = nullptr;
-    model_ = nullptr;
-  }
-  void SetUp() override { HEARTH_REQUIRE_FIXTURE(stories_path()); }
-  static RunningServer* server_;
-  static Model* model_;
-};
-RunningServer* ServeLogprobs::server_ = nullptr;
-Model* ServeLogprobs::model_ = nullptr;
+class ServeLogprobs : public SharedStoriesServer<ServeLogprobs> {};
 
 // The log-probability of each token of `generated` after `prompt`, and the top-1, from the model here.
 std::vector<TokenLogprob> reference_logprobs(Model& model, const std::vector<int32_t>& prompt,

@@ -9,25 +9,7 @@
 namespace hearth::test {
 namespace {
 
-class ServeOllama : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(stories_path())) return;
-    model_ = load_stories_model().release();
-    server_ = new RunningServer(stories_options());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete model_;
-    server_ = nullptr;
-    model_ = nullptr;
-  }
-  void SetUp() override { HEARTH_REQUIRE_FIXTURE(stories_path()); }
-  static Model* model_;
-  static RunningServer* server_;
-};
-Model* ServeOllama::model_ = nullptr;
-RunningServer* ServeOllama::server_ = nullptr;
+class ServeOllama : public SharedStoriesServer<ServeOllama> {};
 
 TEST_F(ServeOllama, RawGenerateStreamsTheGreedyText) {
   auto c = server_->client();

@@ -8,25 +8,7 @@
 namespace hearth::test {
 namespace {
 
-class ServeOpenAI : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(stories_path())) return;
-    model_ = load_stories_model().release();
-    server_ = new RunningServer(stories_options());
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete model_;
-    server_ = nullptr;
-    model_ = nullptr;
-  }
-  void SetUp() override { HEARTH_REQUIRE_FIXTURE(stories_path()); }
-  static Model* model_;
-  static RunningServer* server_;
-};
-Model* ServeOpenAI::model_ = nullptr;
-RunningServer* ServeOpenAI::server_ = nullptr;
+class ServeOpenAI : public SharedStoriesServer<ServeOpenAI> {};
 
 TEST_F(ServeOpenAI, GreedyCompletionEqualsGenerate) {
   auto c = server_->client();

@@ -71,6 +71,27 @@ inline std::unique_ptr<Model> load_stories_model() {
   return Model::load(stories_path(), lp);
 }
 
+// A suite whose tests share one running server (stories260K, `parallel` sequences) and the model as their
+// reference: `class ServeX : public SharedStoriesServer<ServeX> {};` (each suite gets its own server).
+template <class Suite, int parallel = 4>
+class SharedStoriesServer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!std::filesystem::exists(stories_path())) return;
+    model_ = load_stories_model().release();
+    server_ = new RunningServer(stories_options(parallel));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete model_;
+    server_ = nullptr;
+    model_ = nullptr;
+  }
+  void SetUp() override { HEARTH_REQUIRE_FIXTURE(stories_path()); }
+  static inline Model* model_ = nullptr;
+  static inline RunningServer* server_ = nullptr;
+};
+
 // The JSON payloads of an SSE body ("data: {...}" events), without the final [DONE]; done tells if it came.
 inline std::vector<json> parse_sse(const std::string& body, bool* done = nullptr) {
   std::vector<json> out;
