@@ -8,42 +8,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "test_util.h"
+#include "mpi_test_util.h"
 
 namespace hearth {
 namespace {
 
 using test::fixture;
+using test::llama_cpp_text;
+using test::mpirun;
 using test::run_command;
-
-const std::string kMpiexec = HEARTH_TEST_MPIEXEC;
-
-#define REQUIRE_MPI()                                                                                   \
-  do {                                                                                                  \
-    if (kMpiexec.empty()) GTEST_SKIP() << "hearth was built without MPI (HEARTH_MPI=OFF or not found)"; \
-    if (!std::filesystem::exists(kMpiexec)) GTEST_SKIP() << "mpirun not found: " << kMpiexec;           \
-  } while (0)
-
-// mpirun as root in a container: allowed explicitly, more ranks than cores, no CMA single-copy (ptrace-restricted).
-std::string mpirun(int np, const std::string& env = "", const std::string& binary = HEARTH_BINARY) {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none " +
-         env + " timeout 120 " + kMpiexec + " --oversubscribe -np " + std::to_string(np) + " " + binary;
-}
-
-std::string stories() { return fixture("stories260K/stories260K.gguf"); }
-
-std::string trim(std::string s) {
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
-std::string llama_cpp_text() {
-  std::string ref = test::read_text(
-      fixture("stories260K/expected/llama.cpp-c392e50/stories260K.llama-simple_n200_prompt-Once-upon-a-time.txt"));
-  const std::string prefix = "<s> Once upon a time";
-  EXPECT_EQ(ref.rfind(prefix, 0), 0u);
-  return trim(ref.substr(prefix.size()));
-}
+using test::stories;
+using test::trim;
 
 TEST(PipelineMpi, Stories260KMatchesLlamaCppOn1To4Ranks) {
   REQUIRE_MPI();

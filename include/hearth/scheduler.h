@@ -24,30 +24,41 @@ struct BatchRequest {
   std::function<void(const TokenLogprob& lp)> on_logprob;
 };
 
-class Scheduler {
+// What a server submits generation requests to: the Scheduler below (one process), or a pipeline of MPI ranks
+// (src/pipeline/mpi/pipeline_scheduler.h).
+class BatchGenerator {
  public:
-  // session_params.n_seq is the number of requests generating at once (more wait in a queue);
-  // n_batch bounds the tokens of one step.
-  Scheduler(Model& model, const SessionParams& session_params);
-  // Cancels what is queued or running (their on_done is called) and stops the thread.
-  ~Scheduler();
-  Scheduler(const Scheduler&) = delete;
-  Scheduler& operator=(const Scheduler&) = delete;
-
+  virtual ~BatchGenerator() = default;
   // Queues a request and returns its id. Throws hearth::Error when the prompt is empty or does not fit the
-  // context (never truncated silently).
-  uint64_t submit(BatchRequest request);
+  // context (never truncated silently), or when requests are no longer taken.
+  virtual uint64_t submit(BatchRequest request) = 0;
   // Stops a queued or running request (its on_done reports "cancelled"); unknown ids are ignored.
-  void cancel(uint64_t id);
-
-  int n_ctx() const;
-  int slots() const;
+  virtual void cancel(uint64_t id) = 0;
+  virtual int n_ctx() const = 0;
+  virtual int slots() const = 0;
   struct Counts {
     int queued = 0, running = 0;
     uint64_t steps = 0;            // forward passes so far
     uint64_t tokens_decoded = 0;   // tokens evaluated in them
   };
-  Counts counts() const;
+  virtual Counts counts() const = 0;
+};
+
+class Scheduler : public BatchGenerator {
+ public:
+  // session_params.n_seq is the number of requests generating at once (more wait in a queue);
+  // n_batch bounds the tokens of one step.
+  Scheduler(Model& model, const SessionParams& session_params);
+  // Cancels what is queued or running (their on_done is called) and stops the thread.
+  ~Scheduler() override;
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  uint64_t submit(BatchRequest request) override;
+  void cancel(uint64_t id) override;
+  int n_ctx() const override;
+  int slots() const override;
+  Counts counts() const override;
 
  private:
   struct Impl;

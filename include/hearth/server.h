@@ -10,6 +10,19 @@
 
 namespace hearth {
 
+class BatchGenerator;
+
+// A model whose generations run elsewhere than in a Scheduler of the server's own: `hearth serve --pipeline`,
+// where rank 0 of an MPI job serves and the stages compute. The server tokenizes with `model` and submits to
+// `generator`; the model is never unloaded, and embeddings are refused (no single process holds all layers).
+struct ExternalModel {
+  std::string name;  // its name in requests
+  std::string path;  // shown by /api/show and /api/ps
+  std::shared_ptr<Model> model;  // tokenizer, chat template and info
+  std::shared_ptr<BatchGenerator> generator;
+  std::string placement;  // where it runs, for /api/ps (e.g. the pipeline's plan)
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless told otherwise
   int port = 8080;                 // 0: an ephemeral port (see Server::port())
@@ -29,6 +42,7 @@ struct ServerOptions {
   int max_loaded = 0;              // models loaded at once (the least recently used idle one makes room);
                                    // 0: 1 on CPU, 3 per GPU
   std::string meminfo_path = "/proc/meminfo";  // where free host memory is read before a load (tests fake it)
+  std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
 };
 
 // Totals since start, for tests and logs.

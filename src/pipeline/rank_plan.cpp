@@ -7,6 +7,7 @@
 #include <string>
 
 #include "hearth/error.h"
+#include "placement/memory_fit.h"
 
 namespace hearth::pipeline {
 
@@ -47,18 +48,6 @@ std::vector<StageSpec> plan_by_memory(const std::vector<size_t>& layer_bytes, co
   return out;
 }
 
-size_t mem_available() {
-  std::FILE* f = std::fopen("/proc/meminfo", "r");
-  if (!f) return 0;
-  char line[256];
-  size_t kib = 0;
-  while (std::fgets(line, sizeof line, f))
-    if (std::strncmp(line, "MemAvailable:", 13) == 0) {
-      kib = std::strtoull(line + 13, nullptr, 10);
-      break;
-    }
-  std::fclose(f);
-  return kib * 1024;
-}
+size_t mem_available() { return read_mem_available().value_or(0); }
 
 }  // namespace hearth::pipeline

@@ -34,6 +34,15 @@ int context_of(const ServeState& state, const Model& model) {
   return train > 0 ? std::min(train, 4096) : 4096;
 }
 
+// The loaded model to embed with; a model served over a pipeline has no process holding all its layers.
+std::shared_ptr<LoadedModel> embedding_model(ServeState& state, const std::string& name, double* load_ms = nullptr) {
+  auto lm = state.models.get(name, load_ms);
+  if (lm->external)
+    throw ApiError(501, "model '" + lm->name + "' is served over a pipeline of processes: embeddings are not",
+                   "not_implemented_error");
+  return lm;
+}
+
 // Optional "pooling" (a hearth extension): mean (default), last or cls.
 Pooling pooling_of(const json& body) {
   auto name = get_string(body, "pooling");
@@ -136,7 +145,7 @@ void openai_embeddings(ServeState& state, const httplib::Request& req, httplib::
     throw bad_request("'encoding_format' must be \"float\" or \"base64\", got \"" + format + "\"", "invalid_value");
   EmbedParams params;
   params.pooling = pooling_of(body);
-  auto lm = state.models.get(model_name);
+  auto lm = embedding_model(state, model_name);
   Model& model = *lm->model;
   const int n_embd = model.info().n_embd;
   int dims = n_embd;
@@ -207,7 +216,7 @@ void ollama_embed(ServeState& state, const httplib::Request& req, httplib::Respo
     }
   }
   double load_ms = 0;
-  auto lm = state.models.get(model_name, &load_ms);
+  auto lm = embedding_model(state, model_name, &load_ms);
   Model& model = *lm->model;
   params.n_ctx = context_of(state, model);
   params.n_batch = state.options.n_batch;
@@ -236,7 +245,7 @@ void ollama_embeddings(ServeState& state, const httplib::Request& req, httplib::
   EmbedParams params;
   params.pooling = pooling_of(body);
   params.normalize = false;
-  auto lm = state.models.get(model_name);
+  auto lm = embedding_model(state, model_name);
   Model& model = *lm->model;
   if (prompt.empty()) {  // Ollama loads the model and answers an empty embedding
     send_json(res, {{"embedding", json::array()}});

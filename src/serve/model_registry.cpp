@@ -76,7 +76,12 @@ bool same_model(const std::string& entry_name, const std::string& requested) {
 
 ModelRegistry::ModelRegistry(const ServerOptions& options) : opt_(options) {
   if (opt_.parallel < 1) throw Error("--parallel must be at least 1, got " + std::to_string(opt_.parallel));
-  if (opt_.model_path.empty() && opt_.models_dir.empty())
+  if (opt_.external) {
+    // The only model: requests for it go to its generator; nothing is listed, loaded or unloaded.
+    opt_.model_path.clear();
+    opt_.models_dir.clear();
+  }
+  if (opt_.model_path.empty() && opt_.models_dir.empty() && !opt_.external)
     throw Error("no model to serve: give a model file (-m FILE.gguf) or a directory (--models DIR)");
   if (!opt_.models_dir.empty() && !fs::is_directory(opt_.models_dir))
     throw Error("--models: '" + opt_.models_dir + "' is not a directory");
@@ -88,7 +93,24 @@ ModelRegistry::ModelRegistry(const ServerOptions& options) : opt_(options) {
   if (opt_.max_loaded < 0) throw Error("--max-loaded must be at least 1 (0: automatic), got " + std::to_string(opt_.max_loaded));
   const int gpus = opt_.load.n_gpu_layers != 0 ? cuda_device_count() : 0;
   max_loaded_ = opt_.max_loaded > 0 ? opt_.max_loaded : gpus > 0 ? 3 * gpus : 1;
-  if (!opt_.model_path.empty()) {
+  if (const auto& x = opt_.external) {
+    if (!x->model || !x->generator) throw Error("external model without a tokenizer or generator");
+    fixed_.name = x->name;
+    fixed_.path = x->path;
+    fixed_.modified = file_time(x->path);
+    fixed_.size = x->model->info().file_size;
+    has_fixed_ = true;
+    auto m = std::make_shared<LoadedModel>();
+    m->name = x->name;
+    m->path = x->path;
+    m->model = x->model;
+    m->scheduler = x->generator;
+    m->external = true;
+    m->placement = x->placement;
+    m->loaded_at = std::chrono::system_clock::now();
+    m->use->touch(KeepAlive(-1));
+    loaded_.push_back(std::move(m));
+  } else if (!opt_.model_path.empty()) {
     if (!fs::is_regular_file(opt_.model_path)) throw Error("model file not found: '" + opt_.model_path + "'");
     fixed_ = entry_for(opt_.model_path, opt_.alias);
     has_fixed_ = true;
@@ -138,7 +160,8 @@ std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e) {
   sp.n_batch = opt_.n_batch;
   lp.n_ctx = opt_.n_ctx;
   m->model = Model::load(e.path, lp);
-  m->scheduler = std::make_unique<Scheduler>(*m->model, sp);
+  m->scheduler = std::make_shared<Scheduler>(*m->model, sp);
+  m->placement = m->model->placement().text;
   m->loaded_at = std::chrono::system_clock::now();
   m->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return m;
@@ -156,7 +179,7 @@ void ModelRegistry::make_room(std::vector<std::shared_ptr<LoadedModel>>& dropped
     // until it ends.
     auto lru = loaded_.end();
     for (auto it = loaded_.begin(); it != loaded_.end(); ++it)
-      if ((*it)->use->active == 0 && (lru == loaded_.end() || (*it)->use->last_used_ms < (*lru)->use->last_used_ms))
+      if ((*it)->use->active == 0 && !(*it)->external && (lru == loaded_.end() || (*it)->use->last_used_ms < (*lru)->use->last_used_ms))
         lru = it;
     if (lru == loaded_.end())
       throw ApiError(503,
@@ -176,7 +199,7 @@ std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, do
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
   if (auto m = find_loaded(requested)) {
-    m->use->touch(ka);
+    m->use->touch(m->external ? KeepAlive(-1) : ka);
     cv_.notify_all();
     return m;
   }
@@ -225,6 +248,7 @@ bool ModelRegistry::unload(const std::string& requested) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = std::find_if(loaded_.begin(), loaded_.end(), [&](auto& m) { return same_model(m->name, requested); });
     if (it == loaded_.end()) return false;
+    if ((*it)->external) return true;  // served for as long as the server runs
     (*it)->use->touch(KeepAlive(0));
     // Never under a generation: the reaper takes it once its requests end.
     if ((*it)->use->active == 0) {

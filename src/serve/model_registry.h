@@ -44,8 +44,10 @@ struct ModelUse {
 struct LoadedModel {
   std::string name;
   std::string path;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Scheduler> scheduler;  // destroyed before model
+  std::shared_ptr<Model> model;
+  std::shared_ptr<BatchGenerator> scheduler;  // destroyed before model
+  bool external = false;  // ServerOptions::external: never unloaded, no embeddings
+  std::string placement;  // where it runs (the model's placement text, or the external model's)
   std::chrono::system_clock::time_point loaded_at;
   double load_ms = 0;
   Profile profile;  // defaults for requests, from the store (serve/store_models.h)

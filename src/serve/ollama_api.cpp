@@ -105,7 +105,7 @@ json running_entry(const LoadedModel& lm) {
   j["expires_at"] = expires ? rfc3339(*expires) : "2318-01-01T00:00:00Z";  // Ollama's "forever"
   j["context_length"] = lm.scheduler->n_ctx();
   j["processor"] = processor_text(gpu);
-  j["placement"] = lm.model->placement().text;
+  j["placement"] = lm.placement;
   j["active_requests"] = lm.use->active.load();
   return j;
 }

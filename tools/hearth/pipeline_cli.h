@@ -2,8 +2,12 @@
 // (`mpirun -np N hearth run -m MODEL --pipeline -p ...`). Built only with MPI (HEARTH_MPI); otherwise the flag
 // gives a clear error.
 #pragma once
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
+
+#include "hearth/server.h"
 
 #include "commands.h"
 #include "run_options.h"
@@ -37,6 +41,14 @@ struct PipelineBenchArgs {
 };
 // hearth bench --pipeline.
 int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p);
+
+// hearth serve --pipeline (every rank runs it; rank 0 serves HTTP, the others compute their layers).
+int serve_pipeline(ServerOptions& o, const ModelOptions& m, const PipelineCliOptions& p);
+// hearth serve's loop (serve.cpp): binds, says where it listens and serves until SIGINT/SIGTERM. With work, the
+// HTTP server runs on a background thread while work runs on this one until the signal; when work throws, the
+// server stops and the error goes on.
+int serve_until_signal(Server& server, const ServerOptions& o,
+                       const std::function<void(const std::atomic<bool>&)>& work = {});
 
 #ifdef HEARTH_HAVE_MPI
 }  // namespace hearth::cli

@@ -4,20 +4,54 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include <thread>
+
 #include "commands.h"
 #include "hearth/server.h"
 #include "hearth/store.h"
+#include "pipeline_cli.h"
 
 namespace hearth::cli {
 namespace {
 
 Server* g_server = nullptr;
+std::atomic<bool> g_stop{false};
 
 void on_signal(int) {
+  g_stop = true;
   if (g_server) g_server->stop();
 }
 
 }  // namespace
+
+int serve_until_signal(Server& server, const ServerOptions& o, const std::function<void(const std::atomic<bool>&)>& work) {
+  const int port = server.bind();
+  g_server = &server;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::fprintf(stderr, "hearth serve: listening on http://%s:%d (OpenAI API under /v1, Ollama API under /api)%s\n",
+               o.host.c_str(), port, o.api_key.empty() ? "" : ", API key required");
+  if (o.host != "127.0.0.1" && o.host != "localhost" && o.host != "::1" && o.api_key.empty())
+    std::fprintf(stderr, "hearth serve: warning: listening beyond this machine without --api-key\n");
+  if (!work) {
+    server.run();
+  } else {
+    server.start();
+    try {
+      work(g_stop);
+    } catch (...) {
+      // The requests that failed have their error: let their responses go out before the server stops.
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      g_server = nullptr;
+      server.stop();
+      throw;
+    }
+    server.stop();
+  }
+  g_server = nullptr;
+  std::fprintf(stderr, "hearth serve: stopped\n");
+  return 0;
+}
 
 Runner add_serve(CLI::App& app) {
   auto o = std::make_shared<ServerOptions>();
@@ -43,11 +77,13 @@ Runner add_serve(CLI::App& app) {
                   "(default: 1 on CPU, 3 per GPU)")
       ->check(CLI::Range(1, 64));
   add_model_options(*cmd, *mo);
-  return [o, mo, keep_alive] {
+  auto pipe = add_pipeline_options(*cmd);
+  return [o, mo, keep_alive, pipe] {
     if (!keep_alive->empty()) o->keep_alive = *keep_alive;
     else if (const char* k = std::getenv("HEARTH_KEEP_ALIVE"); k && *k) o->keep_alive = k;
     if (o->api_key.empty())
       if (const char* k = std::getenv("HEARTH_API_KEY")) o->api_key = k;
+    if (pipe->enabled) return serve_pipeline(*o, *mo, *pipe);
     // The model store is always served (created when missing), so that store names work beside -m.
     const ModelsDir md = resolve_models_dir(o->models_dir);
     std::error_code ec;
@@ -62,18 +98,7 @@ Runner add_serve(CLI::App& app) {
     o->load = load_params(*mo);
     o->n_ctx = mo->n_ctx;
     Server server(*o);
-    const int port = server.bind();
-    g_server = &server;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-    std::fprintf(stderr, "hearth serve: listening on http://%s:%d (OpenAI API under /v1, Ollama API under /api)%s\n",
-                 o->host.c_str(), port, o->api_key.empty() ? "" : ", API key required");
-    if (o->host != "127.0.0.1" && o->host != "localhost" && o->host != "::1" && o->api_key.empty())
-      std::fprintf(stderr, "hearth serve: warning: listening beyond this machine without --api-key\n");
-    server.run();
-    g_server = nullptr;
-    std::fprintf(stderr, "hearth serve: stopped\n");
-    return 0;
+    return serve_until_signal(server, *o);
   };
 }
 

@@ -377,6 +377,7 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
       throw Error("prompt is " + std::to_string(p.size()) + " tokens, longer than the context size " +
                   std::to_string(sh.n_ctx) + " (use a larger -c)");
     seqs[i].ts = std::make_unique<TokenStream>(model, requests[i].params, p, requests[i].on_text, t0);
+    if (requests[i].on_logprob) seqs[i].ts->set_on_logprob(requests[i].on_logprob);
   }
   // Sequences form one group per stage (round robin): a group's tokens travel together as one micro-batch, and
   // the groups follow each other down the pipe, so every stage computes while the others do. Prompts are packed

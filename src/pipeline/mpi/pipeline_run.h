@@ -52,6 +52,7 @@ struct PipelineRequest {
   std::vector<int32_t> prompt;
   GenerateParams params;
   std::function<bool(const std::string&)> on_text;
+  std::function<void(const TokenLogprob&)> on_logprob;  // with params.logprobs >= 0
 };
 
 class Pipeline {
