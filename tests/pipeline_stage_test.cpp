@@ -131,6 +131,48 @@ TEST(PipelineStage, TinyLlamaShapedChainsMatchSingleRun) {
   EXPECT_EQ(test::greedy_chain(stages, prompt, 24).ids, single.ids);
 }
 
+// A looped pipeline: rank r runs the virtual stages r, r + n, ... as its laps, the hidden state going around the
+// ranks once per lap (stories260K: 2 ranks x 2 laps; TinyLlama shape: 2 x 2 and 2 x 4), resident and streamed.
+TEST(PipelineStage, LoopedStagesMatchTheSingleRun) {
+  const std::string path = fixture(kStories);
+  HEARTH_REQUIRE_FIXTURE(path);
+  auto expected = test::read_ids(fixture("stories260K/expected/run_t0_n200.generated_ids.txt"));
+  auto specs = pipeline::loop_stages(pipeline::parse_stage_ranges("0,1,2-3,4", 5), 2);
+  ASSERT_EQ(specs.size(), 2u);
+  EXPECT_EQ(specs[0].laps, (std::vector<std::pair<int, int>>{{0, 1}, {2, 4}}));
+  EXPECT_EQ(specs[1].laps, (std::vector<std::pair<int, int>>{{1, 2}, {4, 5}}));
+  EXPECT_TRUE(specs[0].input && !specs[0].output && !specs[1].input && specs[1].output);
+  auto stages = test::open_chain(path, specs, test::cpu_load());
+  EXPECT_EQ(stages[1]->shape().laps.size(), 2u);
+  EXPECT_EQ(test::greedy_loop(stages, bos_only(), 200).ids, expected);
+  // Each rank under a budget of one layer: it holds one lap at a time and loads its next lap while the other
+  // rank computes.
+  for (auto& spec : specs) spec.mem_budget = pipeline::layer_bytes_of(path)[0] + 4096;
+  stages = test::open_chain(path, specs, test::cpu_load());
+  EXPECT_EQ(test::greedy_loop(stages, bos_only(), 200).ids, expected);
+  EXPECT_TRUE(stages[0]->stream_stats().streaming);
+  EXPECT_EQ(stages[0]->stream_stats().n_slots, 1);
+
+  const std::string tiny = test::tinyllama_shaped();
+  const std::vector<int32_t> prompt = {1, 17, 300, 42, 999, 5, 64};
+  test::GreedyRun single = test::greedy_single(tiny, prompt, 24, test::cpu_load(false));
+  const auto bytes = pipeline::layer_bytes_of(tiny);
+  for (int laps : {2, 4}) {
+    auto looped = pipeline::loop_stages(pipeline::plan_stages(bytes, 2 * laps), 2);
+    for (auto& spec : looped) spec.mem_budget = total(bytes) / (2 * laps) + 4096;  // one lap resident
+    auto st = test::open_chain(tiny, looped, test::cpu_load(false));
+    test::GreedyRun r = test::greedy_loop(st, prompt, 24);
+    EXPECT_EQ(r.ids, single.ids) << laps << " laps";
+    EXPECT_EQ(test::max_abs_diff(r, single), 0.0f) << laps << " laps";
+  }
+  EXPECT_THROW(pipeline::loop_stages(pipeline::plan_stages(bytes, 3), 2), Error);
+  // A lap out of range, and token ids where a lap needs the hidden state.
+  std::vector<float> hidden(stages[0]->shape().n_embd);
+  int32_t tok = 1, pos = 0, seq = 0;
+  EXPECT_THROW(stages[0]->forward_lap(2, &tok, nullptr, &pos, &seq, 1, hidden.data(), {}, nullptr), Error);
+  EXPECT_THROW(stages[0]->forward_lap(1, &tok, nullptr, &pos, &seq, 1, hidden.data(), {}, nullptr), Error);
+}
+
 TEST(PipelineStage, ShapeAndTokenizerAvailability) {
   const std::string path = fixture(kStories);
   HEARTH_REQUIRE_FIXTURE(path);

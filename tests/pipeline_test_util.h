@@ -64,9 +64,11 @@ inline GreedyRun greedy_single(const std::string& path, const std::vector<int32_
   return r;
 }
 
-// The same through a chain of stages, the hidden state handed from stage to stage in memory.
-inline GreedyRun greedy_chain(const std::vector<std::unique_ptr<pipeline::Stage>>& stages,
-                              const std::vector<int32_t>& prompt, int n_gen) {
+// The same through stages visited in the order of route (stage index, lap), the hidden state handed from stage
+// to stage in memory: the first visit takes the token ids, the last gives the logits.
+inline GreedyRun greedy_route(const std::vector<std::unique_ptr<pipeline::Stage>>& stages,
+                              const std::vector<std::pair<int, int>>& route, const std::vector<int32_t>& prompt,
+                              int n_gen) {
   const int n_embd = stages.front()->shape().n_embd;
   const int n_vocab = stages.back()->shape().n_vocab;
   GreedyRun r;
@@ -78,10 +80,11 @@ inline GreedyRun greedy_chain(const std::vector<std::unique_ptr<pipeline::Stage>
     for (int t = 0; t < n; ++t) pos[t] = n_past + t;
     std::vector<float> a(static_cast<size_t>(n) * n_embd), b(a.size()), logits(n_vocab);
     const float* in = nullptr;
-    for (size_t s = 0; s < stages.size(); ++s) {
-      const bool last = s + 1 == stages.size();
-      stages[s]->forward(s == 0 ? next.data() : nullptr, in, pos.data(), seq.data(), n, last ? nullptr : a.data(),
-                         {n - 1}, last ? logits.data() : nullptr);
+    for (size_t v = 0; v < route.size(); ++v) {
+      const bool last = v + 1 == route.size();
+      const auto [s, lap] = route[v];
+      stages[s]->forward_lap(lap, v == 0 ? next.data() : nullptr, in, pos.data(), seq.data(), n,
+                             last ? nullptr : a.data(), {n - 1}, last ? logits.data() : nullptr);
       std::swap(a, b);
       in = b.data();
     }
@@ -92,6 +95,23 @@ inline GreedyRun greedy_chain(const std::vector<std::unique_ptr<pipeline::Stage>
     next = {tok};
   }
   return r;
+}
+
+// A chain: each stage once, in order.
+inline GreedyRun greedy_chain(const std::vector<std::unique_ptr<pipeline::Stage>>& stages,
+                              const std::vector<int32_t>& prompt, int n_gen) {
+  std::vector<std::pair<int, int>> route;
+  for (size_t s = 0; s < stages.size(); ++s) route.push_back({static_cast<int>(s), 0});
+  return greedy_route(stages, route, prompt, n_gen);
+}
+
+// A looped pipeline: lap 0 on every stage in order, then lap 1, ...
+inline GreedyRun greedy_loop(const std::vector<std::unique_ptr<pipeline::Stage>>& stages,
+                             const std::vector<int32_t>& prompt, int n_gen) {
+  std::vector<std::pair<int, int>> route;
+  for (size_t lap = 0; lap < stages.front()->shape().laps.size(); ++lap)
+    for (size_t s = 0; s < stages.size(); ++s) route.push_back({static_cast<int>(s), static_cast<int>(lap)});
+  return greedy_route(stages, route, prompt, n_gen);
 }
 
 inline std::vector<std::unique_ptr<pipeline::Stage>> open_chain(const std::string& path,

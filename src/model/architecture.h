@@ -56,6 +56,7 @@ struct ForwardPass {
   const float* hidden_in = nullptr;
   float* hidden_out = nullptr;
   LayerObserver* observer = nullptr;  // null: every layer resident
+  int lap = 0;  // a looped pipeline rank runs one of its layer ranges per pass (PlacementPlan::laps)
   // Embeddings: the output-normed hidden state of every row (host, [n_tokens, n_embd]); with no logit_rows
   // the output head is skipped.
   float* embd_out = nullptr;

@@ -31,6 +31,7 @@ class Llama final : public Architecture {
     if (plan.input) tok_embd_ = ws.get("token_embd.weight", {E, V}, cpu);
     layers_.resize(h.n_layer);
     for (int l = plan.layer_begin; l < plan.end(h.n_layer); ++l) {
+      if (!plan.holds(l, h.n_layer)) continue;
       Backend& be = *plan.backends[plan.layer_backend[l]];
       const std::string p = "blk." + std::to_string(l) + ".";
       LlamaLayer& L = layers_[l];
@@ -80,7 +81,10 @@ class Llama final : public Architecture {
     else
       throw Error("pipeline stage without input: the forward pass needs the hidden state");
     int cur = 0;
-    for (int l = plan_.layer_begin; l < plan_.end(h_.n_layer); ++l) {
+    if (pass.lap < 0 || pass.lap >= plan_.n_laps())
+      throw Error("forward pass: lap " + std::to_string(pass.lap) + " of " + std::to_string(plan_.n_laps()));
+    const auto [first, last] = plan_.lap_range(pass.lap, h_.n_layer);
+    for (int l = first; l < last; ++l) {
       if (pass.observer) pass.observer->before_layer(l);
       cur = move_hidden(pass, cur, plan_.layer_backend[l], hidden_bytes);
       Backend& be = *plan_.backends[cur];
@@ -94,7 +98,7 @@ class Llama final : public Architecture {
       be.add(a.x, a.xn, static_cast<size_t>(n) * h_.n_embd);
       if (pass.observer) pass.observer->after_layer(l);
     }
-    if (pass.hidden_out || !plan_.output) {
+    if (pass.hidden_out || !plan_.output || pass.lap + 1 < plan_.n_laps()) {
       if (!pass.hidden_out) throw Error("pipeline stage without output: the forward pass needs hidden_out");
       plan_.backends[cur]->to_host(pass.hidden_out, (*pass.acts)[cur].x, hidden_bytes);
       return;

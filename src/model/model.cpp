@@ -34,7 +34,15 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadParams& pa
   return std::make_unique<ModelImpl>(path, params);
 }
 
-ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) : ModelImpl(ModelPart{{path}}, params) {}
+namespace {
+ModelPart whole_file(const std::string& path) {
+  ModelPart part;
+  part.files = {path};
+  return part;
+}
+}  // namespace
+
+ModelImpl::ModelImpl(const std::string& path, const LoadParams& params) : ModelImpl(whole_file(path), params) {}
 
 ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
   if (part.files.empty()) throw Error("no model file given");
@@ -52,6 +60,12 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
   if (part.layer_begin < 0 || part.layer_begin > layer_end || layer_end > h.n_layer)
     throw Error(path + ": layer range [" + std::to_string(part.layer_begin) + ", " + std::to_string(layer_end) +
                 ") is outside the model's " + std::to_string(h.n_layer) + " layers");
+  for (size_t k = 0; k < part.laps.size(); ++k) {
+    auto [b, e] = part.laps[k];
+    if (b >= e || b < part.layer_begin || e > layer_end || (k > 0 && b < part.laps[k - 1].second))
+      throw Error(path + ": layer ranges of the laps must be ascending, disjoint and within [" +
+                  std::to_string(part.layer_begin) + ", " + std::to_string(layer_end) + ")");
+  }
   // The tokenizer comes from whichever file has one (a middle part of a split model has none).
   const GgufFile* tok_file = file_.get();
   for (const auto& f : more_files_)
@@ -96,15 +110,16 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
     ModelFootprint more = footprint(*f, h, n_ctx);
     for (int l = 0; l < h.n_layer; ++l) fp.layer_bytes[l] += more.layer_bytes[l];
   }
+  plan_.layer_begin = part.layer_begin;
+  plan_.layer_end = layer_end;
+  plan_.laps = part.laps;
   for (int l = 0; l < h.n_layer; ++l)
-    if (l < part.layer_begin || l >= layer_end) fp.layer_bytes[l] = 0;  // another stage's layer
+    if (!plan_.holds(l, h.n_layer)) fp.layer_bytes[l] = 0;  // another stage's layer
   LayerAssignment la = plan_layers(fp, req);
   for (auto& b : backends_) plan_.backends.push_back(b.get());
   plan_.layer_backend = la.layer_device;
   plan_.output_backend = la.output_device;
   plan_.text = la.text + gpu_note;
-  plan_.layer_begin = part.layer_begin;
-  plan_.layer_end = layer_end;
   plan_.input = part.input;
   plan_.output = part.output;
   summary_.text = plan_.text;
@@ -120,6 +135,7 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
     std::vector<StreamLayer> layers;
     size_t total = 0;
     for (int l = part.layer_begin; l < layer_end; ++l) {
+      if (!plan_.holds(l, h.n_layer)) continue;
       StreamLayer sl;
       sl.layer = l;
       const std::string prefix = "blk." + std::to_string(l) + ".";

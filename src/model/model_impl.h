@@ -25,6 +25,9 @@ struct ModelPart {
   bool input = true;               // token embeddings
   bool output = true;              // output norm + head
   int stream_slots = 0;            // layer-group slots when streaming; 0: automatic
+  // A looped pipeline's rank: several ranges, ascending and disjoint, run one per pass (PlacementPlan::laps);
+  // layer_begin/layer_end are then their hull. Empty: one range.
+  std::vector<std::pair<int, int>> laps;
 };
 
 class ModelImpl final : public Model {

@@ -31,6 +31,7 @@ class StageImpl final : public Stage {
     shape_.n_vocab = h.n_vocab;
     shape_.layer_begin = plan.layer_begin;
     shape_.layer_end = plan.end(h.n_layer);
+    for (int k = 0; k < plan.n_laps(); ++k) shape_.laps.push_back(plan.lap_range(k, h.n_layer));
     shape_.input = plan.input;
     shape_.output = plan.output;
     shape_.n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min(h.n_ctx_train, 4096);
@@ -43,7 +44,8 @@ class StageImpl final : public Stage {
     kv_ = std::make_unique<KvCache>(h, plan, shape_.n_ctx, shape_.n_seq, params.kv_f32 ? DType::F32 : DType::F16);
     std::set<int> used;
     used.insert(0);  // the hidden state enters and leaves through the CPU
-    for (int l = shape_.layer_begin; l < shape_.layer_end; ++l) used.insert(plan.layer_backend[l]);
+    for (int l = shape_.layer_begin; l < shape_.layer_end; ++l)
+      if (plan.holds(l, h.n_layer)) used.insert(plan.layer_backend[l]);
     if (plan.output) used.insert(plan.output_backend);
     alloc_activations(h, plan, used, shape_.n_batch, plan.output, acts_, owned_);
   }
@@ -60,23 +62,29 @@ class StageImpl final : public Stage {
   }
   const Model* model() const override { return model_->has_tokenizer() ? model_.get() : nullptr; }
 
-  void forward(const int32_t* tokens, const float* hidden_in, const int32_t* pos, const int32_t* seq, int n,
-               float* hidden_out, const std::vector<int>& logit_rows, float* logits_out) override {
+  void forward_lap(int lap, const int32_t* tokens, const float* hidden_in, const int32_t* pos, const int32_t* seq,
+                   int n, float* hidden_out, const std::vector<int>& logit_rows, float* logits_out) override {
+    const int n_laps = static_cast<int>(shape_.laps.size());
+    if (lap < 0 || lap >= n_laps)
+      throw Error("stage forward: lap " + std::to_string(lap) + " (the stage runs " + std::to_string(n_laps) + ")");
+    // Token ids enter on the first lap of the input stage, logits leave on the last lap of the output stage.
+    const bool input = shape_.input && lap == 0;
+    const bool output = shape_.output && lap + 1 == n_laps;
     if (n <= 0 || n > shape_.n_batch)
       throw Error("stage forward: " + std::to_string(n) + " tokens (the stage takes 1 to " +
                   std::to_string(shape_.n_batch) + ")");
     if (!pos || !seq) throw Error("stage forward: positions and sequences are required");
-    if (shape_.input && !hidden_in) {
+    if (input && !hidden_in) {
       if (!tokens) throw Error("stage forward: the input stage needs token ids");
       for (int i = 0; i < n; ++i)
         if (tokens[i] < 0 || tokens[i] >= shape_.n_vocab)
           throw Error("token id " + std::to_string(tokens[i]) + " is outside the vocabulary (" +
                       std::to_string(shape_.n_vocab) + ")");
     }
-    if (!shape_.input && !hidden_in)
-      throw Error("stage forward: layers " + range_text() + " need the hidden state of the previous stage");
-    if (!shape_.output && !hidden_out)
-      throw Error("stage forward: layers " + range_text() + " need a hidden_out buffer");
+    if (!input && !hidden_in)
+      throw Error("stage forward: layers " + range_text(lap) + " need the hidden state of the previous stage");
+    if (!output && !hidden_out)
+      throw Error("stage forward: layers " + range_text(lap) + " need a hidden_out buffer");
     for (int i = 0; i < n; ++i) {
       if (seq[i] < 0 || seq[i] >= shape_.n_seq)
         throw Error("stage forward: sequence " + std::to_string(seq[i]) + " out of range (stage has " +
@@ -88,7 +96,7 @@ class StageImpl final : public Stage {
     for (size_t i = 0; i < logit_rows.size(); ++i)
       if (logit_rows[i] < 0 || logit_rows[i] >= n || (i > 0 && logit_rows[i] <= logit_rows[i - 1]))
         throw Error("stage forward: logit rows must be ascending indices into the batch");
-    if (shape_.output && !hidden_out && !logit_rows.empty() && !logits_out)
+    if (output && !hidden_out && !logit_rows.empty() && !logits_out)
       throw Error("stage forward: logits wanted but no logits_out buffer");
 
     ForwardPass pass;
@@ -101,8 +109,9 @@ class StageImpl final : public Stage {
     pass.acts = &acts_;
     pass.kv = &kv_->layers();
     pass.hidden_in = hidden_in;
-    pass.hidden_out = shape_.output ? nullptr : hidden_out;
+    pass.hidden_out = output ? nullptr : hidden_out;
     pass.observer = model_->layer_observer();
+    pass.lap = lap;
     std::lock_guard<std::mutex> lock(model_->forward_mutex());
     model_->arch().forward(pass);
   }
@@ -132,8 +141,8 @@ class StageImpl final : public Stage {
   }
 
  private:
-  std::string range_text() const {
-    return "[" + std::to_string(shape_.layer_begin) + ", " + std::to_string(shape_.layer_end) + ")";
+  std::string range_text(int lap) const {
+    return "[" + std::to_string(shape_.laps[lap].first) + ", " + std::to_string(shape_.laps[lap].second) + ")";
   }
 
   std::unique_ptr<ModelImpl> model_;
@@ -163,6 +172,7 @@ std::unique_ptr<Stage> Stage::open(const std::string& path, const StageSpec& spe
   part.input = spec.input;
   part.output = spec.output;
   part.stream_slots = spec.stream_slots;
+  part.laps = spec.laps;
   if (is_split_path(path)) {
     SplitManifest m = read_manifest(path);
     const int end = spec.layer_end < 0 ? m.n_layer : spec.layer_end;
@@ -170,8 +180,15 @@ std::unique_ptr<Stage> Stage::open(const std::string& path, const StageSpec& spe
       throw Error(path + ": layer range [" + std::to_string(spec.layer_begin) + ", " + std::to_string(end) +
                   ") is outside the model's " + std::to_string(m.n_layer) + " layers");
     const std::string dir = split_dir(path);
-    for (const SplitPart& p : parts_for_stage(m, spec.layer_begin, end, spec.input, spec.output))
-      part.files.push_back(check_part(dir, p, spec.verify_sha256));
+    // The parts of each lap's layers (the begin part with the first lap, the end part with the last).
+    std::vector<std::pair<int, int>> laps = spec.laps;
+    if (laps.empty()) laps.push_back({spec.layer_begin, end});
+    for (size_t k = 0; k < laps.size(); ++k)
+      for (const SplitPart& p :
+           parts_for_stage(m, laps[k].first, laps[k].second, spec.input && k == 0, spec.output && k + 1 == laps.size())) {
+        std::string file = check_part(dir, p, spec.verify_sha256);
+        if (std::find(part.files.begin(), part.files.end(), file) == part.files.end()) part.files.push_back(file);
+      }
   } else {
     part.files.push_back(path);
   }
@@ -182,7 +199,8 @@ std::unique_ptr<Stage> Stage::open(const std::string& path, const StageSpec& spe
   std::vector<size_t> per_layer(stage->shape().n_layer, 0);
   for (const std::string& f : part.files) add_layer_bytes(*GgufFile::open(f), per_layer);
   size_t total = 0;
-  for (int l = stage->shape().layer_begin; l < stage->shape().layer_end; ++l) total += per_layer[l];
+  for (const auto& [b, e] : stage->shape().laps)
+    for (int l = b; l < e; ++l) total += per_layer[l];
   stage->set_layer_bytes(total);
   return stage;
 }
@@ -213,6 +231,27 @@ std::vector<StageSpec> plan_stages(const std::vector<size_t>& layer_bytes, int n
     spec.output = s == n_stages - 1;
     out.push_back(spec);
     begin = end;
+  }
+  return out;
+}
+
+std::vector<StageSpec> loop_stages(const std::vector<StageSpec>& virtual_stages, int n_ranks) {
+  const int n = static_cast<int>(virtual_stages.size());
+  if (n_ranks < 1 || n % n_ranks != 0)
+    throw Error(std::to_string(n) + " layer ranges for " + std::to_string(n_ranks) +
+                " ranks: a looped pipeline needs the same number of ranges (laps) on every rank");
+  if (n == n_ranks) return virtual_stages;
+  std::vector<StageSpec> out(n_ranks);
+  for (int r = 0; r < n_ranks; ++r) {
+    StageSpec& s = out[r];
+    s = virtual_stages[r];
+    s.laps.clear();
+    for (int v = r; v < n; v += n_ranks)
+      s.laps.push_back({virtual_stages[v].layer_begin, virtual_stages[v].layer_end});
+    s.layer_begin = s.laps.front().first;
+    s.layer_end = s.laps.back().second;
+    s.input = r == 0;
+    s.output = r == n_ranks - 1;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hearth/model.h"
@@ -26,6 +27,10 @@ struct StageSpec {
   size_t mem_budget = 0;  // bytes of layer weights kept resident; 0: all resident (no streaming)
   int stream_slots = 0;   // layer-group slots when streaming; 0: automatic (2 when two layers fit, else 1)
   bool verify_sha256 = false;  // split directory: check each part's SHA-256 (sizes are always checked)
+  // A looped pipeline's rank: several layer ranges [first, second), ascending and disjoint, run one per pass
+  // (forward_lap); layer_begin/layer_end are then their hull, input applies to the first lap and output to the
+  // last. Empty: one lap, [layer_begin, layer_end).
+  std::vector<std::pair<int, int>> laps;
 };
 
 // What a driver needs to know about a stage (identical on every stage of one model except the ranges).
@@ -35,8 +40,9 @@ struct StageShape {
   int n_embd = 0;           // width of the hidden state handed between stages
   int n_layer = 0;          // layers of the whole model
   int n_vocab = 0;          // logits per row on the output stage
-  int layer_begin = 0;      // this stage's range [layer_begin, layer_end)
+  int layer_begin = 0;      // this stage's range [layer_begin, layer_end) (the hull of its laps)
   int layer_end = 0;
+  std::vector<std::pair<int, int>> laps;  // the layers of each lap (one entry: [layer_begin, layer_end))
   bool input = true;
   bool output = true;
   int n_ctx = 0;            // context per sequence of the KV cache
@@ -75,8 +81,15 @@ class Stage {
   // Input: token ids tokens[n] (input stage) or hidden_in [n, n_embd] F32 (other stages).
   // Output: hidden_out [n, n_embd] (non-output stages), or, on the output stage, the logits of rows
   // logit_rows (ascending indices into the batch) into logits_out [logit_rows.size(), n_vocab].
-  virtual void forward(const int32_t* tokens, const float* hidden_in, const int32_t* pos, const int32_t* seq, int n,
-                       float* hidden_out, const std::vector<int>& logit_rows, float* logits_out) = 0;
+  void forward(const int32_t* tokens, const float* hidden_in, const int32_t* pos, const int32_t* seq, int n,
+               float* hidden_out, const std::vector<int>& logit_rows, float* logits_out) {
+    forward_lap(0, tokens, hidden_in, pos, seq, n, hidden_out, logit_rows, logits_out);
+  }
+  // As forward, for the layers of lap `lap` (a looped pipeline's rank): token ids on lap 0 of the input stage,
+  // logits on the last lap of the output stage, hidden states in and out otherwise.
+  virtual void forward_lap(int lap, const int32_t* tokens, const float* hidden_in, const int32_t* pos,
+                           const int32_t* seq, int n, float* hidden_out, const std::vector<int>& logit_rows,
+                           float* logits_out) = 0;
   // Forgets a sequence's KV cache (positions are written again from 0 by the driver).
   virtual void clear_seq(int seq) = 0;
 
@@ -86,6 +99,10 @@ class Stage {
 // Splits layers [0, n_layer) into `n_stages` contiguous ranges with about equal weight bytes (layer_bytes[l] per
 // layer; at least one layer per stage). The first range is the input, the last the output stage.
 std::vector<StageSpec> plan_stages(const std::vector<size_t>& layer_bytes, int n_stages);
+// A looped pipeline: n_ranks ranks run the virtual stages in turn, rank r the stages r, r + n_ranks, r + 2 n_ranks
+// ... as its laps, so that the hidden state goes around the ranks once per lap. virtual_stages: contiguous, in
+// layer order, a multiple of n_ranks (throws hearth::Error otherwise). One lap: the stages as they are.
+std::vector<StageSpec> loop_stages(const std::vector<StageSpec>& virtual_stages, int n_ranks);
 // Parses "0-9,10-21" (inclusive ranges, contiguous, covering [0, n_layer)); throws hearth::Error naming the fault.
 std::vector<StageSpec> parse_stage_ranges(const std::string& text, int n_layer);
 // Weight bytes per layer of a GGUF file or `hearth split` directory (reads headers only).

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -21,7 +22,23 @@ struct PlacementPlan {
   int layer_end = -1;  // -1: n_layer
   bool input = true;
   bool output = true;
+  // A rank of a looped pipeline holds several ranges and runs one per pass ("lap"): ascending, disjoint, within
+  // [layer_begin, layer_end). Empty: one lap, the whole range.
+  std::vector<std::pair<int, int>> laps;
   int end(int n_layer) const { return layer_end < 0 ? n_layer : layer_end; }
+  int n_laps() const { return laps.empty() ? 1 : static_cast<int>(laps.size()); }
+  // The layers [first, second) of lap `lap`.
+  std::pair<int, int> lap_range(int lap, int n_layer) const {
+    return laps.empty() ? std::pair<int, int>{layer_begin, end(n_layer)} : laps.at(lap);
+  }
+  // Whether layer l is placed here.
+  bool holds(int l, int n_layer) const {
+    for (int k = 0; k < n_laps(); ++k) {
+      auto [b, e] = lap_range(k, n_layer);
+      if (l >= b && l < e) return true;
+    }
+    return false;
+  }
 };
 
 // What the planner needs to know about a model.

@@ -9,10 +9,9 @@ KvCache::KvCache(const HParams& h, const PlacementPlan& plan, int n_ctx, int n_s
   const size_t bytes = elems * (type == DType::F32 ? 4 : 2);
   std::vector<uint8_t> zeros;
   // Layers outside the plan's range (other pipeline stages) get an empty entry and no memory.
-  const int begin = plan.layer_begin, end = plan.end(h.n_layer);
   for (int l = 0; l < h.n_layer; ++l) {
     Backend* be = plan.backends[plan.layer_backend[l]];
-    if (l < begin || l >= end) {
+    if (!plan.holds(l, h.n_layer)) {
       owners_.push_back(be);
       layers_.push_back(KvLayer{});
       continue;
