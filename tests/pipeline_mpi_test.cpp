@@ -73,6 +73,45 @@ TEST(PipelineMpi, SplitDirectoryAndLayerStreaming) {
   EXPECT_GT(j["stages"][0]["stream_bytes_read"].get<double>(), 0);
 }
 
+// A looped pipeline: each rank runs two layer ranges, the hidden state going around the ranks twice; resident,
+// under a budget of one layer per rank (one lap resident, the next loading while the other rank computes), from a
+// split directory, and with ranges given by hand.
+TEST(PipelineMpi, LoopedPipelineMatchesLlamaCpp) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string expected = llama_cpp_text();
+  const std::string dir = std::string(HEARTH_TEST_TMP) + "/pipeline-split-looped";
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(run_command(std::string(HEARTH_BINARY) + " split " + stories() + " -o " + dir + " --per-layer >/dev/null 2>&1")
+                .status,
+            0);
+  const std::string gen = " --pipeline -t 1 -p 'Once upon a time' -n 200 --temp 0 2>/dev/null";
+  for (const std::string& extra : {std::string(" --laps 2"), std::string(" --laps 2 --mem-budget 300K"),
+                                   std::string(" --laps 2 --ranges 0,1,2-3,4 -b 2")}) {
+    for (const std::string& model : {stories(), dir}) {
+      auto r = run_command(mpirun(2) + " run -m " + model + extra + gen);
+      ASSERT_EQ(r.status, 0) << extra << " " << model;
+      EXPECT_EQ(trim(r.out), expected) << extra << " " << model;
+    }
+  }
+  auto r = run_command(mpirun(2) + " run -m " + stories() + " --pipeline --laps 2 -t 1 -p 'Once upon a time' -n 2 2>&1");
+  EXPECT_NE(r.out.find("layers 0-0, 3-3 + embeddings"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("layers 1-2, 4-4 + output"), std::string::npos) << r.out;
+  r = run_command(mpirun(2) + " bench -m " + stories() +
+                  " --pipeline --laps 2 --mem-budget 300K -t 1 -p 8 -n 4 -r 1 -o json 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_TRUE(j["stages"][1]["streaming"].get<bool>()) << r.out;
+  // Ranges that do not give every rank the same number of laps, and more laps than layers.
+  r = run_command(mpirun(2) + " run -m " + stories() + " --pipeline --laps 2 --ranges 0-1,2-4 -p hi -n 2 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("2 layer ranges for 2 ranks x 2 laps"), std::string::npos) << r.out;
+  r = run_command(mpirun(2) + " run -m " + stories() + " --pipeline --laps 3 -p hi -n 2 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("at most one lap per layer"), std::string::npos) << r.out;
+}
+
 TEST(PipelineMpi, GeneratedModelMatchesSingleProcess) {
   REQUIRE_MPI();
   HEARTH_REQUIRE_FIXTURE(stories());
@@ -95,6 +134,11 @@ TEST(PipelineMpi, GeneratedModelMatchesSingleProcess) {
     ASSERT_EQ(r.status, 0) << np << " ranks";
     EXPECT_EQ(r.out, single.out) << np << " ranks";
   }
+  for (int np : {2, 3}) {
+    auto r = run_command(mpirun(np) + " run --pipeline --laps 2" + args + " 2>/dev/null");
+    ASSERT_EQ(r.status, 0) << np << " ranks x 2 laps";
+    EXPECT_EQ(r.out, single.out) << np << " ranks x 2 laps";
+  }
 }
 
 // Several sequences in flight, prompts in micro-batches, cleared and reused: the driver test under mpirun.
@@ -109,6 +153,11 @@ TEST(PipelineMpi, DriverSequencesOn2And3Ranks) {
     EXPECT_EQ(r.status, 0) << np << " ranks:\n" << r.out;
     EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
   }
+  // A looped pipeline, each rank streaming its two laps through one slot.
+  auto r = run_command(mpirun(2, "HEARTH_TEST_LAPS=2 HEARTH_TEST_MEM_BUDGET=300000", driver) +
+                       " --gtest_color=no --gtest_filter=PipelineDriver.SequencesInFlight* 2>&1");
+  EXPECT_EQ(r.status, 0) << "2 ranks x 2 laps:\n" << r.out;
+  EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
 }
 
 nlohmann::json bench_json(int np, const std::string& extra) {

@@ -90,6 +90,7 @@ Message sample_message(WireType t) {
   m.kind = MsgKind::Hidden;
   m.wire = t;
   m.micro_batch = 42;
+  m.lap = 3;
   m.pos = {7, 8, 9};
   m.seqs = {0, 0, 1};
   m.rows = {2};
@@ -103,11 +104,12 @@ TEST(PipelineWire, MessageRoundTrip) {
   for (WireType t : {WireType::F32, WireType::F16, WireType::Q8_0}) {
     Message m = sample_message(t);
     auto bytes = encode_message(m);
-    EXPECT_EQ(bytes.size(), 40 + 4 * (3 + 3 + 1) + 5 + wire_bytes(t, 3, 64));
+    EXPECT_EQ(bytes.size(), 48 + 4 * (3 + 3 + 1) + 5 + wire_bytes(t, 3, 64));
     Message d = decode_message(bytes.data(), bytes.size());
     EXPECT_EQ(d.kind, m.kind);
     EXPECT_EQ(d.wire, t);
     EXPECT_EQ(d.micro_batch, 42);
+    EXPECT_EQ(d.lap, 3);
     EXPECT_EQ(d.pos, m.pos);
     EXPECT_EQ(d.seqs, m.seqs);
     EXPECT_EQ(d.rows, m.rows);

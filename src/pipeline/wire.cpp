@@ -12,7 +12,7 @@ namespace hearth::pipeline {
 namespace {
 
 constexpr uint32_t kMagic = 0x48545248;  // "HRTH" little-endian
-constexpr uint16_t kVersion = 1;
+constexpr uint16_t kVersion = 2;
 constexpr int kQ8Block = 32;
 
 // Fixed part of every message; counts say how many int32 arrays and payload bytes follow.
@@ -27,9 +27,10 @@ struct Header {
   int32_t n_cols;
   int32_t n_data_rows;  // rows of payload
   uint32_t text_bytes;
+  int32_t lap;  // looped pipeline: the lap a Hidden micro-batch is on
   uint64_t payload_bytes;
 };
-static_assert(sizeof(Header) == 40);
+static_assert(sizeof(Header) == 48);
 
 int padded_cols(int n_cols) { return (n_cols + kQ8Block - 1) / kQ8Block * kQ8Block; }
 
@@ -163,6 +164,7 @@ std::vector<uint8_t> encode_message(const Message& msg) {
   h.n_cols = msg.n_cols;
   h.n_data_rows = data_rows;
   h.text_bytes = static_cast<uint32_t>(msg.text.size());
+  h.lap = msg.lap;
   h.payload_bytes = wire_bytes(msg.wire, data_rows, msg.n_cols);
   const size_t ints = 4 * (2 * static_cast<size_t>(n) + n_rows);
   std::vector<uint8_t> out(sizeof(Header) + ints + h.text_bytes + h.payload_bytes);
@@ -198,7 +200,9 @@ Message decode_message(const uint8_t* bytes, size_t size) {
   if (h.n < 0 || h.n_rows < 0 || h.n_cols < 0 || h.n_data_rows < 0 || h.n > limit || h.n_rows > limit ||
       h.n_cols > limit || h.n_data_rows > limit)
     throw Error("pipeline message: negative or huge counts");
+  if (h.lap < 0 || h.lap > 65535) throw Error("pipeline message: lap " + std::to_string(h.lap) + " out of range");
   Message m;
+  m.lap = h.lap;
   m.kind = static_cast<MsgKind>(h.kind);
   m.wire = static_cast<WireType>(h.wire);
   m.micro_batch = h.micro_batch;

@@ -36,6 +36,7 @@ struct Message {
   MsgKind kind = MsgKind::Hidden;
   WireType wire = WireType::F32;  // encoding of `data` on the wire
   int32_t micro_batch = 0;        // id given by rank 0; logits answer with the same id
+  int32_t lap = 0;                // Hidden in a looped pipeline: which lap of the receiving rank runs it
   std::vector<int32_t> pos;       // [n] positions of the micro-batch's tokens
   std::vector<int32_t> seqs;      // [n] sequence of each token
   std::vector<int32_t> rows;      // Hidden: batch rows whose logits are wanted; Logits: the rows returned

@@ -16,7 +16,8 @@ namespace hearth::cli {
 
 struct PipelineCliOptions {
   bool enabled = false;
-  std::string ranges;                     // "0-9,10-21": one inclusive range per rank
+  std::string ranges;                     // "0-9,10-21": one inclusive range per rank (and lap)
+  int laps = 1;                           // looped pipeline: layer ranges per rank
   std::string mem;                        // per-rank memory for automatic placement: "8G" or "8G,16G,..."
   std::string wire = "f32";               // f32, f16, q8_0
   double stage_timeout = 60;              // seconds

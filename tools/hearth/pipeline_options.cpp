@@ -8,7 +8,12 @@ std::shared_ptr<PipelineCliOptions> add_pipeline_options(CLI::App& cmd) {
   cmd.add_flag("--pipeline", p->enabled,
                "split the model's layers across the ranks of an MPI job (mpirun -np N hearth ... --pipeline)");
   cmd.add_option("--ranges", p->ranges,
-                 "pipeline: layers of each rank, inclusive, e.g. 0-9,10-21 (default: by memory)");
+                 "pipeline: layers of each rank (and lap), inclusive, e.g. 0-9,10-21 (default: by memory)");
+  cmd.add_option("--laps", p->laps,
+                 "pipeline: layer ranges per rank, the hidden state going around the ranks once per lap (rank r "
+                 "runs ranges r, r+N, ...; with --mem-budget one lap is resident and the next loads while the "
+                 "others compute)")
+      ->check(CLI::Range(1, 1024));
   cmd.add_option("--mem", p->mem,
                  "pipeline: memory of each rank for the automatic ranges, e.g. 8G,16G "
                  "(default: each rank's MemAvailable)");

@@ -27,6 +27,7 @@ pipeline::PipelineOptions pipeline_options(const ModelOptions& m, const Pipeline
   o.load = load_params(m);
   o.session.n_ctx = m.n_ctx;
   o.ranges = p.ranges;
+  o.laps = p.laps;
   if (!p.mem.empty()) {
     std::stringstream ss(p.mem);
     for (std::string part; std::getline(ss, part, ',');) o.mem.push_back(parse_size(part));

@@ -108,6 +108,15 @@ struct FailHook {
   }
 };
 
+// "3-5", or the laps of a looped pipeline's rank: "3-5, 12-14".
+std::string layers_text(const StageSpec& s) {
+  std::vector<std::pair<int, int>> laps = s.laps;
+  if (laps.empty()) laps.push_back({s.layer_begin, s.layer_end});
+  std::string out;
+  for (const auto& [b, e] : laps) out += (out.empty() ? "" : ", ") + std::to_string(b) + "-" + std::to_string(e - 1);
+  return out;
+}
+
 // A micro-batch rank 0 still has to compute and send.
 struct Work {
   std::vector<int32_t> tokens, pos, seqs;
@@ -135,8 +144,7 @@ struct Pipeline::Impl {
   std::string describe(int r) const {
     std::string s = "stage " + std::to_string(r) + " (rank " + std::to_string(r);
     if (r < static_cast<int>(hosts.size()) && !hosts[r].empty()) s += " on " + hosts[r];
-    if (r < static_cast<int>(specs.size()))
-      s += ", layers " + std::to_string(specs[r].layer_begin) + "-" + std::to_string(specs[r].layer_end - 1);
+    if (r < static_cast<int>(specs.size())) s += ", layers " + layers_text(specs[r]);
     return s + ")";
   }
 
@@ -192,8 +200,8 @@ struct Pipeline::Impl {
   void forward(const int32_t* tokens, const float* hidden_in, const Message& shape_of, float* hidden_out,
                const std::vector<int>& rows, float* logits_out) {
     const auto t0 = Clock::now();
-    stage->forward(tokens, hidden_in, shape_of.pos.data(), shape_of.seqs.data(), shape_of.n(), hidden_out, rows,
-                   logits_out);
+    stage->forward_lap(shape_of.lap, tokens, hidden_in, shape_of.pos.data(), shape_of.seqs.data(), shape_of.n(),
+                       hidden_out, rows, logits_out);
     me.compute_s += seconds_since(t0);
     me.micro_batches += 1;
     me.tokens += shape_of.n();
@@ -252,11 +260,15 @@ void Pipeline::Impl::setup_driver() {
   }
   const std::vector<size_t> layer_bytes = layer_bytes_of(opt.model_path);
   const int n_layer = static_cast<int>(layer_bytes.size());
+  // A looped pipeline needs another rank to go around to.
+  const int laps = n > 1 ? opt.laps : 1;
+  if (laps < 1) throw Error("--laps must be at least 1");
   if (!opt.ranges.empty()) {
     specs = parse_stage_ranges(opt.ranges, n_layer);
-    if (static_cast<int>(specs.size()) != n)
+    if (static_cast<int>(specs.size()) != n * laps)
       throw Error("--ranges gives " + std::to_string(specs.size()) + " layer ranges for " + std::to_string(n) +
-                  " ranks (one range per rank)");
+                  " ranks" + (laps > 1 ? " x " + std::to_string(laps) + " laps" : "") + " (one range per rank" +
+                  (laps > 1 ? " and lap)" : ")"));
   } else {
     if (!opt.mem.empty()) {
       if (opt.mem.size() != 1 && static_cast<int>(opt.mem.size()) != n)
@@ -264,13 +276,20 @@ void Pipeline::Impl::setup_driver() {
                     " ranks (one size, or one per rank)");
       for (int r = 0; r < n; ++r) mems[r] = opt.mem.size() == 1 ? opt.mem[0] : opt.mem[r];
     }
-    specs = plan_by_memory(layer_bytes, mems);
+    if (n * laps > n_layer)
+      throw Error(std::to_string(n) + " ranks x " + std::to_string(laps) + " laps for " + std::to_string(n_layer) +
+                  " layers: at most one lap per layer");
+    std::vector<size_t> lap_mems;
+    for (int k = 0; k < laps; ++k) lap_mems.insert(lap_mems.end(), mems.begin(), mems.end());
+    specs = plan_by_memory(layer_bytes, lap_mems);
   }
+  specs = loop_stages(specs, n);
   for (int r = 1; r < n; ++r)
     t.send(r, kTagControl,
            control({{"type", "plan"},
                     {"layer_begin", specs[r].layer_begin},
                     {"layer_end", specs[r].layer_end},
+                    {"laps", specs[r].laps},
                     {"input", specs[r].input},
                     {"output", specs[r].output}}));
   open_stage(specs[0]);
@@ -299,6 +318,12 @@ void Pipeline::Impl::setup_worker() {
   spec.layer_end = j.value("layer_end", 0);
   spec.input = j.value("input", false);
   spec.output = j.value("output", false);
+  if (j.contains("laps") && j["laps"].is_array())
+    for (const json& lap : j["laps"]) {
+      if (!lap.is_array() || lap.size() != 2 || !lap[0].is_number_integer() || !lap[1].is_number_integer())
+        throw Error("pipeline: malformed layer plan from rank 0");
+      spec.laps.push_back({lap[0].get<int>(), lap[1].get<int>()});
+    }
   specs.assign(t.rank() + 1, StageSpec{});
   specs[t.rank()] = spec;
   hosts.assign(t.rank() + 1, "");
@@ -333,8 +358,7 @@ Pipeline::Pipeline(MpiTransport& transport, const PipelineOptions& opt)
     for (int r = 0; r < size(); ++r) {
       const StageSpec& s = impl_->specs[r];
       plan_text_ += (r ? "; " : "") + std::string("rank ") + std::to_string(r) +
-                    (impl_->hosts[r].empty() ? "" : " (" + impl_->hosts[r] + ")") + ": layers " +
-                    std::to_string(s.layer_begin) + "-" + std::to_string(s.layer_end - 1) +
+                    (impl_->hosts[r].empty() ? "" : " (" + impl_->hosts[r] + ")") + ": layers " + layers_text(s) +
                     (s.input ? " + embeddings" : "") + (s.output ? " + output" : "");
     }
   }
@@ -426,9 +450,22 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
     }
     if (next.n() > 0) work.push_back(std::move(next));
   };
-  auto handle = [&](const Received& r) {
-    const Message& m = r.msg;
+  std::vector<float> lap_out;
+  auto handle = [&](Received& r) {
+    Message& m = r.msg;
     if (m.kind == MsgKind::Error) throw Error(m.text);
+    if (m.kind == MsgKind::Hidden && m.lap > 0) {
+      // A looped pipeline: the micro-batch came around for this rank's next lap; on to rank 1 again.
+      const int n = m.n();
+      if (n < 1 || n > sh.n_batch || m.n_cols != sh.n_embd || m.data.size() != static_cast<size_t>(n) * sh.n_embd)
+        throw Error("pipeline: malformed lap " + std::to_string(m.lap) + " micro-batch from " + I.describe(r.source));
+      lap_out.resize(static_cast<size_t>(n) * sh.n_embd);
+      I.forward(nullptr, m.data.data(), m, lap_out.data(), {}, nullptr);
+      m.wire = I.opt.wire;
+      m.data = lap_out;
+      I.t.send(1, kTagData, m);
+      return;
+    }
     if (m.kind != MsgKind::Logits || m.n_cols != sh.n_vocab || m.n() != static_cast<int>(m.rows.size()) ||
         m.data.size() != static_cast<size_t>(m.n()) * sh.n_vocab)
       throw Error("pipeline: unexpected " + std::string(msg_kind_name(m.kind)) + " message from " +
@@ -473,7 +510,8 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
       if (!w.rows.empty()) outstanding += 1;
       continue;
     }
-    handle(I.recv_data(I.last()));
+    Received r = I.recv_data(I.last());
+    handle(r);
   }
   std::vector<GenerateStats> out;
   for (Seq& s : seqs) {
@@ -557,7 +595,13 @@ void Pipeline::serve() {
                           " positions, " + std::to_string(sh.n_seq) + " sequences)");
           Message o;
           o.micro_batch = m.micro_batch;
-          if (output) {
+          const int n_laps = static_cast<int>(sh.laps.size());
+          if (m.lap < 0 || m.lap >= n_laps)
+            throw Error("micro-batch " + std::to_string(m.micro_batch) + " on lap " + std::to_string(m.lap) +
+                        " (this stage runs " + std::to_string(n_laps) + ")");
+          // The last lap of the output stage gives logits; every other pass hands the hidden state on (a looped
+          // pipeline's last rank: back to rank 0 for its next lap).
+          if (output && m.lap + 1 == n_laps) {
             out.resize(m.rows.size() * static_cast<size_t>(sh.n_vocab));
             I.forward(nullptr, m.data.data(), m, nullptr, m.rows, out.data());
             if (!m.rows.empty()) {
@@ -574,6 +618,7 @@ void Pipeline::serve() {
             I.forward(nullptr, m.data.data(), m, out.data(), {}, nullptr);
             o.kind = MsgKind::Hidden;
             o.wire = I.opt.wire;
+            o.lap = output ? m.lap + 1 : m.lap;
             o.pos = std::move(m.pos);
             o.seqs = std::move(m.seqs);
             o.rows = std::move(m.rows);

@@ -25,7 +25,9 @@ struct PipelineOptions {
   std::string model_path;         // a GGUF file or a `hearth split` directory, as seen from each rank
   LoadParams load;                // per rank (threads, GPU layers)
   SessionParams session;          // n_ctx, n_seq; n_batch is the micro-batch size
-  std::string ranges;             // "0-9,10-21": one inclusive layer range per rank; empty: automatic
+  std::string ranges;             // "0-9,10-21": one inclusive layer range per rank and lap; empty: automatic
+  int laps = 1;                   // looped pipeline: each rank runs this many layer ranges, the hidden state going
+                                  // around the ranks once per lap (with --mem-budget: one lap resident at a time)
   std::vector<size_t> mem;        // automatic placement: each rank's memory in bytes; empty: its MemAvailable
   size_t mem_budget = 0;          // per-stage resident layer bytes (layer streaming); 0: all resident
   WireType wire = WireType::F32;  // hidden states on the wire
