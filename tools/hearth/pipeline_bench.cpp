@@ -96,10 +96,10 @@ int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p) {
       for (size_t i = 0; i < reports.size(); ++i) {
         const auto& r = reports[i];
         std::printf(
-            "%s{\"rank\": %d, \"host\": \"%s\", \"layers\": \"%d-%d\", \"compute_s\": %.4f, \"wait_s\": %.4f, "
+            "%s{\"rank\": %d, \"host\": \"%s\", \"layers\": \"%s\", \"compute_s\": %.4f, \"wait_s\": %.4f, "
             "\"micro_batches\": %d, \"data_bytes_sent\": %llu, \"streaming\": %s, \"stream_groups\": %d, "
             "\"stream_bytes_read\": %llu, \"stream_load_s\": %.4f, \"stream_wait_s\": %.4f}",
-            i ? ", " : "", r.rank, r.host.c_str(), r.layer_begin, r.layer_end - 1, r.compute_s, r.wait_s,
+            i ? ", " : "", r.rank, r.host.c_str(), r.layers.c_str(), r.compute_s, r.wait_s,
             r.micro_batches, static_cast<unsigned long long>(r.data_bytes_sent), r.stream.streaming ? "true" : "false",
             r.stream.n_groups, static_cast<unsigned long long>(r.stream.bytes_read), r.stream.load_s, r.stream.wait_s);
       }
@@ -116,8 +116,8 @@ int bench_pipeline(const PipelineBenchArgs& a, const PipelineCliOptions& p) {
     std::printf("| stage | host | layers | compute s | waiting s | micro-batches | bytes sent |\n");
     std::printf("| ----: | ---- | -----: | --------: | --------: | ------------: | ---------: |\n");
     for (const auto& r : reports)
-      std::printf("| %d | %s | %d-%d | %.3f | %.3f | %d | %llu |\n", r.rank, r.host.c_str(), r.layer_begin,
-                  r.layer_end - 1, r.compute_s, r.wait_s, r.micro_batches,
+      std::printf("| %d | %s | %s | %.3f | %.3f | %d | %llu |\n", r.rank, r.host.c_str(), r.layers.c_str(),
+                  r.compute_s, r.wait_s, r.micro_batches,
                   static_cast<unsigned long long>(r.data_bytes_sent));
     for (const auto& r : reports)
       if (r.stream.streaming)

@@ -46,6 +46,7 @@ json report_json(const StageReport& r) {
           {"host", r.host},
           {"layer_begin", r.layer_begin},
           {"layer_end", r.layer_end},
+          {"layers", r.layers},
           {"micro_batches", r.micro_batches},
           {"tokens", r.tokens},
           {"compute_s", r.compute_s},
@@ -66,6 +67,7 @@ StageReport report_from_json(const json& j) {
   r.host = j.value("host", "");
   r.layer_begin = j.value("layer_begin", 0);
   r.layer_end = j.value("layer_end", 0);
+  r.layers = j.value("layers", "");
   r.micro_batches = j.value("micro_batches", 0);
   r.tokens = j.value("tokens", 0);
   r.compute_s = j.value("compute_s", 0.0);
@@ -241,6 +243,7 @@ void Pipeline::Impl::open_stage(const StageSpec& spec) {
   stage = Stage::open(opt.model_path, s, load, opt.session);
   me.layer_begin = stage->shape().layer_begin;
   me.layer_end = stage->shape().layer_end;
+  me.layers = layers_text(s);
 }
 
 void Pipeline::Impl::setup_driver() {

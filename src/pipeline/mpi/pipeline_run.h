@@ -40,6 +40,7 @@ struct StageReport {
   int rank = 0;
   std::string host;
   int layer_begin = 0, layer_end = 0;
+  std::string layers;  // "0-5", or a looped pipeline's laps: "0-5, 11-16"
   int micro_batches = 0;
   int tokens = 0;
   double compute_s = 0;     // inside Stage::forward
