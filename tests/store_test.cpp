@@ -1,6 +1,8 @@
 // The model store: names, profiles, import/list/cp/create/rm, garbage collection, atomicity of failed
 // imports, and where the store directory comes from. The model is the stories260K fixture.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -184,6 +186,18 @@ TEST_F(Store, GcDeletesOnlyUnreferencedBlobs) {
   EXPECT_EQ(store.gc(), 1u);
   EXPECT_FALSE(fs::exists(orphan));
   EXPECT_TRUE(fs::exists(m.path));
+  // The temporary file of an import whose process died goes; one of a live process (this one) stays.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  const fs::path dead = dir_ / "blobs" / (".tmp-import-" + std::to_string(child) + "-0");
+  const fs::path live = dir_ / "blobs" / (".tmp-import-" + std::to_string(getpid()) + "-7");
+  write_file(dead, "half a model");
+  write_file(live, "being written");
+  EXPECT_EQ(store.gc(), 1u);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));
+  fs::remove(live);
   // A manifest it cannot read might use any blob: nothing is deleted then.
   write_file(orphan, "x");
   write_file(dir_ / "manifests" / "broken" / "latest.json", "{not json");

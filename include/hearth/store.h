@@ -108,7 +108,8 @@ class ModelStore {
   StoreModel copy(const std::string& src, const std::string& dst);
   // Removes a registered name (not loose files) and the blobs no name uses any more.
   void remove(const std::string& name);
-  // Deletes blobs that no manifest references; returns how many.
+  // Deletes blobs that no manifest references, and the temporary files of imports whose process died; returns
+  // how many files it deleted.
   size_t gc();
 
  private:

@@ -1,5 +1,8 @@
 // The model store: manifests naming content-addressed GGUF blobs (layout in include/hearth/store.h).
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -281,6 +284,21 @@ void ModelStore::remove(const std::string& name) {
   gc();
 }
 
+namespace {
+
+// A temporary file's name ends in "-PID-N" (temp_path): whether that process no longer exists.
+bool temp_owner_gone(const std::string& name) {
+  const size_t last = name.rfind('-');
+  if (last == std::string::npos || last == 0) return false;
+  const size_t before = name.rfind('-', last - 1);
+  if (before == std::string::npos) return false;
+  const std::string pid = name.substr(before + 1, last - before - 1);
+  if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) return false;
+  return ::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
 size_t ModelStore::gc() {
   StoreLock lock(dir_);
   std::set<std::string> used;
@@ -301,6 +319,10 @@ size_t ModelStore::gc() {
   std::error_code ec2;
   for (const auto& de : fs::directory_iterator(dir_ + "/blobs", ec2)) {
     const std::string f = de.path().filename().string();
+    if (f.rfind(".tmp-", 0) == 0 && temp_owner_gone(f)) {
+      if (fs::remove(de.path(), ec)) ++removed;  // an import cut short: its process is gone
+      continue;
+    }
     if (f.rfind("sha256-", 0) != 0) continue;
     if (used.count("sha256:" + f.substr(7))) continue;
     if (fs::remove(de.path(), ec)) ++removed;
