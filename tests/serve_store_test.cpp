@@ -316,6 +316,40 @@ TEST_F(ServeStore, ProfileTemplateFormatsTheChat) {
   }
 }
 
+// PARAMETER num_ctx is the context the model loads with (the server's -c is 128 here).
+TEST_F(ServeStore, ProfileNumCtxSetsTheContext) {
+  ModelStore store(dir_.string());
+  store.import_file(test::stories_path(), "stories");
+  Profile p;
+  p.from = "stories";
+  p.parameters = {{"num_ctx", "48"}};
+  store.create("short", p);
+  p.parameters = {{"num_ctx", "8"}};
+  EXPECT_THROW(store.create("tiny", p), Error);
+  test::RunningServer s(options());
+  auto c = s.client();
+  const std::string words = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
+  for (const auto& [name, ctx] : std::vector<std::pair<std::string, int>>{{"short", 48}, {"stories", 128}}) {
+    auto r = post_json(c, "/v1/completions", {{"model", name}, {"prompt", words + " " + words}, {"max_tokens", 1}});
+    ASSERT_TRUE(r);
+    // About 60 tokens: beyond the profile's 48, within the server's 128.
+    EXPECT_EQ(r->status, ctx == 48 ? 400 : 200) << name << ": " << r->body;
+    r = post_json(c, "/api/generate", {{"model", name}, {"prompt", "Hi"}, {"stream", false}, {"options", {{"num_predict", 1}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    r = c.Get("/api/ps");
+    ASSERT_TRUE(r);
+    bool found = false;
+    const json ps = json::parse(r->body);
+    for (const json& m : ps["models"])
+      if (m["name"].get<std::string>().rfind(name, 0) == 0) {
+        EXPECT_EQ(m["context_length"], ctx) << name;
+        found = true;
+      }
+    EXPECT_TRUE(found) << r->body;
+  }
+}
+
 TEST_F(ServeStore, StoreWithoutDirectoryIsAClearError) {
   test::RunningServer s(test::stories_options(1, 64));  // -m only: no store
   auto c = s.client();

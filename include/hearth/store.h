@@ -54,6 +54,8 @@ struct Profile {
   std::vector<std::pair<std::string, std::string>> parameters;  // in file order; "stop" may repeat
 };
 Profile parse_profile(const std::string& text);
+// PARAMETER num_ctx: the context of the model's loads (the server's -c otherwise).
+constexpr long long kMinNumCtx = 16, kMaxNumCtx = 1 << 20;
 // Checks one parameter (known key, a number of the right kind); throws hearth::Error otherwise.
 void check_profile_parameter(const std::string& key, const std::string& value);
 // The parameters as Ollama's /api/show writes them: "key value" lines, stop values quoted.

@@ -140,9 +140,20 @@ std::vector<ModelEntry> ModelRegistry::list() const {
   return out;
 }
 
+int ModelRegistry::context_for(const ModelEntry& e) const {
+  // A profile's PARAMETER num_ctx (the last one) is the model's; otherwise the server's -c.
+  int n_ctx = opt_.n_ctx;
+  for (const auto& [key, value] : e.profile.parameters)
+    if (key == "num_ctx") {
+      const long long v = std::strtoll(value.c_str(), nullptr, 10);
+      if (v >= kMinNumCtx && v <= kMaxNumCtx) n_ctx = static_cast<int>(v);  // checked when the profile was created
+    }
+  return n_ctx;
+}
+
 std::string ModelRegistry::check_fits(const ModelEntry& e, MemoryNeed* need) const {
   LoadParams lp = opt_.load;
-  lp.n_ctx = opt_.n_ctx;
+  lp.n_ctx = context_for(e);
   return check_model_fits(e.path, lp, opt_.parallel, opt_.n_batch, opt_.meminfo_path, need);
 }
 
@@ -155,10 +166,10 @@ std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e) {
   m->digest = e.digest;
   LoadParams lp = opt_.load;
   SessionParams sp;
-  sp.n_ctx = opt_.n_ctx;
+  sp.n_ctx = context_for(e);
   sp.n_seq = opt_.parallel;
   sp.n_batch = opt_.n_batch;
-  lp.n_ctx = opt_.n_ctx;
+  lp.n_ctx = sp.n_ctx;
   m->model = Model::load(e.path, lp);
   m->scheduler = std::make_shared<Scheduler>(*m->model, sp);
   m->placement = m->model->placement().text;

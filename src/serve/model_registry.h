@@ -99,6 +99,7 @@ class ModelRegistry {
   // Under mu_: unloads idle models (least recently used first) into dropped until one more fits --max-loaded.
   void make_room(std::vector<std::shared_ptr<LoadedModel>>& dropped);
   std::string check_fits(const ModelEntry& e, MemoryNeed* need) const;  // empty, or the refusal
+  int context_for(const ModelEntry& e) const;  // the profile's num_ctx, else the server's n_ctx
   void reap_loop();
 
   ServerOptions opt_;

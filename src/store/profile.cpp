@@ -45,8 +45,11 @@ void check_profile_parameter(const std::string& key, const std::string& value) {
   for (const char* k : kIntParams) {
     if (key != k) continue;
     char* end = nullptr;
-    std::strtoll(value.c_str(), &end, 10);
+    const long long v = std::strtoll(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0') throw Error("parameter '" + key + "' must be an integer, got '" + value + "'");
+    if (key == std::string("num_ctx") && (v < kMinNumCtx || v > kMaxNumCtx))
+      throw Error("parameter 'num_ctx' must be between " + std::to_string(kMinNumCtx) + " and " +
+                  std::to_string(kMaxNumCtx) + ", got " + value);
     return;
   }
   throw Error("unknown parameter '" + key +
