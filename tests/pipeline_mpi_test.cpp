@@ -4,6 +4,7 @@
 // is missing. Every command runs under `timeout` so that a hang fails instead of blocking the suite.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -158,6 +159,25 @@ TEST(PipelineMpi, DriverSequencesOn2And3Ranks) {
                        " --gtest_color=no --gtest_filter=PipelineDriver.SequencesInFlight* 2>&1");
   EXPECT_EQ(r.status, 0) << "2 ranks x 2 laps:\n" << r.out;
   EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
+}
+
+// `hearth run --pipeline` without a prompt: the chat, each turn continuing the stages' KV caches, prints what the
+// one-process chat prints.
+TEST(PipelineMpi, ChatMatchesOneProcess) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string input = "printf 'Hello\\nTell me a story\\nAnd then?\\n' | ";
+  const std::string opts = " -m " + stories() + " --temp 0 -n 20 -t 1 2>/dev/null";
+  auto single = run_command(input + HEARTH_BINARY + " run" + opts);
+  ASSERT_EQ(single.status, 0);
+  ASSERT_GE(std::count(single.out.begin(), single.out.end(), '\n'), 3) << single.out;
+  for (const std::string& ranks : {std::string("2"), std::string("3"), std::string("2 --laps 2")}) {
+    const int np = ranks[0] - '0';
+    const std::string extra = ranks.size() > 1 ? ranks.substr(1) : "";
+    auto r = run_command(input + mpirun(np) + " run --pipeline" + extra + opts);
+    ASSERT_EQ(r.status, 0) << ranks;
+    EXPECT_EQ(r.out, single.out) << ranks;
+  }
 }
 
 nlohmann::json bench_json(int np, const std::string& extra) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -28,12 +29,13 @@ std::vector<int32_t> tokenize_chat(const Model& model, const std::vector<ChatMes
   return model.tokenize_chat(messages, true);
 }
 
-int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system) {
+int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const GenerateParams& gp,
+              const std::string& system) {
   std::signal(SIGINT, on_sigint);
   const bool tty = isatty(STDIN_FILENO);
   std::vector<ChatMessage> messages;
   if (!system.empty()) messages.push_back({"system", system});
-  std::vector<int32_t> cached;  // tokens whose keys and values are in the session's KV cache
+  std::vector<int32_t> cached;  // tokens whose keys and values are in the KV cache
   std::fprintf(stderr, "hearth: chat (%s template). Ctrl-C stops a reply, Ctrl-D quits.\n",
                model.chat_format_name().c_str());
   std::string line;
@@ -47,31 +49,42 @@ int chat_loop(Model& model, Session& session, const GenerateParams& gp, const st
     size_t common = 0;
     while (common < cached.size() && common < tokens.size() && cached[common] == tokens[common]) ++common;
     if (common == tokens.size()) --common;
-    if (static_cast<int>(tokens.size()) >= session.n_ctx()) {
+    if (static_cast<int>(tokens.size()) >= n_ctx) {
       std::fprintf(stderr, "hearth: the conversation (%zu tokens) no longer fits the context (%d); start a new one "
-                   "with a larger -c\n", tokens.size(), session.n_ctx());
+                   "with a larger -c\n", tokens.size(), n_ctx);
       messages.pop_back();
       continue;
     }
-    session.truncate(0, static_cast<int>(common));
     std::string reply;
     g_interrupted = false;
     g_generating = true;
-    GenerateStats st = generate(session, std::span<const int32_t>(tokens).subspan(common), gp,
-                                [&](const std::string& text) {
-                                  std::fwrite(text.data(), 1, text.size(), stdout);
-                                  std::fflush(stdout);
-                                  reply += text;
-                                  return !g_interrupted.load();
-                                });
+    ChatTurn t = turn(std::span<const int32_t>(tokens).subspan(common), static_cast<int>(common), gp,
+                      [&](const std::string& text) {
+                        std::fwrite(text.data(), 1, text.size(), stdout);
+                        std::fflush(stdout);
+                        reply += text;
+                        return !g_interrupted.load();
+                      });
     g_generating = false;
     std::fputc('\n', stdout);
-    tokens.insert(tokens.end(), st.tokens.begin(), st.tokens.end());
-    tokens.resize(session.n_past(0));
+    tokens.insert(tokens.end(), t.stats.tokens.begin(), t.stats.tokens.end());
+    tokens.resize(std::min(tokens.size(), static_cast<size_t>(t.n_cached)));
     cached = tokens;
     messages.push_back({"assistant", reply});
   }
   return 0;
+}
+
+int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system) {
+  auto turn = [&](std::span<const int32_t> tokens, int n_past, const GenerateParams& p,
+                  const std::function<bool(const std::string&)>& on_text) {
+    session.truncate(0, n_past);
+    ChatTurn t;
+    t.stats = generate(session, tokens, p, on_text);
+    t.n_cached = session.n_past(0);
+    return t;
+  };
+  return chat_loop(model, session.n_ctx(), turn, gp, system);
 }
 
 }  // namespace hearth::cli

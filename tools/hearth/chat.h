@@ -1,5 +1,7 @@
-// The interactive chat of `hearth run` without a prompt.
+// The interactive chat of `hearth run` without a prompt, over one process's Session or an MPI pipeline.
 #pragma once
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -10,7 +12,20 @@
 namespace hearth::cli {
 
 std::vector<int32_t> tokenize_chat(const Model& model, const std::vector<ChatMessage>& messages);
-// Reads user turns from stdin until EOF (Ctrl-D); Ctrl-C stops the current reply.
+
+// How the chat runs a turn: evaluates `tokens` after the first n_past positions of the conversation's cache and
+// generates the reply into on_text; returns its statistics and how many positions the cache holds afterwards.
+struct ChatTurn {
+  GenerateStats stats;
+  int n_cached = 0;
+};
+using ChatTurnFn = std::function<ChatTurn(std::span<const int32_t> tokens, int n_past, const GenerateParams& gp,
+                                          const std::function<bool(const std::string&)>& on_text)>;
+
+// Reads user turns from stdin until EOF (Ctrl-D); Ctrl-C stops the current reply. n_ctx: the conversation's
+// context.
+int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const GenerateParams& gp, const std::string& system);
+// The chat on one Session (sequence 0), its KV cache reused across turns.
 int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system);
 
 }  // namespace hearth::cli

@@ -80,7 +80,6 @@ int run_pipeline(RunOptions& o, const PipelineCliOptions& p) {
   if (o.model.model.empty()) o.model.model = o.positional_model;
   if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
   if (!o.prompt_file.empty()) o.prompt = read_prompt_file(o.prompt_file);
-  if (o.prompt.empty()) throw Error("--pipeline needs a prompt (-p or -f): the interactive chat runs in one process");
   pipeline::PipelineOptions po = pipeline_options_on_rank(o.model, p);
   po.session.n_batch = o.n_batch;
   po.session.n_seq = 1;
@@ -95,6 +94,24 @@ int run_pipeline(RunOptions& o, const PipelineCliOptions& p) {
     const Model& model = pipe.model();
     std::fprintf(stderr, "hearth: pipeline of %d ranks (%s, wire %s): %s; context %d\n", pipe.size(),
                  pipe.shape().arch.c_str(), p.wire.c_str(), pipe.plan_text().c_str(), pipe.shape().n_ctx);
+    if (o.prompt.empty()) {
+      // The chat: each turn continues sequence 0 after the positions the stages already hold.
+      auto turn = [&](std::span<const int32_t> tokens, int n_past, const GenerateParams& gp,
+                      const std::function<bool(const std::string&)>& on_text) {
+        std::vector<pipeline::PipelineRequest> reqs(1);
+        reqs[0].prompt.assign(tokens.begin(), tokens.end());
+        reqs[0].n_past = n_past;
+        reqs[0].params = gp;
+        reqs[0].on_text = on_text;
+        ChatTurn t;
+        t.stats = pipe.generate(reqs)[0];
+        t.n_cached = n_past + static_cast<int>(tokens.size());
+        return t;
+      };
+      const int rc = chat_loop(model, pipe.shape().n_ctx, turn, generate_params(o), o.system);
+      pipe.finish();
+      return rc;
+    }
     std::vector<int32_t> tokens;
     if (!o.system.empty())
       tokens = tokenize_chat(model, {{"system", o.system}, {"user", o.prompt}});

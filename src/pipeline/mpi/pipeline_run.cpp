@@ -399,9 +399,11 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
   const int ub = std::max(1, sh.n_batch);
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto& p = requests[i].prompt;
+    const int n_past = requests[i].n_past;
     if (p.empty()) throw Error("pipeline: empty prompt");
-    if (static_cast<int>(p.size()) >= sh.n_ctx)
-      throw Error("prompt is " + std::to_string(p.size()) + " tokens, longer than the context size " +
+    if (n_past < 0) throw Error("pipeline: negative n_past");
+    if (n_past + static_cast<int>(p.size()) >= sh.n_ctx)
+      throw Error("prompt is " + std::to_string(n_past + p.size()) + " tokens, longer than the context size " +
                   std::to_string(sh.n_ctx) + " (use a larger -c)");
     seqs[i].ts = std::make_unique<TokenStream>(model, requests[i].params, p, requests[i].on_text, t0);
     if (requests[i].on_logprob) seqs[i].ts->set_on_logprob(requests[i].on_logprob);
@@ -419,7 +421,7 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
       const auto& p = requests[i].prompt;
       for (size_t k = 0; k < p.size(); ++k) {
         w.tokens.push_back(p[k]);
-        w.pos.push_back(static_cast<int32_t>(k));
+        w.pos.push_back(static_cast<int32_t>(requests[i].n_past + k));
         w.seqs.push_back(static_cast<int32_t>(i));
         if (k + 1 == p.size()) w.rows.push_back(w.n() - 1);
         if (w.n() == ub) chunks[g].push_back(std::exchange(w, Work{}));

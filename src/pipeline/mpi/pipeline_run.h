@@ -53,6 +53,7 @@ struct StageReport {
 // One sequence to generate: its prompt tokens, parameters, and where its text goes (rank 0).
 struct PipelineRequest {
   std::vector<int32_t> prompt;
+  int n_past = 0;  // positions of the sequence already in the stages' KV caches: the prompt continues after them
   GenerateParams params;
   std::function<bool(const std::string&)> on_text;
   std::function<void(const TokenLogprob&)> on_logprob;  // with params.logprobs >= 0
@@ -77,7 +78,8 @@ class Pipeline {
   const std::string& plan_text() const { return plan_text_; }
 
   // Rank 0: runs the requests as sequences 0..n-1 (n <= n_seq), all in flight together; returns each one's
-  // statistics. Sequences start empty: call clear() between calls that reuse them.
+  // statistics. A sequence continues after its request's n_past positions (a chat's next turn); from 0, call
+  // clear() between calls that reuse it.
   std::vector<GenerateStats> generate(std::vector<PipelineRequest>& requests);
   // Rank 0: forgets sequence seq on every stage.
   void clear(int seq);
