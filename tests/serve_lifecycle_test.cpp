@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "hearth/error.h"
+#include "serve/api_error.h"
+#include "serve/model_registry.h"
 #include "serve_test_util.h"
 
 namespace hearth {
@@ -176,6 +178,42 @@ TEST(ServeLifecycle, MaxLoadedEvictsTheLeastRecentlyUsed) {
   ASSERT_EQ(generate(c, "alpha")["http_status"], 200);                         // alpha is now the most recent
   ASSERT_EQ(generate(c, "gamma")["http_status"], 200);                         // so beta makes room
   EXPECT_EQ(loaded_names(c), (std::vector<std::string>{"gamma", "alpha"}));
+}
+
+// With --max-loaded models all generating, a request for another model waits in line until one finishes (as
+// Ollama queues it) instead of failing; beyond --max-queue waiting requests it gets 503.
+TEST(ServeLifecycle, RequestForAnotherModelWaitsForABusyOne) {
+  HEARTH_REQUIRE_FIXTURE(stories_path());
+  ServerOptions o = dir_options(models_dir("lifecycle_queue", {"alpha", "beta"}));
+  o.max_loaded = 1;
+  serve::ModelRegistry reg(o);
+  auto alpha = reg.get("alpha");
+  alpha->use->begin();  // a generation on alpha
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread finish([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    alpha->use->end();
+  });
+  auto beta = reg.get("beta");  // waits for alpha's generation, then alpha makes room
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  finish.join();
+  EXPECT_EQ(beta->name, "beta");
+  EXPECT_GE(waited, std::chrono::milliseconds(250));
+  ASSERT_EQ(reg.loaded().size(), 1u);
+  EXPECT_EQ(reg.loaded()[0]->name, "beta");
+  // No room in line: 503 at once.
+  o.max_queue = 0;
+  serve::ModelRegistry full(o);
+  auto a = full.get("alpha");
+  a->use->begin();
+  try {
+    full.get("beta");
+    ADD_FAILURE() << "no 503";
+  } catch (const serve::ApiError& e) {
+    EXPECT_EQ(e.status, 503);
+    EXPECT_NE(std::string(e.what()).find("--max-queue"), std::string::npos) << e.what();
+  }
+  a->use->end();
 }
 
 std::string fake_meminfo(const std::string& name, uint64_t kb) {

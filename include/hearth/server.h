@@ -41,6 +41,8 @@ struct ServerOptions {
   std::string keep_alive = "5m";
   int max_loaded = 0;              // models loaded at once (the least recently used idle one makes room);
                                    // 0: 1 on CPU, 3 per GPU
+  int max_queue = 512;             // requests that may wait for room when --max-loaded models are all generating
+                                   // (Ollama's OLLAMA_MAX_QUEUE); more get 503
   std::string meminfo_path = "/proc/meminfo";  // where free host memory is read before a load (tests fake it)
   std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
 };

@@ -184,22 +184,34 @@ std::shared_ptr<LoadedModel> ModelRegistry::find_loaded(const std::string& reque
   return nullptr;
 }
 
-void ModelRegistry::make_room(std::vector<std::shared_ptr<LoadedModel>>& dropped) {
+bool ModelRegistry::make_room(std::unique_lock<std::mutex>& lock, std::vector<std::shared_ptr<LoadedModel>>& dropped) {
   while (static_cast<int>(loaded_.size()) >= max_loaded_) {
     // The least recently used model without a generation; a request that still holds it keeps it alive
     // until it ends.
     auto lru = loaded_.end();
     for (auto it = loaded_.begin(); it != loaded_.end(); ++it)
-      if ((*it)->use->active == 0 && !(*it)->external && (lru == loaded_.end() || (*it)->use->last_used_ms < (*lru)->use->last_used_ms))
+      if ((*it)->use->active == 0 && !(*it)->external &&
+          (lru == loaded_.end() || (*it)->use->last_used_ms < (*lru)->use->last_used_ms))
         lru = it;
-    if (lru == loaded_.end())
+    if (lru != loaded_.end()) {
+      dropped.push_back(std::move(*lru));
+      loaded_.erase(lru);
+      continue;
+    }
+    // All are generating: wait in line for one to finish (as Ollama queues), unless the line is full.
+    if (waiting_ >= opt_.max_queue)
       throw ApiError(503,
                      std::to_string(loaded_.size()) + " models are loaded (--max-loaded " + std::to_string(max_loaded_) +
-                         ") and all are generating; retry when one finishes",
+                         "), all are generating and " + std::to_string(waiting_) +
+                         " requests wait for room (--max-queue); retry later",
                      "server_error", "too_many_models");
-    dropped.push_back(std::move(*lru));
-    loaded_.erase(lru);
+    ++waiting_;
+    // Generations end on their schedulers' threads without telling the registry: look again soon.
+    cv_.wait_for(lock, std::chrono::milliseconds(50));
+    --waiting_;
+    return false;
   }
+  return true;
 }
 
 std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, double* load_ms,
@@ -223,17 +235,20 @@ std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, do
         break;
       }
   if (!entry) throw ApiError(404, "model '" + requested + "' not found", "not_found_error", "model_not_found");
-  make_room(dropped);
-  if (!dropped.empty()) {
-    // Free the evicted models before measuring free memory (those no request holds go now).
-    lock.unlock();
-    dropped.clear();
-    lock.lock();
+  for (;;) {
+    const bool room = make_room(lock, dropped);
+    if (room && dropped.empty()) break;
+    if (!dropped.empty()) {
+      // Free the evicted models before measuring free memory (those no request holds go now).
+      lock.unlock();
+      dropped.clear();
+      lock.lock();
+    }
+    if (stopping_) throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
     if (auto m = find_loaded(requested)) {  // another request loaded it meanwhile
       m->use->touch(ka);
       return m;
     }
-    make_room(dropped);
   }
   MemoryNeed need;
   const std::string refusal = check_fits(*entry, &need);

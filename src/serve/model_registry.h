@@ -77,7 +77,8 @@ class ModelRegistry {
   std::vector<ModelEntry> list() const;
   // The loaded model named name (":latest" and a ".gguf" suffix are ignored), loading it first when
   // needed; throws ApiError 404 for unknown names, 507 when it does not fit in memory, 503 when --max-loaded
-  // models are all busy and 500 when loading fails. load_ms > 0 when it loaded now. keep_alive: the request's
+  // models are all busy and --max-queue requests already wait for one, and 500 when loading fails. While all
+  // are busy it waits for one to finish. load_ms > 0 when it loaded now. keep_alive: the request's
   // (nullopt: the server's default); it applies from the end of the request.
   std::shared_ptr<LoadedModel> get(const std::string& name, double* load_ms = nullptr,
                                    std::optional<KeepAlive> keep_alive = std::nullopt);
@@ -96,8 +97,10 @@ class ModelRegistry {
   std::shared_ptr<LoadedModel> load(const ModelEntry& e);
   std::vector<ModelEntry> list_dir() const;
   std::shared_ptr<LoadedModel> find_loaded(const std::string& name) const;  // under mu_
-  // Under mu_: unloads idle models (least recently used first) into dropped until one more fits --max-loaded.
-  void make_room(std::vector<std::shared_ptr<LoadedModel>>& dropped);
+  // Under mu_ (held by lock): unloads idle models (least recently used first) into dropped until one more fits
+  // --max-loaded and returns true; when all are generating, waits a moment for one to finish (the lock released)
+  // and returns false (the caller looks again); throws ApiError 503 when --max-queue requests already wait.
+  bool make_room(std::unique_lock<std::mutex>& lock, std::vector<std::shared_ptr<LoadedModel>>& dropped);
   std::string check_fits(const ModelEntry& e, MemoryNeed* need) const;  // empty, or the refusal
   int context_for(const ModelEntry& e) const;  // the profile's num_ctx, else the server's n_ctx
   void reap_loop();
@@ -110,6 +113,7 @@ class ModelRegistry {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // wakes the reaper
   bool stopping_ = false;
+  int waiting_ = 0;  // requests waiting in make_room
   std::vector<std::shared_ptr<LoadedModel>> loaded_;
   std::thread reaper_;
 };

@@ -76,6 +76,10 @@ Runner add_serve(CLI::App& app) {
                   "models loaded at once; the least recently used idle one is unloaded to make room "
                   "(default: 1 on CPU, 3 per GPU)")
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--max-queue", o->max_queue,
+                  "requests that may wait for a model to load while --max-loaded models are all generating; more "
+                  "get 503 (default 512)")
+      ->check(CLI::Range(0, 1 << 20));
   add_model_options(*cmd, *mo);
   auto pipe = add_pipeline_options(*cmd);
   return [o, mo, keep_alive, pipe] {
