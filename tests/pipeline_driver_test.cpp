@@ -110,6 +110,58 @@ TEST(PipelineDriver, SequencesInFlightMatchSingleProcess) {
   }
 }
 
+// Continuous batching: requests join one at a time whenever a sequence is free, while others are mid-way, and
+// reuse the sequences of those that ended; each text equals the single process's.
+TEST(PipelineDriver, SequencesInFlightContinuous) {
+  HEARTH_REQUIRE_FIXTURE(stories());
+  pipeline::PipelineOptions po;
+  po.model_path = stories();
+  po.load.n_threads = 1;
+  po.load.n_gpu_layers = 0;
+  po.session.n_ctx = 256;
+  po.session.n_seq = 2;
+  po.session.n_batch = 3;
+  po.stage_timeout_s = 30;
+  pipeline::Pipeline pipe(*g_transport, po);
+  if (!pipe.is_driver()) {
+    pipe.serve();
+    return;
+  }
+  const std::vector<std::pair<std::string, int>> jobs = {
+      {"Once upon a time", 10}, {"Zoo", 30}, {"The little dog", 5}, {"Lily and Tom", 25}, {"One day", 15}};
+  std::vector<std::string> got(jobs.size());
+  std::vector<GenerateStats> stats(jobs.size());
+  size_t next = 0, ended = 0;
+  int joined_busy = 0;  // requests that started while another was generating
+  pipe.drive(
+      [&](int free, bool idle) {
+        std::vector<pipeline::PipelineRequest> out;
+        if (free < 1 || next == jobs.size()) return out;
+        if (!idle) ++joined_busy;
+        const size_t i = next++;
+        pipeline::PipelineRequest r;
+        r.prompt = pipe.model().tokenize(jobs[i].first, true, true);
+        r.params = greedy(jobs[i].second);
+        r.on_text = [&got, i](const std::string& t) {
+          got[i] += t;
+          return true;
+        };
+        r.on_done = [&stats, &ended, i](const GenerateStats& st) {
+          stats[i] = st;
+          ++ended;
+        };
+        out.push_back(std::move(r));
+        return out;
+      },
+      [&] { return ended == jobs.size(); });
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(got[i], single_process(jobs[i].first, jobs[i].second)) << jobs[i].first;
+    EXPECT_EQ(stats[i].n_gen, jobs[i].second) << jobs[i].first;
+  }
+  EXPECT_GE(joined_busy, 3);
+  pipe.finish();
+}
+
 // Bad requests are errors on rank 0, before anything is sent.
 TEST(PipelineDriver, BadRequestsAreErrors) {
   HEARTH_REQUIRE_FIXTURE(stories());

@@ -381,73 +381,133 @@ const Model& Pipeline::model() const {
 }
 
 std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requests) {
-  Impl& I = *impl_;
   if (!is_driver()) throw Error("pipeline: generate() runs on rank 0");
+  const int n_seq = impl_->stage->shape().n_seq;
+  if (static_cast<int>(requests.size()) > n_seq)
+    throw Error("pipeline: " + std::to_string(requests.size()) + " sequences, the stages hold " + std::to_string(n_seq));
+  // Request i on sequence i, all admitted at once.
+  std::vector<GenerateStats> out(requests.size());
+  std::vector<PipelineRequest> batch = requests;
+  size_t running = batch.size();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].seq = static_cast<int>(i);
+    batch[i].on_done = [&out, &running, i, user = requests[i].on_done](const GenerateStats& st) {
+      out[i] = st;
+      --running;
+      if (user) user(st);
+    };
+  }
+  bool admitted = false;
+  drive(
+      [&](int, bool) {
+        if (admitted) return std::vector<PipelineRequest>{};
+        admitted = true;
+        return std::move(batch);
+      },
+      [&] { return admitted && running == 0; });
+  return out;
+}
+
+void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
+  Impl& I = *impl_;
+  if (!is_driver()) throw Error("pipeline: drive() runs on rank 0");
   const StageShape& sh = I.stage->shape();
-  if (static_cast<int>(requests.size()) > sh.n_seq)
-    throw Error("pipeline: " + std::to_string(requests.size()) + " sequences, the stages hold " +
-                std::to_string(sh.n_seq));
-  const auto t0 = Clock::now();
   struct Seq {
+    bool active = false;
+    PipelineRequest req;  // stays in place while active: the TokenStream refers to its params
     std::unique_ptr<TokenStream> ts;
     double prompt_ms = -1;
+    Clock::time_point t0;
   };
-  std::vector<Seq> seqs(requests.size());
+  std::vector<Seq> seqs(sh.n_seq);
   // The Stage hands out its tokenizer as const; TokenStream only calls const members of it.
   Model& model = const_cast<Model&>(this->model());
   std::deque<Work> work;
+  int outstanding = 0;  // micro-batches in the pipe whose logits are due
   const int ub = std::max(1, sh.n_batch);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const auto& p = requests[i].prompt;
-    const int n_past = requests[i].n_past;
-    if (p.empty()) throw Error("pipeline: empty prompt");
-    if (n_past < 0) throw Error("pipeline: negative n_past");
-    if (n_past + static_cast<int>(p.size()) >= sh.n_ctx)
-      throw Error("prompt is " + std::to_string(n_past + p.size()) + " tokens, longer than the context size " +
-                  std::to_string(sh.n_ctx) + " (use a larger -c)");
-    seqs[i].ts = std::make_unique<TokenStream>(model, requests[i].params, p, requests[i].on_text, t0);
-    if (requests[i].on_logprob) seqs[i].ts->set_on_logprob(requests[i].on_logprob);
-  }
-  // Sequences form one group per stage (round robin): a group's tokens travel together as one micro-batch, and
-  // the groups follow each other down the pipe, so every stage computes while the others do. Prompts are packed
-  // into micro-batches of at most n_batch tokens per group (a micro-batch may hold the end of one prompt and the
-  // start of the next); the chunks of the groups are interleaved.
-  const size_t n_groups = std::min(requests.size(), static_cast<size_t>(size()));
-  std::vector<std::vector<Work>> chunks(n_groups);
-  for (size_t g = 0; g < n_groups; ++g) {
-    Work w;
-    for (size_t i = g; i < requests.size(); i += n_groups) {
-      if (seqs[i].ts->done()) continue;
-      const auto& p = requests[i].prompt;
-      for (size_t k = 0; k < p.size(); ++k) {
-        w.tokens.push_back(p[k]);
-        w.pos.push_back(static_cast<int32_t>(requests[i].n_past + k));
-        w.seqs.push_back(static_cast<int32_t>(i));
-        if (k + 1 == p.size()) w.rows.push_back(w.n() - 1);
-        if (w.n() == ub) chunks[g].push_back(std::exchange(w, Work{}));
-      }
-    }
-    if (w.n() > 0) chunks[g].push_back(std::move(w));
-  }
-  for (size_t c = 0;; ++c) {
-    bool any = false;
-    for (auto& group : chunks)
-      if (c < group.size()) work.push_back(std::move(group[c])), any = true;
-    if (!any) break;
-  }
 
-  int outstanding = 0;
+  auto end_seq = [&](int i) {
+    Seq& s = seqs[i];
+    GenerateStats st = s.ts->finish();
+    st.prompt_ms = std::max(0.0, s.prompt_ms);
+    auto on_done = std::move(s.req.on_done);
+    s.ts.reset();
+    s.req = PipelineRequest{};
+    s.active = false;
+    if (on_done) on_done(st);
+  };
+
+  // Starts requests on free sequences. The new sequences form one group per stage (round robin): a group's
+  // tokens travel together as one micro-batch, and the groups follow each other down the pipe, so every stage
+  // computes while the others do. Prompts are packed into micro-batches of at most n_batch tokens per group (a
+  // micro-batch may hold the end of one prompt and the start of the next); the chunks of the groups are
+  // interleaved.
+  auto start = [&](std::vector<PipelineRequest> reqs) {
+    std::vector<int> started;
+    for (PipelineRequest& r : reqs) {
+      int i = r.seq;
+      if (i < 0)
+        for (int k = 0; k < sh.n_seq && i < 0; ++k)
+          if (!seqs[k].active && std::find(started.begin(), started.end(), k) == started.end()) i = k;
+      if (i < 0 || i >= sh.n_seq) throw Error("pipeline: no free sequence (the stages hold " + std::to_string(sh.n_seq) + ")");
+      if (seqs[i].active) throw Error("pipeline: sequence " + std::to_string(i) + " is in use");
+      const int n_past = r.n_past;
+      if (r.prompt.empty()) throw Error("pipeline: empty prompt");
+      if (n_past < 0) throw Error("pipeline: negative n_past");
+      if (n_past + static_cast<int>(r.prompt.size()) >= sh.n_ctx)
+        throw Error("prompt is " + std::to_string(n_past + r.prompt.size()) + " tokens, longer than the context size " +
+                    std::to_string(sh.n_ctx) + " (use a larger -c)");
+      Seq& s = seqs[i];
+      s.active = true;
+      s.req = std::move(r);
+      s.t0 = Clock::now();
+      s.prompt_ms = -1;
+      s.ts = std::make_unique<TokenStream>(model, s.req.params, s.req.prompt, s.req.on_text, s.t0);
+      if (s.req.on_logprob) s.ts->set_on_logprob(s.req.on_logprob);
+      started.push_back(i);
+    }
+    const size_t n_groups = std::min(started.size(), static_cast<size_t>(size()));
+    std::vector<std::vector<Work>> chunks(n_groups);
+    for (size_t g = 0; g < n_groups; ++g) {
+      Work w;
+      for (size_t j = g; j < started.size(); j += n_groups) {
+        const Seq& s = seqs[started[j]];
+        if (s.ts->done()) continue;
+        const auto& p = s.req.prompt;
+        for (size_t k = 0; k < p.size(); ++k) {
+          w.tokens.push_back(p[k]);
+          w.pos.push_back(static_cast<int32_t>(s.req.n_past + k));
+          w.seqs.push_back(static_cast<int32_t>(started[j]));
+          if (k + 1 == p.size()) w.rows.push_back(w.n() - 1);
+          if (w.n() == ub) chunks[g].push_back(std::exchange(w, Work{}));
+        }
+      }
+      if (w.n() > 0) chunks[g].push_back(std::move(w));
+    }
+    for (size_t c = 0;; ++c) {
+      bool any = false;
+      for (auto& group : chunks)
+        if (c < group.size()) work.push_back(std::move(group[c])), any = true;
+      if (!any) break;
+    }
+    for (int i : started)
+      if (seqs[i].ts->done()) end_seq(i);  // nothing to generate (n_predict 0)
+  };
+
   // Logit rows of one micro-batch: each sequence samples; those that go on travel on together.
   auto on_logits = [&](int n_rows, const int32_t* row_seq, const int32_t* row_pos, const float* logits) {
     Work next;
     for (int k = 0; k < n_rows; ++k) {
-      if (row_seq[k] < 0 || row_seq[k] >= static_cast<int>(seqs.size()))
+      if (row_seq[k] < 0 || row_seq[k] >= sh.n_seq || !seqs[row_seq[k]].active)
         throw Error("pipeline: logits for unknown sequence " + std::to_string(row_seq[k]));
       Seq& s = seqs[row_seq[k]];
-      if (s.prompt_ms < 0) s.prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      if (s.prompt_ms < 0) s.prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - s.t0).count();
       const int n_past = row_pos[k] + 1;
       const int32_t tok = s.ts->next(logits + static_cast<size_t>(k) * sh.n_vocab, n_past, sh.n_ctx);
-      if (tok < 0) continue;
+      if (tok < 0) {
+        end_seq(row_seq[k]);
+        continue;
+      }
       next.rows.push_back(next.n());
       next.tokens.push_back(tok);
       next.pos.push_back(n_past);
@@ -480,7 +540,24 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
   };
 
   std::vector<float> hidden, logits;
-  while (!work.empty() || outstanding > 0) {
+  for (;;) {
+    const bool idle = work.empty() && outstanding == 0;
+    int free = 0;
+    for (const Seq& s : seqs) free += s.active ? 0 : 1;
+    if (free > 0) {
+      std::vector<PipelineRequest> reqs = admit(free, idle);
+      if (!reqs.empty()) {
+        if (static_cast<int>(reqs.size()) > free)
+          throw Error("pipeline: " + std::to_string(reqs.size()) + " requests admitted for " + std::to_string(free) +
+                      " free sequences");
+        start(std::move(reqs));
+        continue;
+      }
+    }
+    if (idle) {
+      if (done()) break;
+      continue;
+    }
     if (size() > 1) {
       I.watch_errors();
       if (auto r = I.t.poll(I.last(), kTagData)) {
@@ -518,13 +595,6 @@ std::vector<GenerateStats> Pipeline::generate(std::vector<PipelineRequest>& requ
     Received r = I.recv_data(I.last());
     handle(r);
   }
-  std::vector<GenerateStats> out;
-  for (Seq& s : seqs) {
-    GenerateStats st = s.ts->finish();
-    st.prompt_ms = std::max(0.0, s.prompt_ms);
-    out.push_back(std::move(st));
-  }
-  return out;
 }
 
 void Pipeline::clear(int seq) {

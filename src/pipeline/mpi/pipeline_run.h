@@ -57,12 +57,16 @@ struct PipelineRequest {
   GenerateParams params;
   std::function<bool(const std::string&)> on_text;
   std::function<void(const TokenLogprob&)> on_logprob;  // with params.logprobs >= 0
+  std::function<void(const GenerateStats&)> on_done;    // when it ends (rank 0's thread)
+  int seq = -1;  // the sequence (KV slot) it runs on; -1: any free one (drive)
 };
 
 class Pipeline {
  public:
   // Collective over the transport's ranks. On an error, the caller ends the job with transport.abort() (the
-  // other ranks may be waiting for this one), except in a world of one.
+  // other ranks may be waiting for this one), except in a world of one. One pipeline per job: a rank may leave
+  // serve() before rank 0's finish() has returned, so a second Pipeline on the same transport could see its setup
+  // messages taken by the first.
   Pipeline(MpiTransport& transport, const PipelineOptions& opt);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
@@ -81,6 +85,13 @@ class Pipeline {
   // statistics. A sequence continues after its request's n_past positions (a chat's next turn); from 0, call
   // clear() between calls that reuse it.
   std::vector<GenerateStats> generate(std::vector<PipelineRequest>& requests);
+  // Rank 0, continuous batching: between micro-batches, calls admit(free, idle) with the number of free sequences;
+  // it returns requests to start now (at most `free`; PipelineRequest::seq picks the sequence, -1 any free one).
+  // idle: nothing is in flight (admit may then wait a little for work). A request's on_done runs when it ends;
+  // sequences are free again right away (a new one starts at position n_past, the old rows are never read).
+  // Returns when nothing is in flight and done() (asked only then) is true. Throws the pipeline's errors.
+  using Admit = std::function<std::vector<PipelineRequest>(int free, bool idle)>;
+  void drive(const Admit& admit, const std::function<bool()>& done);
   // Rank 0: forgets sequence seq on every stage.
   void clear(int seq);
   // Rank 0: ends serve() on every rank and returns every stage's report (rank order).

@@ -1,6 +1,7 @@
 #include "pipeline/mpi/pipeline_scheduler.h"
 
 #include <chrono>
+#include <optional>
 
 #include "hearth/error.h"
 
@@ -33,100 +34,99 @@ uint64_t PipelineScheduler::submit(BatchRequest request) {
   return id;
 }
 
+void PipelineScheduler::end(BatchRequest& req, const std::string& reason) {
+  GenerateStats st;
+  st.n_prompt = static_cast<int>(req.prompt.size());
+  st.stop_reason = reason;
+  if (req.on_done) req.on_done(st);
+}
+
 void PipelineScheduler::cancel(uint64_t id) {
-  std::deque<Queued> dropped;
+  std::optional<Queued> dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = queue_.begin(); it != queue_.end(); ++it)
       if (it->id == id) {
-        dropped.push_back(std::move(*it));
+        dropped = std::move(*it);
         queue_.erase(it);
         counts_.queued = static_cast<int>(queue_.size());
         break;
       }
-    if (dropped.empty()) cancelled_.insert(id);  // running: its next piece of text ends it
+    if (!dropped && running_.count(id)) cancelled_.insert(id);  // its next piece of text ends it
   }
-  end_all(dropped, "cancelled");
+  if (dropped) end(dropped->req, "cancelled");
 }
 
-void PipelineScheduler::end_all(std::deque<Queued>& reqs, const std::string& reason) {
-  for (Queued& q : reqs) {
-    GenerateStats st;
-    st.n_prompt = static_cast<int>(q.req.prompt.size());
-    st.stop_reason = reason;
-    if (q.req.on_done) q.req.on_done(st);
+std::vector<PipelineRequest> PipelineScheduler::admit(int free, bool idle, const std::atomic<bool>& stop,
+                                                      std::unique_lock<std::mutex>& lock) {
+  if (idle) cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop.load() || !queue_.empty(); });
+  std::vector<PipelineRequest> out;
+  if (stop) return out;
+  while (!queue_.empty() && static_cast<int>(out.size()) < free) {
+    const uint64_t id = queue_.front().id;
+    auto req = std::make_shared<BatchRequest>(std::move(queue_.front().req));
+    queue_.pop_front();
+    running_[id] = req;
+    PipelineRequest p;
+    p.prompt = req->prompt;
+    p.params = req->params;
+    p.on_logprob = req->on_logprob;
+    p.on_text = [this, req, id](const std::string& text) {
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        if (cancelled_.count(id)) return false;
+      }
+      return !req->on_text || req->on_text(text);
+    };
+    p.on_done = [this, req, id](const GenerateStats& st) {
+      GenerateStats s = st;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        if (cancelled_.erase(id)) s.stop_reason = "cancelled";
+        running_.erase(id);
+        counts_.running = static_cast<int>(running_.size());
+        counts_.tokens_decoded += static_cast<uint64_t>(st.n_prompt + st.n_gen);
+      }
+      if (req->on_done) req->on_done(s);
+    };
+    out.push_back(std::move(p));
   }
-  reqs.clear();
+  counts_.queued = static_cast<int>(queue_.size());
+  counts_.running = static_cast<int>(running_.size());
+  if (!out.empty()) counts_.steps += 1;
+  return out;
 }
 
 void PipelineScheduler::run(const std::atomic<bool>& stop) {
-  const int n_seq = slots();
-  while (true) {
-    std::deque<Queued> round;
+  try {
+    pipe_.drive(
+        [&](int free, bool idle) {
+          std::unique_lock<std::mutex> lock(mu_);
+          return admit(free, idle, stop, lock);
+        },
+        [&] { return stop.load(); });
+  } catch (const std::exception& e) {
+    std::deque<Queued> queued;
+    std::map<uint64_t, std::shared_ptr<BatchRequest>> running;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop.load() || !queue_.empty(); });
-      if (stop) {
-        std::deque<Queued> rest;
-        rest.swap(queue_);
-        counts_.queued = 0;
-        lock.unlock();
-        end_all(rest, "cancelled");
-        return;
-      }
-      while (!queue_.empty() && static_cast<int>(round.size()) < n_seq) {
-        round.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      counts_.queued = static_cast<int>(queue_.size());
-      counts_.running = static_cast<int>(round.size());
+      std::lock_guard<std::mutex> lock(mu_);
+      broken_ = e.what();
+      queued.swap(queue_);
+      running.swap(running_);
+      counts_ = {};
     }
-    if (round.empty()) continue;
-    std::vector<PipelineRequest> reqs(round.size());
-    for (size_t i = 0; i < round.size(); ++i) {
-      BatchRequest& b = round[i].req;
-      reqs[i].prompt = b.prompt;
-      reqs[i].params = b.params;
-      reqs[i].on_logprob = b.on_logprob;
-      reqs[i].on_text = [this, &b, id = round[i].id](const std::string& text) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          if (cancelled_.count(id)) return false;
-        }
-        return !b.on_text || b.on_text(text);
-      };
-    }
-    std::vector<GenerateStats> stats;
-    try {
-      stats = pipe_.generate(reqs);
-      for (size_t i = 0; i < round.size(); ++i) pipe_.clear(static_cast<int>(i));
-    } catch (const std::exception& e) {
-      std::deque<Queued> rest;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        broken_ = e.what();
-        rest.swap(queue_);
-        counts_ = {};
-      }
-      end_all(round, std::string("error: ") + e.what());
-      end_all(rest, std::string("error: ") + e.what());
-      throw;
-    }
-    uint64_t tokens = 0;
-    for (size_t i = 0; i < round.size(); ++i) {
-      GenerateStats& st = stats[i];
-      tokens += static_cast<uint64_t>(st.n_prompt + st.n_gen);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (cancelled_.erase(round[i].id)) st.stop_reason = "cancelled";
-      }
-      if (round[i].req.on_done) round[i].req.on_done(st);
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    counts_.running = 0;
-    counts_.steps += 1;
-    counts_.tokens_decoded += tokens;
+    const std::string reason = std::string("error: ") + e.what();
+    for (auto& [id, req] : running) end(*req, reason);
+    for (Queued& q : queued) end(q.req, reason);
+    throw;
   }
+  std::deque<Queued> rest;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rest.swap(queue_);
+    counts_.queued = 0;
+  }
+  for (Queued& q : rest) end(q.req, "cancelled");
 }
 
 }  // namespace hearth::pipeline

@@ -1,12 +1,14 @@
 // Requests from a server's threads run through a Pipeline (`hearth serve --pipeline`): rank 0 queues them and its
-// main thread (the only one that calls MPI) runs them in rounds of up to n_seq sequences, all in flight together.
-// A request that arrives during a round waits for the round's end (no joining mid-round, unlike the one-process
-// Scheduler). When the pipeline fails (a stage died or stopped answering), every request of the round and of the
-// queue ends with "error: ..." and no more are taken.
+// main thread (the only one that calls MPI) drives the pipeline with continuous batching: a queued request starts
+// on a free sequence between two micro-batches, and its sequence is free again when it ends. When the pipeline
+// fails (a stage died or stopped answering), every running and queued request ends with "error: ..." and no
+// more are taken.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -26,8 +28,9 @@ class PipelineScheduler : public BatchGenerator {
   int slots() const override;
   Counts counts() const override;
 
-  // On rank 0's main thread: runs rounds until stop is set (checked at least every 100 ms), then ends what is
-  // still queued as "cancelled". Throws the pipeline's error after ending every request with it.
+  // On rank 0's main thread: drives the pipeline until stop is set (checked at least every 100 ms) and the
+  // running requests have ended; what is still queued then ends as "cancelled". Throws the pipeline's error
+  // after ending every request with it.
   void run(const std::atomic<bool>& stop);
 
  private:
@@ -35,13 +38,17 @@ class PipelineScheduler : public BatchGenerator {
     uint64_t id;
     BatchRequest req;
   };
-  void end_all(std::deque<Queued>& reqs, const std::string& reason);
+  static void end(BatchRequest& req, const std::string& reason);
+  // Under mu_: up to `free` queued requests as pipeline requests (waiting up to 100 ms for one when idle).
+  std::vector<PipelineRequest> admit(int free, bool idle, const std::atomic<bool>& stop,
+                                     std::unique_lock<std::mutex>& lock);
 
   Pipeline& pipe_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Queued> queue_;
-  std::set<uint64_t> cancelled_;  // ids of the running round to stop
+  std::map<uint64_t, std::shared_ptr<BatchRequest>> running_;
+  std::set<uint64_t> cancelled_;  // running requests to stop at their next piece of text
   std::string broken_;            // the pipeline's error, once it failed
   uint64_t next_id_ = 1;
   Counts counts_;
