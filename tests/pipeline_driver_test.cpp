@@ -55,16 +55,22 @@ std::string single_process(const std::string& prompt, int n) {
   return out;
 }
 
-TEST(PipelineDriver, SequencesInFlightMatchSingleProcess) {
-  HEARTH_REQUIRE_FIXTURE(stories());
+// stories260K on n_seq sequences, prompts travelling in micro-batches of 3 tokens.
+pipeline::PipelineOptions stories_pipeline(int n_seq) {
   pipeline::PipelineOptions po;
   po.model_path = stories();
   po.load.n_threads = 1;
   po.load.n_gpu_layers = 0;
   po.session.n_ctx = 256;
-  po.session.n_seq = 3;
-  po.session.n_batch = 3;  // prompts travel in several micro-batches
+  po.session.n_seq = n_seq;
+  po.session.n_batch = 3;
   po.stage_timeout_s = 30;
+  return po;
+}
+
+TEST(PipelineDriver, SequencesInFlightMatchSingleProcess) {
+  HEARTH_REQUIRE_FIXTURE(stories());
+  pipeline::PipelineOptions po = stories_pipeline(3);
   // pipeline_mpi_test also runs it as a looped pipeline with streamed laps.
   if (const char* v = std::getenv("HEARTH_TEST_LAPS")) po.laps = std::atoi(v);
   if (const char* v = std::getenv("HEARTH_TEST_MEM_BUDGET")) po.mem_budget = std::strtoull(v, nullptr, 10);
@@ -114,14 +120,7 @@ TEST(PipelineDriver, SequencesInFlightMatchSingleProcess) {
 // reuse the sequences of those that ended; each text equals the single process's.
 TEST(PipelineDriver, SequencesInFlightContinuous) {
   HEARTH_REQUIRE_FIXTURE(stories());
-  pipeline::PipelineOptions po;
-  po.model_path = stories();
-  po.load.n_threads = 1;
-  po.load.n_gpu_layers = 0;
-  po.session.n_ctx = 256;
-  po.session.n_seq = 2;
-  po.session.n_batch = 3;
-  po.stage_timeout_s = 30;
+  pipeline::PipelineOptions po = stories_pipeline(2);
   pipeline::Pipeline pipe(*g_transport, po);
   if (!pipe.is_driver()) {
     pipe.serve();
