@@ -150,13 +150,10 @@ TEST(PipelineMpi, DriverSequencesOn2And3Ranks) {
   if (!std::filesystem::exists(driver)) GTEST_SKIP() << "pipeline_driver_test not built";
   for (int np : {2, 3}) {
     auto r =
-        run_command(mpirun(np, "", driver) + " --gtest_color=no --gtest_filter=PipelineDriver.SequencesInFlightMatch* 2>&1");
+        run_command(mpirun(np, "", driver) + " --gtest_color=no --gtest_filter=PipelineDriver.SequencesInFlight* 2>&1");
     EXPECT_EQ(r.status, 0) << np << " ranks:\n" << r.out;
-    EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
-    // One pipeline per job: a rank leaves serve() before rank 0 has the end of the run from the last rank.
-    r = run_command(mpirun(np, "", driver) + " --gtest_color=no --gtest_filter=PipelineDriver.SequencesInFlightContinuous 2>&1");
-    EXPECT_EQ(r.status, 0) << np << " ranks, continuous:\n" << r.out;
-    EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
+    // Two pipelines one after the other on the same transport.
+    EXPECT_NE(r.out.find("[  PASSED  ] 2 tests"), std::string::npos) << r.out;
   }
   // A looped pipeline, each rank streaming its two laps through one slot.
   auto r = run_command(mpirun(2, "HEARTH_TEST_LAPS=2 HEARTH_TEST_MEM_BUDGET=300000", driver) +

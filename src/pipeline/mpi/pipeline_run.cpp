@@ -627,6 +627,9 @@ std::vector<StageReport> Pipeline::finish() {
     json reports = json::parse(r.msg.text, nullptr, false);
     if (!reports.is_array()) throw Error("pipeline: malformed stage reports");
     for (const json& j : reports) out.push_back(report_from_json(j));
+    // Every rank has reported: let them go (they wait, so that nothing of a next pipeline on this transport
+    // reaches this one).
+    for (int r = 1; r < size(); ++r) I.t.send(r, kTagControl, control({{"type", "finished"}}));
     if (!I.t.flush(I.opt.stage_timeout_s)) throw Error("pipeline: " + I.describe(1) + " did not take the stop message");
   }
   I.finished = true;
@@ -718,6 +721,16 @@ void Pipeline::serve() {
           I.t.send(down, kTagData, m);
           if (!I.t.flush(I.opt.stage_timeout_s, [&I] { I.answer_pings(); }))
             throw Error("rank " + std::to_string(down) + " did not take the end of the run");
+          // Wait for rank 0 to have every report (answering its pings meanwhile).
+          const auto until = Clock::now() + std::chrono::duration<double>(I.opt.stage_timeout_s);
+          while (Clock::now() < until) {
+            auto c = I.t.recv(0, kTagControl, I.opt.stage_timeout_s);
+            if (!c) break;
+            const json j = parse_control(*c);
+            if (j["type"] == "finished") break;
+            if (j["type"] == "ping") I.t.send(0, kTagControl, control({{"type", "pong"}}));
+          }
+          I.t.flush(I.opt.stage_timeout_s);
           return;
         }
         default:

@@ -64,9 +64,8 @@ struct PipelineRequest {
 class Pipeline {
  public:
   // Collective over the transport's ranks. On an error, the caller ends the job with transport.abort() (the
-  // other ranks may be waiting for this one), except in a world of one. One pipeline per job: a rank may leave
-  // serve() before rank 0's finish() has returned, so a second Pipeline on the same transport could see its setup
-  // messages taken by the first.
+  // other ranks may be waiting for this one), except in a world of one. After finish() / serve() another
+  // Pipeline may follow on the same transport (ranks leave serve() once rank 0 has every report).
   Pipeline(MpiTransport& transport, const PipelineOptions& opt);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
