@@ -350,6 +350,34 @@ TEST_F(ServeStore, ProfileNumCtxSetsTheContext) {
   }
 }
 
+// The store changing under a running server (hearth create/rm from another process): a re-created model is
+// loaded again with its new profile, a deleted one is no longer served.
+TEST_F(ServeStore, RecreatedOrDeletedModelIsNotServedStale) {
+  ModelStore store(dir_.string());
+  store.import_file(test::stories_path(), "stories");
+  Profile p;
+  p.from = "stories";
+  p.parameters = {{"num_ctx", "48"}};
+  store.create("mine", p);
+  test::RunningServer s(options());
+  auto c = s.client();
+  auto context_of_mine = [&]() -> int {
+    auto r = post_json(c, "/api/generate", {{"model", "mine"}, {"prompt", "Hi"}, {"stream", false}, {"options", {{"num_predict", 1}}}});
+    if (!r || r->status != 200) return -(r ? r->status : 1);
+    r = c.Get("/api/ps");
+    const json ps = json::parse(r->body);
+    for (const json& m : ps["models"])
+      if (m["name"] == "mine:latest") return m["context_length"].get<int>();
+    return 0;
+  };
+  EXPECT_EQ(context_of_mine(), 48);
+  p.parameters = {{"num_ctx", "64"}};
+  store.create("mine", p);  // as `hearth create` in another process would
+  EXPECT_EQ(context_of_mine(), 64);
+  store.remove("mine");
+  EXPECT_EQ(context_of_mine(), -404);
+}
+
 TEST_F(ServeStore, StoreWithoutDirectoryIsAClearError) {
   test::RunningServer s(test::stories_options(1, 64));  // -m only: no store
   auto c = s.client();

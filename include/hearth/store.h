@@ -52,6 +52,7 @@ struct Profile {
   std::string system;
   std::string tmpl;
   std::vector<std::pair<std::string, std::string>> parameters;  // in file order; "stop" may repeat
+  bool operator==(const Profile&) const = default;
 };
 Profile parse_profile(const std::string& text);
 // PARAMETER num_ctx: the context of the model's loads (the server's -c otherwise).

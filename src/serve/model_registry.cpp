@@ -214,6 +214,26 @@ bool ModelRegistry::make_room(std::unique_lock<std::mutex>& lock, std::vector<st
   return true;
 }
 
+bool ModelRegistry::is_current(LoadedModel& m, std::vector<std::shared_ptr<LoadedModel>>& dropped) {
+  // Store models only (loose files and -m have no digest): the store may have changed since the load (hearth rm,
+  // create or cp, or the HTTP API).
+  if (m.external || m.digest.empty() || opt_.models_dir.empty()) return true;
+  std::optional<ModelEntry> now = find_store_entry(opt_.models_dir, m.name);
+  if (now && now->digest == m.digest && now->profile == m.profile) return true;
+  if (m.use->active > 0) {
+    if (now) return true;  // re-created while generating: the new version loads once the running requests end
+    m.use->touch(KeepAlive(0));  // deleted: unloaded when its requests end; none start now
+    cv_.notify_all();
+    return false;
+  }
+  auto it = std::find_if(loaded_.begin(), loaded_.end(), [&](auto& p) { return p.get() == &m; });
+  if (it != loaded_.end()) {
+    dropped.push_back(std::move(*it));
+    loaded_.erase(it);
+  }
+  return false;
+}
+
 std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, double* load_ms,
                                                 std::optional<KeepAlive> keep_alive) {
   if (load_ms) *load_ms = 0;
@@ -222,9 +242,16 @@ std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, do
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
   if (auto m = find_loaded(requested)) {
-    m->use->touch(m->external ? KeepAlive(-1) : ka);
-    cv_.notify_all();
-    return m;
+    if (is_current(*m, dropped)) {
+      m->use->touch(m->external ? KeepAlive(-1) : ka);
+      cv_.notify_all();
+      return m;
+    }
+    if (!dropped.empty()) {  // a stale copy no request uses: freed before the fresh one loads
+      lock.unlock();
+      dropped.clear();
+      lock.lock();
+    }
   }
   std::optional<ModelEntry> entry;
   if (has_fixed_ && same_model(fixed_.name, requested)) entry = fixed_;

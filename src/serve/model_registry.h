@@ -103,6 +103,9 @@ class ModelRegistry {
   bool make_room(std::unique_lock<std::mutex>& lock, std::vector<std::shared_ptr<LoadedModel>>& dropped);
   std::string check_fits(const ModelEntry& e, MemoryNeed* need) const;  // empty, or the refusal
   int context_for(const ModelEntry& e) const;  // the profile's num_ctx, else the server's n_ctx
+  // Under mu_: whether a loaded store model is still what the store holds under its name; when not and no request
+  // uses it, it moves to dropped (a busy re-created one stays current until its requests end).
+  bool is_current(LoadedModel& m, std::vector<std::shared_ptr<LoadedModel>>& dropped);
   void reap_loop();
 
   ServerOptions opt_;

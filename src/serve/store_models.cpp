@@ -6,23 +6,39 @@
 
 namespace hearth::serve {
 
+namespace {
+
+ModelEntry entry_of(StoreModel& m) {
+  ModelEntry e;
+  e.name = m.name;
+  e.path = m.path;
+  e.size = m.size;
+  e.modified = m.modified;
+  e.digest = m.digest;
+  e.profile.from = m.from;
+  e.profile.system = std::move(m.system);
+  e.profile.tmpl = std::move(m.tmpl);
+  e.profile.parameters = std::move(m.parameters);
+  return e;
+}
+
+}  // namespace
+
 std::vector<ModelEntry> list_store_entries(const std::string& dir) {
   std::vector<ModelEntry> out;
   if (dir.empty()) return out;
-  for (StoreModel& m : ModelStore(dir).list()) {
-    ModelEntry e;
-    e.name = m.name;
-    e.path = m.path;
-    e.size = m.size;
-    e.modified = m.modified;
-    e.digest = m.digest;
-    e.profile.from = m.from;
-    e.profile.system = std::move(m.system);
-    e.profile.tmpl = std::move(m.tmpl);
-    e.profile.parameters = std::move(m.parameters);
-    out.push_back(std::move(e));
-  }
+  for (StoreModel& m : ModelStore(dir).list()) out.push_back(entry_of(m));
   return out;
+}
+
+std::optional<ModelEntry> find_store_entry(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return std::nullopt;
+  try {
+    StoreModel m = ModelStore(dir).get(name);
+    return entry_of(m);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 namespace {

@@ -1,6 +1,7 @@
 // What the server takes from the model store: the models it lists (store names and loose *.gguf files) and
 // the defaults a profile gives requests (the request's own values win).
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct ModelEntry;
 
 // The models of the store in dir (registered NAME:TAG, then loose files); [] when dir is empty.
 std::vector<ModelEntry> list_store_entries(const std::string& dir);
+// The registered model NAME[:TAG] as the store has it now; nullopt when it is not there (or unreadable).
+std::optional<ModelEntry> find_store_entry(const std::string& dir, const std::string& name);
 
 // Sets each profile parameter that the request did not give. given: the object holding the request's
 // sampling fields (OpenAI: the body; Ollama: body["options"], or null). num_ctx is a load-time setting and
