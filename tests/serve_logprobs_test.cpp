@@ -141,6 +141,59 @@ TEST_F(ServeLogprobs, CompletionsShapeWholeAndStreamed) {
   for (size_t i = 0; i < values.size(); ++i) EXPECT_NEAR(values[i], lp["token_logprobs"][i].get<double>(), 1e-6);
 }
 
+// Ollama's API: "logprobs": true and "top_logprobs" on /api/generate and /api/chat give a top-level "logprobs" list
+// of {token, logprob, bytes, top_logprobs}, whole and per streamed line, with the model's log-softmax values.
+TEST_F(ServeLogprobs, OllamaGenerateAndChat) {
+  auto c = server_->client();
+  auto r = post_json(c, "/api/generate",
+                     {{"model", "stories"}, {"prompt", "Once upon a time"}, {"raw", true}, {"stream", false},
+                      {"logprobs", true}, {"top_logprobs", 3}, {"options", {{"temperature", 0}, {"num_predict", 12}}}});
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "");
+  const json j = json::parse(r->body);
+  const json& lps = j["logprobs"];
+  ASSERT_EQ(lps.size(), j["eval_count"].get<size_t>()) << r->body;
+  check_chat_entries(lps, 3);
+  std::string joined;
+  for (const json& e : lps) joined += e["token"].get<std::string>();
+  EXPECT_EQ(joined, j["response"].get<std::string>());
+  const std::vector<int32_t> prompt = model_->tokenize("Once upon a time", true, true);
+  SessionParams sp;
+  sp.n_ctx = 256;
+  Session s(*model_, sp);
+  GenerateParams g;
+  g.n_predict = 12;
+  g.sampling.temperature = 0;
+  const GenerateStats st = generate(s, prompt, g, [](const std::string&) { return true; });
+  ASSERT_EQ(st.tokens.size(), lps.size());
+  const auto ref = reference_logprobs(*model_, prompt, st.tokens);
+  for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(lps[i]["logprob"].get<double>(), ref[i].logprob, 1e-3) << i;
+  // Streamed chat: each line carries the logprobs of its own text.
+  r = post_json(c, "/api/chat",
+                {{"model", "stories"}, {"messages", {{{"role", "user"}, {"content", "Lily"}}}}, {"logprobs", true},
+                 {"options", {{"temperature", 0}, {"num_predict", 10}}}});
+  ASSERT_TRUE(r && r->status == 200);
+  size_t n = 0;
+  int eval_count = -1;
+  std::string text, from_tokens;
+  for (const json& line : parse_ndjson(r->body)) {
+    ASSERT_TRUE(line.contains("logprobs")) << line.dump();
+    check_chat_entries(line["logprobs"], 0);
+    for (const json& e : line["logprobs"]) from_tokens += e["token"].get<std::string>();
+    n += line["logprobs"].size();
+    text += line["message"]["content"].get<std::string>();
+    if (line["done"].get<bool>()) eval_count = line["eval_count"];
+  }
+  EXPECT_EQ(static_cast<int>(n), eval_count);
+  EXPECT_EQ(from_tokens, text);
+  // Off by default; out of range is a 400.
+  r = post_json(c, "/api/generate", {{"model", "stories"}, {"prompt", "Once"}, {"stream", false}, {"options", {{"num_predict", 2}}}});
+  ASSERT_TRUE(r && r->status == 200);
+  EXPECT_FALSE(json::parse(r->body).contains("logprobs"));
+  r = post_json(c, "/api/generate", {{"model", "stories"}, {"prompt", "Once"}, {"logprobs", true}, {"top_logprobs", 21}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+}
+
 TEST_F(ServeLogprobs, OffByDefaultAndBadValuesAre400) {
   auto c = server_->client();
   auto r = post_json(c, "/v1/completions", {{"model", "stories"}, {"prompt", "Once"}, {"max_tokens", 3}});

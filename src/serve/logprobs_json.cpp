@@ -1,5 +1,8 @@
 #include "serve/logprobs_json.h"
 
+#include "serve/api_error.h"
+#include "serve/json_fields.h"
+
 #include <cmath>
 #include <string>
 
@@ -23,6 +26,21 @@ json chat_token(const Model& model, int32_t id, float lp) {
 }
 
 }  // namespace
+
+int parse_logprobs_request(const json& body, bool chat_style) {
+  if (chat_style) {
+    const bool on = get_bool(body, "logprobs").value_or(false);
+    auto top = get_integer(body, "top_logprobs");
+    if (top && (*top < 0 || *top > 20))
+      throw bad_request("'top_logprobs' must be between 0 and 20, got " + std::to_string(*top), "invalid_value");
+    if (top && !on) throw bad_request("'top_logprobs' needs 'logprobs': true", "invalid_value");
+    return on ? static_cast<int>(top.value_or(0)) : -1;
+  }
+  auto n = get_integer(body, "logprobs");
+  if (n && (*n < 0 || *n > 20))
+    throw bad_request("'logprobs' must be between 0 and 20, got " + std::to_string(*n), "invalid_value");
+  return n ? static_cast<int>(*n) : -1;
+}
 
 json chat_logprobs(const Model& model, const std::vector<TokenLogprob>& lps) {
   json content = json::array();

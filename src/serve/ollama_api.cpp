@@ -9,6 +9,7 @@
 #include "serve/context_fit.h"
 #include "serve/handler.h"
 #include "serve/json_fields.h"
+#include "serve/logprobs_json.h"
 #include "serve/keep_alive.h"
 #include "serve/serve_state.h"
 #include "serve/store_models.h"
@@ -142,6 +143,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   }
   std::string system = get_string(body, "system").value_or("");
   GenerateParams params = parse_options(body);
+  params.logprobs = parse_logprobs_request(body, true);  // "logprobs": true, "top_logprobs": 0-20
   const bool stream = get_bool(body, "stream").value_or(true);
   if (auto f = body.find("format"); f != body.end() && !f->is_null() && !(f->is_string() && f->get<std::string>().empty()))
     throw ApiError(501, "'format' (structured output) is not implemented yet", "not_implemented_error");
@@ -192,10 +194,14 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   auto job = GenerationJob::start(lm, std::move(tokens), params, state.totals);
   job->truncated_tokens = dropped;
   const std::string name = lm->name;
-  auto message = [chat, name](const std::string& text, bool done) {
+  const Model* tokens_of = lm->model.get();  // the job keeps the model loaded
+  const bool logprobs = params.logprobs >= 0;
+  // Ollama's logprobs: [{token, logprob, bytes, top_logprobs: [...]}] for the tokens whose text this object carries.
+  auto message = [chat, name, job, tokens_of, logprobs](const std::string& text, bool done) {
     json j = {{"model", name}, {"created_at", rfc3339(std::chrono::system_clock::now())}};
     if (chat) j["message"] = {{"role", "assistant"}, {"content", text}};
     else j["response"] = text;
+    if (logprobs) j["logprobs"] = chat_logprobs(*tokens_of, job->take_logprobs())["content"];
     j["done"] = done;
     return j;
   };

@@ -61,23 +61,6 @@ GenerateParams parse_params(const json& body) {
   return g;
 }
 
-// logprobs: chat takes "logprobs": true and "top_logprobs": 0-20; completions take "logprobs": 0-20 (the number of
-// alternatives; 0: only the chosen token's). Returns GenerateParams::logprobs (-1: off).
-int parse_logprobs(const json& body, bool chat) {
-  if (chat) {
-    const bool on = get_bool(body, "logprobs").value_or(false);
-    auto top = get_integer(body, "top_logprobs");
-    if (top && (*top < 0 || *top > 20))
-      throw bad_request("'top_logprobs' must be between 0 and 20, got " + std::to_string(*top), "invalid_value");
-    if (top && !on) throw bad_request("'top_logprobs' needs 'logprobs': true", "invalid_value");
-    return on ? static_cast<int>(top.value_or(0)) : -1;
-  }
-  auto n = get_integer(body, "logprobs");
-  if (n && (*n < 0 || *n > 20))
-    throw bad_request("'logprobs' must be between 0 and 20, got " + std::to_string(*n), "invalid_value");
-  return n ? static_cast<int>(*n) : -1;
-}
-
 // truncate: the request allowed truncation, so the usage says how many prompt tokens were dropped (an extension).
 json usage_of(const GenerationJob& job, bool truncate) {
   const int n_gen = job.stats().n_gen;
@@ -135,7 +118,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
     else throw bad_request("'prompt' must be a string (one prompt per request)", "invalid_type");
   }
   GenerateParams params = parse_params(body);
-  params.logprobs = parse_logprobs(body, chat);
+  params.logprobs = parse_logprobs_request(body, chat);
   const bool truncate = get_bool(body, "truncate").value_or(false);  // an extension: keep the latest tokens
   const std::optional<KeepAlive> keep_alive = parse_keep_alive(body);     // an extension, as Ollama's
   const bool stream = get_bool(body, "stream").value_or(false);
