@@ -216,6 +216,31 @@ TEST(ServeLifecycle, RequestForAnotherModelWaitsForABusyOne) {
   a->use->end();
 }
 
+// A model loads without holding the registry: while one loads, requests for a loaded model and the list of
+// loaded models answer at once, and a second request for the loading model waits for that load (no second copy).
+TEST(ServeLifecycle, LoadingDoesNotBlockTheOthers) {
+  HEARTH_REQUIRE_FIXTURE(stories_path());
+  ServerOptions o = dir_options(models_dir("lifecycle_loading", {"alpha", "beta"}));
+  o.max_loaded = 2;
+  o.test_load_delay_ms = 1000;
+  serve::ModelRegistry reg(o);
+  reg.get("beta");  // loaded (slowly) before
+  using Clock = std::chrono::steady_clock;
+  std::shared_ptr<serve::LoadedModel> a1, a2;
+  std::thread first([&] { a1 = reg.get("alpha"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::thread second([&] { a2 = reg.get("alpha"); });
+  auto t0 = Clock::now();
+  EXPECT_EQ(reg.loaded().size(), 1u);  // alpha is still loading
+  EXPECT_EQ(reg.get("beta")->name, "beta");
+  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(500));
+  first.join();
+  second.join();
+  ASSERT_TRUE(a1 && a2);
+  EXPECT_EQ(a1.get(), a2.get());
+  EXPECT_EQ(reg.loaded().size(), 2u);
+}
+
 std::string fake_meminfo(const std::string& name, uint64_t kb) {
   fs::create_directories(HEARTH_TEST_TMP);
   const std::string path = std::string(HEARTH_TEST_TMP) + "/" + name;

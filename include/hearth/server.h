@@ -44,6 +44,7 @@ struct ServerOptions {
   int max_queue = 512;             // requests that may wait for room when --max-loaded models are all generating
                                    // (Ollama's OLLAMA_MAX_QUEUE); more get 503
   std::string meminfo_path = "/proc/meminfo";  // where free host memory is read before a load (tests fake it)
+  int test_load_delay_ms = 0;      // tests: each load takes this much longer (to watch the server meanwhile)
   std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
 };
 

@@ -171,6 +171,7 @@ std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e) {
   sp.n_batch = opt_.n_batch;
   lp.n_ctx = sp.n_ctx;
   m->model = Model::load(e.path, lp);
+  if (opt_.test_load_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt_.test_load_delay_ms));
   m->scheduler = std::make_shared<Scheduler>(*m->model, sp);
   m->placement = m->model->placement().text;
   m->loaded_at = std::chrono::system_clock::now();
@@ -240,58 +241,70 @@ std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, do
   const KeepAlive ka = keep_alive.value_or(keep_alive_);
   std::vector<std::shared_ptr<LoadedModel>> dropped;  // unloaded to make room: freed after the lock
   std::unique_lock<std::mutex> lock(mu_);
-  if (stopping_) throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
-  if (auto m = find_loaded(requested)) {
-    if (is_current(*m, dropped)) {
-      m->use->touch(m->external ? KeepAlive(-1) : ka);
-      cv_.notify_all();
-      return m;
-    }
-    if (!dropped.empty()) {  // a stale copy no request uses: freed before the fresh one loads
-      lock.unlock();
-      dropped.clear();
-      lock.lock();
-    }
-  }
+  auto free_dropped = [&] {  // the memory goes with the lock released (a scheduler thread is joined)
+    if (dropped.empty()) return;
+    lock.unlock();
+    dropped.clear();
+    lock.lock();
+  };
   std::optional<ModelEntry> entry;
-  if (has_fixed_ && same_model(fixed_.name, requested)) entry = fixed_;
-  if (!entry)
-    for (ModelEntry& e : list_dir())
-      if (same_model(e.name, requested)) {
-        entry = std::move(e);
-        break;
-      }
-  if (!entry) throw ApiError(404, "model '" + requested + "' not found", "not_found_error", "model_not_found");
   for (;;) {
-    const bool room = make_room(lock, dropped);
-    if (room && dropped.empty()) break;
-    if (!dropped.empty()) {
-      // Free the evicted models before measuring free memory (those no request holds go now).
-      lock.unlock();
-      dropped.clear();
-      lock.lock();
-    }
     if (stopping_) throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
-    if (auto m = find_loaded(requested)) {  // another request loaded it meanwhile
-      m->use->touch(ka);
-      return m;
+    if (auto m = find_loaded(requested)) {
+      if (is_current(*m, dropped)) {
+        m->use->touch(m->external ? KeepAlive(-1) : ka);
+        cv_.notify_all();
+        return m;
+      }
+      free_dropped();  // a stale copy no request uses: freed before the fresh one loads
     }
+    if (!entry) {
+      if (has_fixed_ && same_model(fixed_.name, requested)) entry = fixed_;
+      if (!entry)
+        for (ModelEntry& e : list_dir())
+          if (same_model(e.name, requested)) {
+            entry = std::move(e);
+            break;
+          }
+      if (!entry) throw ApiError(404, "model '" + requested + "' not found", "not_found_error", "model_not_found");
+    }
+    // One load at a time, so that each load's free-memory check holds; this one may be the model wanted here.
+    if (!loading_.empty()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+      continue;
+    }
+    const bool room = make_room(lock, dropped);  // false: waited for a busy model; look again
+    if (room && dropped.empty()) break;
+    free_dropped();  // the evicted models go before free memory is measured
   }
   MemoryNeed need;
   const std::string refusal = check_fits(*entry, &need);
   if (!refusal.empty())
     throw ApiError(507, "cannot load model '" + entry->name + "': " + refusal, "server_error", "insufficient_memory");
+  // Load without the lock: requests for loaded models, /api/ps and the lists go on meanwhile.
+  loading_ = entry->name;
+  lock.unlock();
   std::shared_ptr<LoadedModel> m;
+  std::string error;
   try {
     m = load(*entry);
   } catch (const std::exception& ex) {
-    throw ApiError(500, "model '" + entry->name + "' failed to load: " + ex.what(), "server_error", "model_load_failed");
+    error = ex.what();
+  }
+  lock.lock();
+  loading_.clear();
+  cv_.notify_all();
+  if (!m)
+    throw ApiError(500, "model '" + entry->name + "' failed to load: " + error, "server_error", "model_load_failed");
+  if (stopping_) {
+    dropped.push_back(std::move(m));
+    free_dropped();
+    throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
   }
   m->need = need;
   m->use->touch(ka);
   loaded_.push_back(m);
   if (load_ms) *load_ms = m->load_ms;
-  cv_.notify_all();
   return m;
 }
 

@@ -116,7 +116,8 @@ class ModelRegistry {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // wakes the reaper
   bool stopping_ = false;
-  int waiting_ = 0;  // requests waiting in make_room
+  int waiting_ = 0;       // requests waiting in make_room
+  std::string loading_;   // the model being loaded (without mu_ held); empty: none
   std::vector<std::shared_ptr<LoadedModel>> loaded_;
   std::thread reaper_;
 };
