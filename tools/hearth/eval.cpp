@@ -98,17 +98,23 @@ std::unique_ptr<telemetry::PowerSampler> open_power(const EvalOptions& o, std::s
 
 std::vector<eval::TargetSpec> target_specs(const EvalOptions& o) {
   std::vector<eval::TargetSpec> specs;
+  std::vector<std::string> split_modes = parse_list<std::string>(o.split_mode, "--split-mode");
+  for (const std::string& m : split_modes)
+    if (m != "layer" && m != "row" && m != "none")
+      throw Error("--split-mode: '" + m + "' is not layer, row or none");
   for (const std::string& path : o.models)
     for (int t : parse_list<int>(o.threads, "--threads"))
-      for (int ngl : parse_list<int>(o.ngl, "-ngl")) {
+      for (int ngl : parse_list<int>(o.ngl, "-ngl"))
+      for (const std::string& split : split_modes) {
         ModelOptions mo;
-        mo.model = path, mo.threads = t, mo.n_gpu_layers = ngl, mo.n_ctx = o.n_ctx, mo.split_mode = o.split_mode;
+        mo.model = path, mo.threads = t, mo.n_gpu_layers = ngl, mo.n_ctx = o.n_ctx, mo.split_mode = split;
         mo.tensor_split = o.tensor_split, mo.gpu_mem_limit = o.gpu_mem_limit, mo.no_repack = o.no_repack;
         const LoadParams lp = load_params(mo);
         const std::string name = std::filesystem::path(path).filename().string();
         eval::TargetSpec s;
         s.label = "hearth " + name + " t=" + (t > 0 ? std::to_string(t) : "auto") +
-                  " ngl=" + (ngl >= 0 ? std::to_string(ngl) : "auto");
+                  " ngl=" + (ngl >= 0 ? std::to_string(ngl) : "auto") +
+                  (split_modes.size() > 1 ? " split=" + split : "");
         s.kind = "hearth";
         s.model = path;
         const int n_ctx = o.n_ctx;
@@ -247,7 +253,7 @@ Runner add_eval(CLI::App& app, const std::string& command_line) {
   cmd->add_option("-m,--model", o->models, "local model file(s) (GGUF); repeat for several");
   cmd->add_option("-t,--threads", o->threads, "CPU thread counts, comma-separated (0: automatic)");
   cmd->add_option("--n-gpu-layers,--gpu-layers", o->ngl, "layers on GPU, comma-separated (-ngl; -1: automatic)");
-  cmd->add_option("--split-mode", o->split_mode, "layer or row")->check(CLI::IsMember({"layer", "row", "none"}));
+  cmd->add_option("--split-mode", o->split_mode, "several GPUs: layer, row or none, comma-separated (each its own configuration)");
   cmd->add_option("--tensor-split", o->tensor_split, "share of the model per GPU, e.g. 3,1");
   cmd->add_option("--gpu-mem-limit", o->gpu_mem_limit, "GPU memory cap (e.g. 8G)");
   cmd->add_option("-c,--ctx-size", o->n_ctx, "context size of local models (default: model's, at most 4096)")
