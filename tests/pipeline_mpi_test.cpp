@@ -113,6 +113,24 @@ TEST(PipelineMpi, LoopedPipelineMatchesLlamaCpp) {
   EXPECT_NE(r.out.find("at most one lap per layer"), std::string::npos) << r.out;
 }
 
+// Sampling with a temperature, top-k and repetition penalties: rank 0 draws from the candidates the last stage
+// sends back, and the text is the one process's, token for token (same seed).
+TEST(PipelineMpi, SampledTextMatchesOneProcess) {
+  REQUIRE_MPI();
+  HEARTH_REQUIRE_FIXTURE(stories());
+  const std::string args = " -m " + stories() +
+                           " -t 1 -p 'Once upon a time' -n 120 --temp 0.9 --seed 7 --top-k 40 --repeat-penalty 1.3 "
+                           "--presence-penalty 0.2 2>/dev/null";
+  auto single = run_command(std::string(HEARTH_BINARY) + " run" + args);
+  ASSERT_EQ(single.status, 0);
+  ASSERT_GT(single.out.size(), 100u);
+  for (const std::string& ranks : {std::string("2"), std::string("3"), std::string("2 --laps 2")}) {
+    auto r = run_command(mpirun(ranks[0] - '0') + " run --pipeline" + ranks.substr(1) + args);
+    ASSERT_EQ(r.status, 0) << ranks;
+    EXPECT_EQ(r.out, single.out) << ranks;
+  }
+}
+
 TEST(PipelineMpi, GeneratedModelMatchesSingleProcess) {
   REQUIRE_MPI();
   HEARTH_REQUIRE_FIXTURE(stories());
@@ -206,6 +224,9 @@ TEST(PipelineMpi, WireTypesAndBench) {
   EXPECT_EQ(f32["tests"].size(), 2u);
   EXPECT_GT(f32["tests"][0]["avg_ts"].get<double>(), 0);
   EXPECT_EQ(q8["tests"][0]["test"], "pp8 x2");
+  // The last stage returns only the logits rank 0's sampler can draw from (top-k 40 of 512), not whole rows:
+  // 9 sampled rows would be 9 x 2 KiB.
+  EXPECT_LT(f32["stages"][1]["data_bytes_sent"].get<double>(), 9 * 512 * 4 / 2) << f32.dump();
   // Greedy text through an 8-bit wire still reads as the story (not compared token by token).
   auto r = run_command(mpirun(2) + " run -m " + stories() +
                        " --pipeline --wire q8_0 -t 1 -p 'Once upon a time' -n 20 --temp 0 2>/dev/null");

@@ -1,5 +1,5 @@
 // Pipeline wire format (no MPI needed): hidden-state encodings against their error bounds, message round trips,
-// malformed messages, and the placement of layers by memory.
+// malformed messages, the candidate logits the last stage returns, and the placement of layers by memory.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +7,8 @@
 #include <random>
 
 #include "hearth/error.h"
+#include "hearth/sampler.h"
+#include "pipeline/logit_candidates.h"
 #include "pipeline/rank_plan.h"
 #include "pipeline/wire.h"
 
@@ -94,6 +96,7 @@ Message sample_message(WireType t) {
   m.pos = {7, 8, 9};
   m.seqs = {0, 0, 1};
   m.rows = {2};
+  m.ints = {1, 2, 7, 9};
   m.n_cols = 64;
   m.data = random_rows(3, 64, 5);
   m.text = "hello";
@@ -104,7 +107,7 @@ TEST(PipelineWire, MessageRoundTrip) {
   for (WireType t : {WireType::F32, WireType::F16, WireType::Q8_0}) {
     Message m = sample_message(t);
     auto bytes = encode_message(m);
-    EXPECT_EQ(bytes.size(), 48 + 4 * (3 + 3 + 1) + 5 + wire_bytes(t, 3, 64));
+    EXPECT_EQ(bytes.size(), 56 + 4 * (3 + 3 + 1 + 4) + 5 + wire_bytes(t, 3, 64));
     Message d = decode_message(bytes.data(), bytes.size());
     EXPECT_EQ(d.kind, m.kind);
     EXPECT_EQ(d.wire, t);
@@ -113,6 +116,7 @@ TEST(PipelineWire, MessageRoundTrip) {
     EXPECT_EQ(d.pos, m.pos);
     EXPECT_EQ(d.seqs, m.seqs);
     EXPECT_EQ(d.rows, m.rows);
+    EXPECT_EQ(d.ints, m.ints);
     EXPECT_EQ(d.n_cols, 64);
     EXPECT_EQ(d.text, "hello");
     EXPECT_EQ(d.data, round_trip(t, m.data, 3, 64));
@@ -172,6 +176,63 @@ TEST(PipelinePlan, RangesFollowMemory) {
   EXPECT_EQ(tiny[1].layer_end, 7);
   EXPECT_EQ(tiny[2].layer_end, 8);
   EXPECT_THROW(plan_by_memory(layers, std::vector<size_t>(9, 1)), Error);
+}
+
+// Rank 0 samples from the candidates the last stage sends back (the K highest logits and the tokens the chain
+// changes) exactly as from the whole row: same seeds, same tokens, over many steps whose windows and rows change.
+TEST(PipelineCandidates, SamplingFromCandidatesEqualsTheWholeRow) {
+  const int n_vocab = 500;
+  std::vector<SamplerParams> cases(5);
+  cases[0].temperature = 0;  // greedy
+  cases[1].temperature = 0.8f;
+  cases[1].top_k = 40;
+  cases[2] = cases[1];
+  cases[2].repeat_penalty = 1.5f;
+  cases[2].presence_penalty = 0.7f;
+  cases[2].frequency_penalty = 0.3f;
+  cases[2].repeat_last_n = 16;
+  cases[3] = cases[2];
+  cases[3].temperature = 0;
+  cases[3].logit_bias = {{7, 30.0f}, {8, -INFINITY}};
+  cases[4] = cases[2];
+  cases[4].top_k = 1;
+  cases[4].top_p = 0.5f;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  for (size_t c = 0; c < cases.size(); ++c) {
+    cases[c].seed = 1234;
+    Sampler whole(cases[c]), parts(cases[c]);
+    size_t sent = 0;
+    for (int step = 0; step < 200; ++step) {
+      std::vector<float> row(n_vocab);
+      for (float& x : row) x = nd(rng);
+      row[step % 50] = row[(step + 1) % 50];  // ties
+      std::vector<int32_t> spec, ints;
+      std::vector<float> values, rebuilt;
+      pipeline::append_logits_request(parts, false, spec);
+      ASSERT_NE(spec[0], pipeline::kLogitsAll) << c;
+      pipeline::select_candidates(row.data(), 1, n_vocab, spec, ints, values);
+      sent += values.size();
+      pipeline::expand_candidates(ints, values, 1, n_vocab, rebuilt);
+      const int32_t a = whole.sample(row.data(), n_vocab), b = parts.sample(rebuilt.data(), n_vocab);
+      ASSERT_EQ(a, b) << "case " << c << ", step " << step;
+      whole.accept(a);
+      parts.accept(b);
+    }
+    EXPECT_LT(sent, 200u * 100) << c;  // a few dozen values a row instead of 500
+  }
+  // Log-probabilities, or no top-k with a temperature: the whole row; malformed answers are errors.
+  SamplerParams open;
+  open.temperature = 0.8f;
+  open.top_k = 0;
+  std::vector<int32_t> spec;
+  pipeline::append_logits_request(Sampler(open), false, spec);
+  pipeline::append_logits_request(Sampler(cases[0]), true, spec);
+  EXPECT_EQ(spec, (std::vector<int32_t>{pipeline::kLogitsAll, pipeline::kLogitsAll}));
+  std::vector<float> rows;
+  EXPECT_THROW(pipeline::expand_candidates({2, 1, 9999}, {0.5f, 0.25f}, 1, n_vocab, rows), Error);
+  EXPECT_THROW(pipeline::expand_candidates({3, 1, 2}, {0.5f, 0.25f}, 1, n_vocab, rows), Error);
+  EXPECT_THROW(pipeline::expand_candidates({pipeline::kLogitsAll}, {0.5f}, 1, n_vocab, rows), Error);
 }
 
 }  // namespace

@@ -55,6 +55,12 @@ class Sampler {
   void reset();
 
   const SamplerParams& params() const { return p_; }
+  // The only logits the next draw can depend on (for a caller that may send fewer than n_vocab of them): the
+  // candidate_limit() highest (0: any token can be drawn, all are needed) and those of touched_tokens(), which
+  // the chain changes before it ranks them (logit_bias, and the penalty window when penalties are on). Drawing
+  // from a row that holds just these, every other logit -inf, gives the same token as the full row.
+  int candidate_limit() const;
+  std::vector<int32_t> touched_tokens() const;
   // The seed in use (a fresh random one when params().seed is 0xFFFFFFFF).
   uint64_t seed() const { return seed_; }
 
@@ -65,6 +71,7 @@ class Sampler {
   uint64_t seed_ = 0;
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<sampling::Step>> chain_;
+  const sampling::Penalties* penalties_ = nullptr;  // in chain_
   std::unique_ptr<sampling::Candidates> cands_;  // reused between calls: no allocation per token
 };
 

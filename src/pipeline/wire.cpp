@@ -12,7 +12,7 @@ namespace hearth::pipeline {
 namespace {
 
 constexpr uint32_t kMagic = 0x48545248;  // "HRTH" little-endian
-constexpr uint16_t kVersion = 2;
+constexpr uint16_t kVersion = 3;
 constexpr int kQ8Block = 32;
 
 // Fixed part of every message; counts say how many int32 arrays and payload bytes follow.
@@ -29,8 +29,10 @@ struct Header {
   uint32_t text_bytes;
   int32_t lap;  // looped pipeline: the lap a Hidden micro-batch is on
   uint64_t payload_bytes;
+  int32_t n_ints;  // ints[n_ints]
+  int32_t reserved;
 };
-static_assert(sizeof(Header) == 48);
+static_assert(sizeof(Header) == 56);
 
 int padded_cols(int n_cols) { return (n_cols + kQ8Block - 1) / kQ8Block * kQ8Block; }
 
@@ -165,8 +167,9 @@ std::vector<uint8_t> encode_message(const Message& msg) {
   h.n_data_rows = data_rows;
   h.text_bytes = static_cast<uint32_t>(msg.text.size());
   h.lap = msg.lap;
+  h.n_ints = static_cast<int32_t>(msg.ints.size());
   h.payload_bytes = wire_bytes(msg.wire, data_rows, msg.n_cols);
-  const size_t ints = 4 * (2 * static_cast<size_t>(n) + n_rows);
+  const size_t ints = 4 * (2 * static_cast<size_t>(n) + n_rows + msg.ints.size());
   std::vector<uint8_t> out(sizeof(Header) + ints + h.text_bytes + h.payload_bytes);
   uint8_t* p = out.data();
   std::memcpy(p, &h, sizeof h);
@@ -178,6 +181,7 @@ std::vector<uint8_t> encode_message(const Message& msg) {
   put(msg.pos);
   put(msg.seqs);
   put(msg.rows);
+  put(msg.ints);
   if (!msg.text.empty()) std::memcpy(p, msg.text.data(), msg.text.size());
   p += msg.text.size();
   if (data_rows > 0) wire_encode(msg.wire, msg.data.data(), data_rows, msg.n_cols, p);
@@ -197,8 +201,8 @@ Message decode_message(const uint8_t* bytes, size_t size) {
   if (h.wire > static_cast<uint8_t>(WireType::Q8_0))
     throw Error("pipeline message: unknown wire type " + std::to_string(h.wire));
   const int64_t limit = int64_t{1} << 30;
-  if (h.n < 0 || h.n_rows < 0 || h.n_cols < 0 || h.n_data_rows < 0 || h.n > limit || h.n_rows > limit ||
-      h.n_cols > limit || h.n_data_rows > limit)
+  if (h.n < 0 || h.n_rows < 0 || h.n_cols < 0 || h.n_data_rows < 0 || h.n_ints < 0 || h.n > limit ||
+      h.n_rows > limit || h.n_cols > limit || h.n_data_rows > limit || h.n_ints > limit)
     throw Error("pipeline message: negative or huge counts");
   if (h.lap < 0 || h.lap > 65535) throw Error("pipeline message: lap " + std::to_string(h.lap) + " out of range");
   Message m;
@@ -207,7 +211,7 @@ Message decode_message(const uint8_t* bytes, size_t size) {
   m.wire = static_cast<WireType>(h.wire);
   m.micro_batch = h.micro_batch;
   m.n_cols = h.n_cols;
-  const uint64_t ints = 4 * (2 * static_cast<uint64_t>(h.n) + h.n_rows);
+  const uint64_t ints = 4 * (2 * static_cast<uint64_t>(h.n) + h.n_rows + static_cast<uint64_t>(h.n_ints));
   const uint64_t payload = wire_bytes(m.wire, h.n_data_rows, h.n_cols);
   if (h.payload_bytes != payload)
     throw Error("pipeline message: payload of " + std::to_string(h.payload_bytes) + " bytes, expected " +
@@ -224,6 +228,7 @@ Message decode_message(const uint8_t* bytes, size_t size) {
   get(m.pos, h.n);
   get(m.seqs, h.n);
   get(m.rows, h.n_rows);
+  get(m.ints, h.n_ints);
   m.text.assign(reinterpret_cast<const char*>(p), h.text_bytes);
   p += h.text_bytes;
   m.data.resize(static_cast<size_t>(h.n_data_rows) * h.n_cols);

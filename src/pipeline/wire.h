@@ -24,13 +24,15 @@ void wire_decode(WireType t, const uint8_t* src, int n_rows, int n_cols, float* 
 
 enum class MsgKind : uint8_t {
   Hidden = 1,   // a micro-batch's hidden state, stage i -> i+1
-  Logits = 2,   // logit rows of a micro-batch, output stage -> rank 0
+  Logits = 2,   // logit rows of a micro-batch, output stage -> rank 0 (whole rows, or candidates: see ints)
   Clear = 3,    // forget sequence `seqs[0]` (travels down the pipe in order with the micro-batches)
   Stop = 4,     // end of the run; `text` collects each stage's statistics on the way down
   Error = 5,    // a stage failed: `text` says how (to rank 0)
   Control = 6,  // setup and liveness: `text` is JSON (hello, plan, ready, ping, pong)
 };
 const char* msg_kind_name(MsgKind k);
+
+constexpr int32_t kLogitsAll = -1;
 
 struct Message {
   MsgKind kind = MsgKind::Hidden;
@@ -40,6 +42,9 @@ struct Message {
   std::vector<int32_t> pos;       // [n] positions of the micro-batch's tokens
   std::vector<int32_t> seqs;      // [n] sequence of each token
   std::vector<int32_t> rows;      // Hidden: batch rows whose logits are wanted; Logits: the rows returned
+  // Hidden: per wanted row, which logits rank 0 needs (kLogitsAll, or {K, n, ids[n]}: the K highest and those of
+  // ids). Logits with candidates: per row, kLogitsAll (the whole row in data) or {n, ids[n]} (n values in data).
+  std::vector<int32_t> ints;
   int32_t n_cols = 0;             // n_embd (Hidden) or n_vocab (Logits)
   std::vector<float> data;        // Hidden [n, n_cols]; Logits [rows.size(), n_cols]
   std::string text;

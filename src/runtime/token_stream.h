@@ -31,6 +31,7 @@ class TokenStream {
   // Hands out the held-back text (unless cancelled) and returns the final statistics.
   GenerateStats finish();
   GenerateStats& stats() { return st_; }
+  const Sampler& sampler() const { return sampler_; }
   // With params.logprobs >= 0: called for each generated token (not the end-of-generation token, nor one that
   // completes a stop string) before the text it adds is handed out.
   void set_on_logprob(OnLogprob f) { on_logprob_ = std::move(f); }

@@ -22,8 +22,10 @@ Sampler::Sampler(const SamplerParams& p)
     : p_(p), seed_(pick_seed(p.seed)), rng_(seed_), cands_(std::make_unique<sampling::Candidates>()) {
   using namespace sampling;
   if (!p_.logit_bias.empty()) chain_.push_back(std::make_unique<LogitBias>(p_.logit_bias));
-  chain_.push_back(std::make_unique<Penalties>(p_.repeat_last_n, p_.repeat_penalty, p_.frequency_penalty,
-                                               p_.presence_penalty));
+  auto penalties = std::make_unique<Penalties>(p_.repeat_last_n, p_.repeat_penalty, p_.frequency_penalty,
+                                               p_.presence_penalty);
+  penalties_ = penalties.get();
+  chain_.push_back(std::move(penalties));
   // Greedy needs no filtering: the filters all keep the argmax, and temperature <= 0 keeps only it.
   if (p_.temperature > 0.0f) {
     if (p_.top_k > 0) chain_.push_back(std::make_unique<TopK>(p_.top_k));
@@ -57,6 +59,22 @@ std::vector<TokenProb> Sampler::distribution(const float* logits, int32_t n_voca
     if (x.p > 0.0f) out.push_back({x.id, x.p});
   std::sort(out.begin(), out.end(),
             [](const TokenProb& a, const TokenProb& b) { return a.p > b.p || (a.p == b.p && a.id < b.id); });
+  return out;
+}
+
+int Sampler::candidate_limit() const {
+  // Greedy: the argmax. Otherwise top-k keeps the k highest first; top-p, min-p and the draw only look at those.
+  if (p_.temperature <= 0.0f) return 1;
+  return p_.top_k > 0 ? p_.top_k : 0;
+}
+
+std::vector<int32_t> Sampler::touched_tokens() const {
+  std::vector<int32_t> out;
+  for (const auto& [id, bias] : p_.logit_bias) out.push_back(id);
+  if (penalties_) {
+    std::vector<int32_t> window = penalties_->tokens();
+    out.insert(out.end(), window.begin(), window.end());
+  }
   return out;
 }
 

@@ -24,6 +24,14 @@ int Penalties::count(int32_t token) const {
   return it == counts_.end() ? 0 : it->second;
 }
 
+std::vector<int32_t> Penalties::tokens() const {
+  std::vector<int32_t> out;
+  if (repeat_ == 1.0f && frequency_ == 0.0f && presence_ == 0.0f) return out;
+  out.reserve(counts_.size());
+  for (const auto& [id, n] : counts_) out.push_back(id);
+  return out;
+}
+
 void Penalties::accept(int32_t token) {
   if (last_n_ == 0) return;
   window_.push_back(token);

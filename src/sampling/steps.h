@@ -45,6 +45,8 @@ class Penalties final : public Step {
   void reset() override;
   // Times `token` occurs in the window.
   int count(int32_t token) const;
+  // The distinct tokens whose logits apply() changes (none when the penalties are off).
+  std::vector<int32_t> tokens() const;
 
  private:
   int last_n_;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "hearth/error.h"
+#include "pipeline/logit_candidates.h"
 #include "pipeline/mpi/mpi_transport.h"
 #include "pipeline/rank_plan.h"
 #include "runtime/token_stream.h"
@@ -123,6 +124,7 @@ std::string layers_text(const StageSpec& s) {
 struct Work {
   std::vector<int32_t> tokens, pos, seqs;
   std::vector<int> rows;  // rows whose logits are wanted
+  std::vector<int32_t> picks;  // per wanted row, which of its logits rank 0 needs (logit_candidates.h)
   int n() const { return static_cast<int>(tokens.size()); }
 };
 
@@ -478,7 +480,10 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
           w.tokens.push_back(p[k]);
           w.pos.push_back(static_cast<int32_t>(s.req.n_past + k));
           w.seqs.push_back(static_cast<int32_t>(started[j]));
-          if (k + 1 == p.size()) w.rows.push_back(w.n() - 1);
+          if (k + 1 == p.size()) {
+            w.rows.push_back(w.n() - 1);
+            append_logits_request(s.ts->sampler(), s.req.params.logprobs >= 0, w.picks);
+          }
           if (w.n() == ub) chunks[g].push_back(std::exchange(w, Work{}));
         }
       }
@@ -509,13 +514,14 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
         continue;
       }
       next.rows.push_back(next.n());
+      append_logits_request(s.ts->sampler(), s.req.params.logprobs >= 0, next.picks);
       next.tokens.push_back(tok);
       next.pos.push_back(n_past);
       next.seqs.push_back(row_seq[k]);
     }
     if (next.n() > 0) work.push_back(std::move(next));
   };
-  std::vector<float> lap_out;
+  std::vector<float> lap_out, expanded;
   auto handle = [&](Received& r) {
     Message& m = r.msg;
     if (m.kind == MsgKind::Error) throw Error(m.text);
@@ -529,6 +535,13 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
       m.wire = I.opt.wire;
       m.data = lap_out;
       I.t.send(1, kTagData, m);
+      return;
+    }
+    if (m.kind == MsgKind::Logits && !m.ints.empty() && m.n() == static_cast<int>(m.rows.size())) {
+      // Candidates: rebuild whole rows, -inf where the sampler cannot draw.
+      expand_candidates(m.ints, m.data, m.n(), sh.n_vocab, expanded);
+      outstanding -= 1;
+      on_logits(m.n(), m.seqs.data(), m.pos.data(), expanded.data());
       return;
     }
     if (m.kind != MsgKind::Logits || m.n_cols != sh.n_vocab || m.n() != static_cast<int>(m.rows.size()) ||
@@ -575,6 +588,7 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
       m.pos = w.pos;
       m.seqs = w.seqs;
       m.rows = w.rows;
+      m.ints = w.picks;
       const int n = m.n();
       if (size() == 1) {
         logits.resize(static_cast<size_t>(w.rows.size()) * sh.n_vocab);
@@ -687,8 +701,14 @@ void Pipeline::serve() {
               o.wire = WireType::F32;
               o.rows = m.rows;
               for (int row : m.rows) o.pos.push_back(m.pos[row]), o.seqs.push_back(m.seqs[row]);
-              o.n_cols = sh.n_vocab;
-              o.data = out;
+              if (m.ints.empty()) {
+                o.n_cols = sh.n_vocab;
+                o.data = out;
+              } else {
+                // Only what rank 0's samplers can draw from (logit_candidates.h), as F32 values.
+                select_candidates(out.data(), static_cast<int>(m.rows.size()), sh.n_vocab, m.ints, o.ints, o.data);
+                o.n_cols = 1;
+              }
               I.t.send(0, kTagData, o);
             }
           } else {
@@ -700,6 +720,7 @@ void Pipeline::serve() {
             o.pos = std::move(m.pos);
             o.seqs = std::move(m.seqs);
             o.rows = std::move(m.rows);
+            o.ints = std::move(m.ints);
             o.n_cols = sh.n_embd;
             o.data = out;
             I.t.send(down, kTagData, o);
