@@ -31,6 +31,17 @@ std::vector<TokenLogprob> reference_logprobs(Model& model, const std::vector<int
   return out;
 }
 
+// n tokens generated greedily after prompt, here in the test.
+GenerateStats greedy_generate(Model& model, const std::vector<int32_t>& prompt, int n) {
+  SessionParams sp;
+  sp.n_ctx = 256;
+  Session s(model, sp);
+  GenerateParams g;
+  g.n_predict = n;
+  g.sampling.temperature = 0;
+  return generate(s, prompt, g, [](const std::string&) { return true; });
+}
+
 void check_chat_entries(const json& content, int top_n) {
   for (const json& e : content) {
     ASSERT_TRUE(e["token"].is_string());
@@ -65,13 +76,7 @@ TEST_F(ServeLogprobs, ChatWholeMatchesTheModelsDistribution) {
   // The values are the model's log-softmax: generate greedily here and recompute them.
   const std::vector<ChatMessage> m = {{"user", "Once upon a time"}};
   const std::vector<int32_t> prompt = model_->tokenize_chat(m, true);
-  SessionParams sp;
-  sp.n_ctx = 256;
-  Session s(*model_, sp);
-  GenerateParams g;
-  g.n_predict = 12;
-  g.sampling.temperature = 0;
-  const GenerateStats st = generate(s, prompt, g, [](const std::string&) { return true; });
+  const GenerateStats st = greedy_generate(*model_, prompt, 12);
   ASSERT_EQ(st.tokens.size(), content.size());
   const auto ref = reference_logprobs(*model_, prompt, st.tokens);
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -157,13 +162,7 @@ TEST_F(ServeLogprobs, OllamaGenerateAndChat) {
   for (const json& e : lps) joined += e["token"].get<std::string>();
   EXPECT_EQ(joined, j["response"].get<std::string>());
   const std::vector<int32_t> prompt = model_->tokenize("Once upon a time", true, true);
-  SessionParams sp;
-  sp.n_ctx = 256;
-  Session s(*model_, sp);
-  GenerateParams g;
-  g.n_predict = 12;
-  g.sampling.temperature = 0;
-  const GenerateStats st = generate(s, prompt, g, [](const std::string&) { return true; });
+  const GenerateStats st = greedy_generate(*model_, prompt, 12);
   ASSERT_EQ(st.tokens.size(), lps.size());
   const auto ref = reference_logprobs(*model_, prompt, st.tokens);
   for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(lps[i]["logprob"].get<double>(), ref[i].logprob, 1e-3) << i;
