@@ -56,6 +56,19 @@ class ServeStore : public ::testing::Test {
     EXPECT_TRUE(r && r->status == 200);
     return r ? json::parse(r->body)["models"] : json::array();
   }
+  // Generates one token with NAME (loading it), then its context length in /api/ps; -status when the request
+  // fails, 0 when it is not listed.
+  static int loaded_context(httplib::Client& c, const std::string& name) {
+    auto r = post_json(c, "/api/generate",
+                       {{"model", name}, {"prompt", "Hi"}, {"stream", false}, {"options", {{"num_predict", 1}}}});
+    if (!r || r->status != 200) return -(r ? r->status : 1);
+    r = c.Get("/api/ps");
+    if (!r) return -1;
+    const json ps = json::parse(r->body);
+    for (const json& m : ps["models"])
+      if (m["name"] == name + ":latest") return m["context_length"].get<int>();
+    return 0;
+  }
   static const json* find_tag(const json& models, const std::string& name) {
     for (const json& m : models)
       if (m["name"] == name) return &m;
@@ -334,19 +347,7 @@ TEST_F(ServeStore, ProfileNumCtxSetsTheContext) {
     ASSERT_TRUE(r);
     // About 60 tokens: beyond the profile's 48, within the server's 128.
     EXPECT_EQ(r->status, ctx == 48 ? 400 : 200) << name << ": " << r->body;
-    r = post_json(c, "/api/generate", {{"model", name}, {"prompt", "Hi"}, {"stream", false}, {"options", {{"num_predict", 1}}}});
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->status, 200) << r->body;
-    r = c.Get("/api/ps");
-    ASSERT_TRUE(r);
-    bool found = false;
-    const json ps = json::parse(r->body);
-    for (const json& m : ps["models"])
-      if (m["name"].get<std::string>().rfind(name, 0) == 0) {
-        EXPECT_EQ(m["context_length"], ctx) << name;
-        found = true;
-      }
-    EXPECT_TRUE(found) << r->body;
+    EXPECT_EQ(loaded_context(c, name), ctx) << name;
   }
 }
 
@@ -361,21 +362,12 @@ TEST_F(ServeStore, RecreatedOrDeletedModelIsNotServedStale) {
   store.create("mine", p);
   test::RunningServer s(options());
   auto c = s.client();
-  auto context_of_mine = [&]() -> int {
-    auto r = post_json(c, "/api/generate", {{"model", "mine"}, {"prompt", "Hi"}, {"stream", false}, {"options", {{"num_predict", 1}}}});
-    if (!r || r->status != 200) return -(r ? r->status : 1);
-    r = c.Get("/api/ps");
-    const json ps = json::parse(r->body);
-    for (const json& m : ps["models"])
-      if (m["name"] == "mine:latest") return m["context_length"].get<int>();
-    return 0;
-  };
-  EXPECT_EQ(context_of_mine(), 48);
+  EXPECT_EQ(loaded_context(c, "mine"), 48);
   p.parameters = {{"num_ctx", "64"}};
   store.create("mine", p);  // as `hearth create` in another process would
-  EXPECT_EQ(context_of_mine(), 64);
+  EXPECT_EQ(loaded_context(c, "mine"), 64);
   store.remove("mine");
-  EXPECT_EQ(context_of_mine(), -404);
+  EXPECT_EQ(loaded_context(c, "mine"), -404);
 }
 
 TEST_F(ServeStore, StoreWithoutDirectoryIsAClearError) {

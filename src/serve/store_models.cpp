@@ -34,11 +34,10 @@ std::vector<ModelEntry> list_store_entries(const std::string& dir) {
 std::optional<ModelEntry> find_store_entry(const std::string& dir, const std::string& name) {
   if (dir.empty()) return std::nullopt;
   try {
-    StoreModel m = ModelStore(dir).get(name);
-    return entry_of(m);
-  } catch (const Error&) {
-    return std::nullopt;
+    if (std::optional<StoreModel> m = ModelStore(dir).find(name)) return entry_of(*m);
+  } catch (const Error&) {  // a name the store cannot hold, or a manifest it cannot read
   }
+  return std::nullopt;
 }
 
 namespace {

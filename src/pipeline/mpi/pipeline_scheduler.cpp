@@ -93,7 +93,6 @@ std::vector<PipelineRequest> PipelineScheduler::admit(int free, bool idle, const
   }
   counts_.queued = static_cast<int>(queue_.size());
   counts_.running = static_cast<int>(running_.size());
-  if (!out.empty()) counts_.steps += 1;
   return out;
 }
 

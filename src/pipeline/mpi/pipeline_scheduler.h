@@ -26,7 +26,7 @@ class PipelineScheduler : public BatchGenerator {
   void cancel(uint64_t id) override;
   int n_ctx() const override;
   int slots() const override;
-  Counts counts() const override;
+  Counts counts() const override;  // steps stay 0: the micro-batches are the pipeline's (StageReport)
 
   // On rank 0's main thread: drives the pipeline until stop is set (checked at least every 100 ms) and the
   // running requests have ended; what is still queued then ends as "cancelled". Throws the pipeline's error
