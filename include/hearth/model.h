@@ -17,11 +17,14 @@ struct LoadParams {
   int n_gpu_layers = -1;        // layers on GPU: -1 automatic from free memory, 0 CPU only
   size_t gpu_mem_limit = 0;     // bytes hearth may use per GPU; 0: the device's free memory
   int n_ctx = 0;                // the context the plan must leave room for (KV cache); 0: default
-  std::string split_mode = "layer";  // "layer" or "row" (several GPUs)
-  std::vector<float> tensor_split;   // share of layers per GPU; empty: by free memory
+  std::string split_mode = "layer";  // several GPUs: "layer" (whole layers per GPU), "row" (every matrix split by
+                                     // rows across them) or "none" (the first GPU only)
+  std::vector<float> tensor_split;   // share of the model per GPU; empty: by free memory
   bool repack = true;           // CPU: copy matmul weights at load, packed (or as they are, in huge pages)
   size_t mem_budget = 0;        // bytes of layer weights kept resident; beyond it layers are streamed from
                                 // the file in groups (CPU); 0: all resident
+  int logical_devices = 0;      // tests: N stand-ins replace the GPUs (GPU 0 opened N times, or N CPU backends
+                                // where there is no GPU), so multi-GPU placement runs on any machine
 };
 
 struct ModelInfo {

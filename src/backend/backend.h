@@ -80,6 +80,13 @@ class Backend {
     (void)w;
     return nullptr;
   }
+  // For a backend that spreads every matrix over several devices (--split-mode row): takes matrix w, whose data is
+  // host memory, and returns the backend's own handle for it, to set as w.packed (w.data is then unused); pack:
+  // let the devices keep their parts in a faster layout. nullptr (the default): the backend holds whole matrices.
+  virtual const void* split_weight(const Weight& w, bool pack) {
+    (void)w, (void)pack;
+    return nullptr;
+  }
 
   // Per-batch host arrays of n_tokens entries: token positions and the sequence (KV slot) of each token.
   virtual void set_batch(const int32_t* pos, const int32_t* seq, int n_tokens) = 0;
@@ -101,6 +108,9 @@ class Backend {
   virtual void swiglu(const float* gate, const float* up, float* out, size_t n) = 0;
   // x += y over n values.
   virtual void add(float* x, const float* y, size_t n) = 0;
+  // dst[r * dst_stride + i] = src[r * src_stride + i] for r < n_rows, i < width (both on this backend).
+  virtual void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
+                       size_t n_rows) = 0;
 };
 
 // The devices hearth can use, CPU first.
@@ -110,7 +120,8 @@ struct DeviceInfo {
   size_t total_bytes = 0;
 };
 
-std::unique_ptr<Backend> make_cpu_backend(int n_threads);
+// name: how plans and errors call it ("CPU"; tests that stand CPU backends in for GPUs give others).
+std::unique_ptr<Backend> make_cpu_backend(int n_threads, const std::string& name = "CPU");
 // CUDA device count (0 when built without CUDA or when no GPU/driver is present; never throws).
 int cuda_device_count();
 std::vector<DeviceInfo> cuda_devices();

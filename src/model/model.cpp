@@ -3,6 +3,7 @@
 
 #include "hearth/error.h"
 #include "model/model_impl.h"
+#include "backend/row_split.h"
 #include "placement/layer_stream.h"
 
 namespace hearth {
@@ -26,6 +27,39 @@ ModelFootprint footprint(const GgufFile& f, const HParams& h, int n_ctx) {
   // Activations for a 512-token batch plus its logits.
   fp.act_bytes = 512ull * 4 * (3ull * h.n_embd + 2ull * h.q_dim() + 2ull * h.kv_dim() + 2ull * h.n_ff + h.n_vocab);
   return fp;
+}
+
+// The GPUs the plan may use: their backends, measured memory, and a note on those that cannot be used.
+struct Gpus {
+  std::vector<std::unique_ptr<Backend>> backends;
+  std::vector<DeviceInfo> info;
+  std::string note;
+};
+
+Gpus open_gpus(const LoadParams& params, int n_threads) {
+  Gpus out;
+  if (params.logical_devices > 0) {
+    // Stand-ins: GPU 0 opened several times, or CPU backends where there is no GPU.
+    const bool gpu = cuda_device_count() > 0;
+    for (int i = 0; i < params.logical_devices; ++i) {
+      out.backends.push_back(gpu ? make_cuda_backend(0) : make_cpu_backend(n_threads, "CPU#" + std::to_string(i)));
+      DeviceInfo d;
+      d.name = out.backends.back()->name() + (gpu ? "#" + std::to_string(i) : "");
+      d.free_bytes = d.total_bytes = out.backends.back()->free_memory() / params.logical_devices;
+      out.info.push_back(d);
+    }
+    return out;
+  }
+  std::vector<DeviceInfo> gpus = cuda_devices();
+  for (size_t g = 0; g < gpus.size(); ++g) {
+    try {
+      out.backends.push_back(make_cuda_backend(static_cast<int>(g)));
+      out.info.push_back(gpus[g]);
+    } catch (const Error& e) {
+      out.note += std::string("; GPU ") + std::to_string(g) + " unusable: " + e.what();
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -88,15 +122,31 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
   req.gpu_mem_limit = params.gpu_mem_limit;
   req.tensor_split = params.tensor_split;
   std::string gpu_note;
+  std::vector<Backend*> devices = {backends_[0].get()};
+  if (params.split_mode != "layer" && params.split_mode != "row" && params.split_mode != "none")
+    throw Error("split mode '" + params.split_mode + "' is not layer, row or none");
   if (params.n_gpu_layers != 0) {
-    std::vector<DeviceInfo> gpus = cuda_devices();
-    for (size_t g = 0; g < gpus.size(); ++g) {
-      try {
-        backends_.push_back(make_cuda_backend(static_cast<int>(g)));
-        req.gpus.push_back(gpus[g]);
-      } catch (const Error& e) {
-        gpu_note += std::string("; GPU ") + std::to_string(g) + " unusable: " + e.what();
-      }
+    Gpus gpus = open_gpus(params, n_threads);
+    gpu_note = gpus.note;
+    if (params.split_mode == "none" && gpus.backends.size() > 1) {
+      gpus.backends.resize(1), gpus.info.resize(1);
+      gpu_note += "; --split-mode none: " + gpus.info[0].name + " only";
+    }
+    for (auto& b : gpus.backends) backends_.push_back(std::move(b));
+    if (params.split_mode == "row" && gpus.info.size() > 1) {
+      // One device made of all of them: the planner sees what a layer split by the shares can take.
+      std::vector<double> shares = row_split_shares(gpus.info, params.tensor_split, params.gpu_mem_limit);
+      std::vector<Backend*> parts;
+      for (size_t g = 1; g < backends_.size(); ++g) parts.push_back(backends_[g].get());
+      row_split_ = make_row_split_backend(parts, shares);
+      req.gpus = {row_split_device(gpus.info, shares, params.gpu_mem_limit, row_split_->name())};
+      req.gpu_mem_limit = 0;
+      req.tensor_split.clear();
+      devices.push_back(row_split_.get());
+      gpu_note += "; --split-mode row: every matrix split by rows in proportion " + describe_shares(shares);
+    } else {
+      req.gpus = gpus.info;
+      for (size_t g = 1; g < backends_.size(); ++g) devices.push_back(backends_[g].get());
     }
     if (params.n_gpu_layers > 0 && req.gpus.empty()) gpu_note += "; no usable GPU, running on CPU";
   }
@@ -116,7 +166,7 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
   for (int l = 0; l < h.n_layer; ++l)
     if (!plan_.holds(l, h.n_layer)) fp.layer_bytes[l] = 0;  // another stage's layer
   LayerAssignment la = plan_layers(fp, req);
-  for (auto& b : backends_) plan_.backends.push_back(b.get());
+  plan_.backends = devices;
   plan_.layer_backend = la.layer_device;
   plan_.output_backend = la.output_device;
   plan_.text = la.text + gpu_note;

@@ -70,7 +70,8 @@ class ModelImpl final : public Model {
   std::unique_ptr<GgufFile> file_;
   const GgufFile* tok_file_ = nullptr;  // the file holding the tokenizer (file_ or a split part)
   std::unique_ptr<Tokenizer> tok_;
-  std::vector<std::unique_ptr<Backend>> backends_;
+  std::vector<std::unique_ptr<Backend>> backends_;  // the CPU first, then the GPUs
+  std::unique_ptr<Backend> row_split_;              // --split-mode row: the GPUs as one (goes before them)
   PlacementPlan plan_;
   std::unique_ptr<WeightStore> weights_;
   std::unique_ptr<Architecture> arch_;

@@ -30,7 +30,7 @@ size_t WeightStore::bytes(const std::string& name) const {
   return t ? t->nbytes : 0;
 }
 
-Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
+Weight WeightStore::view(const std::string& name, std::initializer_list<int64_t> shape) const {
   const GgufTensor* t = find(name);
   if (!t) throw Error(file_.path() + ": missing tensor " + name);
   std::string expected = "[";
@@ -50,21 +50,34 @@ Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> 
   w.type = t->type;
   for (int i = 0; i < 4; ++i) w.ne[i] = t->ne[i];
   w.nbytes = t->nbytes;
-  if (const void* p = placed(name)) {
+  const void* p = placed(name);
+  w.data = p ? p : t->data;
+  return w;
+}
+
+Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
+  Weight w = view(name, shape);
+  if (placed(name)) {
     if (!backend.is_host()) throw Error("tensor " + name + ": streamed weights must be on the CPU");
-    w.data = p;
-  } else if (backend.is_host()) {
-    w.data = t->data;
-  } else {
-    void* p = backend.alloc(t->nbytes);
+  } else if (!backend.is_host()) {
+    void* p = backend.alloc(w.nbytes);
     device_copies_.emplace_back(&backend, p);
-    backend.to_device(p, t->data, t->nbytes);
+    backend.to_device(p, w.data, w.nbytes);
     w.data = p;
   }
   return w;
 }
 
 Weight WeightStore::matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
+  if (!placed(name)) {
+    // A backend spreading matrices over several devices copies each device's rows itself.
+    Weight host = view(name, shape);
+    if (const void* handle = backend.split_weight(host, pack_)) {
+      host.packed = handle;
+      host.data = nullptr;
+      return host;
+    }
+  }
   Weight w = get(name, shape, backend);
   if (pack_ && !placed(name)) {
     w.packed = backend.pack_weight(w);

@@ -33,6 +33,8 @@ class WeightStore {
   const GgufTensor* find(const std::string& name) const;
   // shape lists ne[0], ne[1], ... (row length first, as GGUF stores dims).
   Weight get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend);
+  // The tensor as it is in host memory (the mapping, or its streaming slot), shape checked as for get().
+  Weight view(const std::string& name, std::initializer_list<int64_t> shape) const;
   // get() for a matrix the model multiplies with (matmul): also packed where the backend has a layout for it.
   Weight matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend);
   // Bytes of a tensor (0 when absent).

@@ -85,4 +85,47 @@ LayerAssignment plan_layers(const ModelFootprint& fp, const PlanRequest& req) {
   return out;
 }
 
+std::vector<double> row_split_shares(const std::vector<DeviceInfo>& gpus, const std::vector<float>& tensor_split,
+                                     size_t gpu_mem_limit) {
+  std::vector<double> shares(gpus.size(), 0.0);
+  double total = 0;
+  for (size_t g = 0; g < gpus.size(); ++g) {
+    if (!tensor_split.empty())
+      shares[g] = g < tensor_split.size() ? std::max(0.0f, tensor_split[g]) : 0.0;
+    else
+      shares[g] = static_cast<double>(gpu_mem_limit ? std::min(gpus[g].free_bytes, gpu_mem_limit) : gpus[g].free_bytes);
+    total += shares[g];
+  }
+  if (total <= 0) shares.assign(gpus.size(), 1.0);
+  return shares;
+}
+
+DeviceInfo row_split_device(const std::vector<DeviceInfo>& gpus, const std::vector<double>& shares,
+                            size_t gpu_mem_limit, const std::string& name) {
+  const double total = std::accumulate(shares.begin(), shares.end(), 0.0);
+  DeviceInfo d;
+  d.name = name;
+  double fit = -1;
+  for (size_t g = 0; g < gpus.size() && g < shares.size(); ++g) {
+    d.total_bytes += gpus[g].total_bytes;
+    if (shares[g] <= 0) continue;
+    size_t free = gpu_mem_limit ? std::min(gpus[g].free_bytes, gpu_mem_limit) : gpus[g].free_bytes;
+    double f = static_cast<double>(free) * total / shares[g];
+    fit = fit < 0 ? f : std::min(fit, f);
+  }
+  d.free_bytes = fit < 0 ? 0 : static_cast<size_t>(fit);
+  return d;
+}
+
+std::string describe_shares(const std::vector<double>& shares) {
+  const double total = std::accumulate(shares.begin(), shares.end(), 0.0);
+  std::string out;
+  for (double s : shares) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", total > 0 ? s / total : 0.0);
+    out += (out.empty() ? "" : "/") + std::string(buf);
+  }
+  return out;
+}
+
 }  // namespace hearth

@@ -66,4 +66,14 @@ struct LayerAssignment {
 };
 LayerAssignment plan_layers(const ModelFootprint& fp, const PlanRequest& req);
 
+// --split-mode row. The share of every matrix per GPU: tensor_split (missing entries 0), else each GPU's free
+// memory (capped at gpu_mem_limit when set).
+std::vector<double> row_split_shares(const std::vector<DeviceInfo>& gpus, const std::vector<float>& tensor_split,
+                                     size_t gpu_mem_limit);
+// The GPUs seen as one device by the planner: it can take what fits every GPU's share of it.
+DeviceInfo row_split_device(const std::vector<DeviceInfo>& gpus, const std::vector<double>& shares,
+                            size_t gpu_mem_limit, const std::string& name);
+// "0.75/0.25"
+std::string describe_shares(const std::vector<double>& shares);
+
 }  // namespace hearth

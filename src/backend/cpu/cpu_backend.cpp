@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <string>
 #include <vector>
+#include <utility>
 
 #include "backend/backend.h"
 #include "backend/cpu/activation.h"
@@ -43,9 +44,9 @@ uint8_t* alloc_huge(size_t bytes) {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int n_threads) : pool_(n_threads) {}
+  CpuBackend(int n_threads, std::string name) : pool_(n_threads), name_(std::move(name)) {}
 
-  std::string name() const override { return "CPU"; }
+  std::string name() const override { return name_; }
   bool is_host() const override { return true; }
   size_t free_memory() const override { return available_host_memory(); }
 
@@ -160,6 +161,11 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
+               size_t n_rows) override {
+    for (size_t r = 0; r < n_rows; ++r) std::memcpy(dst + r * dst_stride, src + r * src_stride, width * sizeof(float));
+  }
+
  private:
   // Elementwise work on the pool when it is large enough to pay for the wake-up.
   template <class F>
@@ -169,6 +175,7 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
+  std::string name_;
   std::vector<std::unique_ptr<uint8_t, decltype(&std::free)>> packed_;
   cpu::MatmulScratch scratch_;
   std::vector<int32_t> pos_, seq_;
@@ -177,6 +184,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+std::unique_ptr<Backend> make_cpu_backend(int n_threads, const std::string& name) {
+  return std::make_unique<CpuBackend>(n_threads, name);
+}
 
 }  // namespace hearth

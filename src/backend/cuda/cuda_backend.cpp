@@ -253,6 +253,14 @@ class CudaBackend final : public Backend {
     use();
     cuda::add(x, y, n, stream_);
   }
+  void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
+               size_t n_rows) override {
+    use();
+    if (width == 0 || n_rows == 0) return;
+    check(cudaMemcpy2DAsync(dst, dst_stride * sizeof(float), src, src_stride * sizeof(float), width * sizeof(float),
+                            n_rows, cudaMemcpyDeviceToDevice, stream_),
+          "copy_2d");
+  }
 
  private:
   void set_device() const { check(cudaSetDevice(device_), "cudaSetDevice"); }
