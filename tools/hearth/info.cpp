@@ -77,6 +77,9 @@ Runner add_info(CLI::App& app) {
   cmd->add_flag("--plan", o->plan, "load the model and print where each layer would run");
   cmd->add_option("--n-gpu-layers", o->load.n_gpu_layers, "layers on GPU for --plan (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->load.gpu_mem_limit, "GPU memory cap for --plan (e.g. 8G)");
+  cmd->add_option("--split-mode", o->load.split_mode, "several GPUs, for --plan: layer, row or none")
+      ->check(CLI::IsMember({"layer", "row", "none"}));
+  cmd->add_option("--tensor-split", o->load.tensor_split, "share of the model per GPU for --plan, e.g. 3,1");
   return [o] { return info(*o); };
 }
 

@@ -82,6 +82,12 @@ class CudaBackend final : public Backend {
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
     n_sm_ = prop.multiProcessorCount;
+    std::string why;
+    if (!has_kernel_image(device, &why))
+      throw Error("CUDA" + std::to_string(device) + " (" + prop.name + ", compute capability " +
+                  std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+                  ") cannot run this build's kernels (" + why + "); rebuild with -DCMAKE_CUDA_ARCHITECTURES=" +
+                  std::to_string(prop.major) + std::to_string(prop.minor));
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
     if (cublasCreate(&blas_) != CUBLAS_STATUS_SUCCESS) {
       cudaStreamDestroy(stream_);

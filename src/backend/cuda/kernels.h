@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 
 #include "backend/backend.h"
 
@@ -38,6 +39,9 @@ void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens, c
               const int32_t* seq, cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, size_t n, cudaStream_t stream);
 void add(float* x, const float* y, size_t n, cudaStream_t stream);
+// Whether this build's kernels can run on the device (false, with the runtime's reason, for a GPU whose
+// architecture is older than every one compiled in, or newer with no PTX to compile for it).
+bool has_kernel_image(int device, std::string* why);
 
 // Floats of scratch attention() needs for a split into n_splits key ranges.
 size_t attention_scratch_floats(int n_tokens, const AttentionParams& p, int n_splits);

@@ -124,6 +124,20 @@ void swiglu(const float* gate, const float* up, float* out, size_t n, cudaStream
   check_launch("swiglu");
 }
 
+bool has_kernel_image(int device, std::string* why) {
+  // Binary compatibility is per kernel image: ask for one kernel's attributes on the device.
+  cudaFuncAttributes attr{};
+  int current = 0;
+  cudaGetDevice(&current);
+  cudaSetDevice(device);
+  const cudaError_t e = cudaFuncGetAttributes(&attr, add_kernel);
+  cudaSetDevice(current);
+  if (e == cudaSuccess) return true;
+  cudaGetLastError();
+  if (why) *why = cudaGetErrorString(e);
+  return false;
+}
+
 void add(float* x, const float* y, size_t n, cudaStream_t stream) {
   if (n == 0) return;
   add_kernel<<<grid_for(n), 256, 0, stream>>>(x, y, n);
