@@ -75,6 +75,40 @@ TEST(Placement, ExplicitLayerCountOverrides) {
   a = plan_layers(footprint(22, 50 * MiB, 100 * MiB, 4 * MiB), r);
   EXPECT_EQ(count(a, 1), 22);
   EXPECT_EQ(a.output_device, 1);
+  EXPECT_EQ(a.text.find("warning"), std::string::npos) << a.text;
+}
+
+// -ngl beyond the budget is obeyed, with a warning that names both sizes.
+TEST(Placement, ExplicitLayerCountBeyondTheBudgetWarns) {
+  PlanRequest r;
+  r.gpus = {{"CUDA0", 80000 * MiB, 80000 * MiB}};
+  r.gpu_mem_limit = 500 * MiB;
+  r.n_gpu_layers = 10;
+  auto a = plan_layers(footprint(22, 50 * MiB, 100 * MiB, 4 * MiB), r);
+  EXPECT_EQ(count(a, 1), 10);
+  EXPECT_NE(a.text.find("warning: -ngl 10 needs 540.0 MiB of GPU memory, the budget is 420.0 MiB"), std::string::npos)
+      << a.text;
+  r.n_gpu_layers = 6;
+  a = plan_layers(footprint(22, 50 * MiB, 100 * MiB, 4 * MiB), r);
+  EXPECT_EQ(a.text.find("warning"), std::string::npos) << a.text;
+}
+
+// --split-mode row: the shares of every matrix, and the GPUs seen as one device that takes what fits each share.
+TEST(Placement, RowSplitSharesAndCombinedDevice) {
+  std::vector<DeviceInfo> gpus = {{"CUDA0", 30000 * MiB, 80000 * MiB}, {"CUDA1", 10000 * MiB, 24000 * MiB}};
+  EXPECT_EQ(row_split_shares(gpus, {}, 0), (std::vector<double>{30000.0 * MiB, 10000.0 * MiB}));
+  EXPECT_EQ(row_split_shares(gpus, {}, 8000 * MiB), (std::vector<double>{8000.0 * MiB, 8000.0 * MiB}));
+  EXPECT_EQ(row_split_shares(gpus, {1}, 0), (std::vector<double>{1, 0}));
+  EXPECT_EQ(row_split_shares(gpus, {0, 0}, 0), (std::vector<double>{1, 1}));
+  // 1:1 over 30 and 10 GiB free: the second GPU is full when the model is 20 GiB.
+  DeviceInfo d = row_split_device(gpus, {1, 1}, 0, "CUDA0+CUDA1");
+  EXPECT_EQ(d.name, "CUDA0+CUDA1");
+  EXPECT_EQ(d.free_bytes, 20000 * MiB);
+  EXPECT_EQ(d.total_bytes, 104000 * MiB);
+  EXPECT_EQ(row_split_device(gpus, {3, 1}, 0, "x").free_bytes, 40000 * MiB);
+  EXPECT_EQ(row_split_device(gpus, {1, 0}, 0, "x").free_bytes, 30000 * MiB);
+  EXPECT_EQ(row_split_device(gpus, {1, 1}, 4000 * MiB, "x").free_bytes, 8000 * MiB);
+  EXPECT_EQ(describe_shares({3, 1}), "0.75/0.25");
 }
 
 TEST(Placement, TwoGpusSplitByTensorSplit) {

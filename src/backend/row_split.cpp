@@ -96,7 +96,10 @@ class RowSplitBackend final : public Backend {
 
   std::string name() const override {
     std::string n;
-    for (Backend* d : devices_) n += (n.empty() ? "" : "+") + d->name();
+    for (Backend* d : devices_) {
+      if (!n.empty()) n += '+';
+      n += d->name();
+    }
     return n;
   }
   bool is_host() const override { return main().is_host(); }

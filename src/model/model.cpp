@@ -44,7 +44,8 @@ Gpus open_gpus(const LoadParams& params, int n_threads) {
     for (int i = 0; i < params.logical_devices; ++i) {
       out.backends.push_back(gpu ? make_cuda_backend(0) : make_cpu_backend(n_threads, "CPU#" + std::to_string(i)));
       DeviceInfo d;
-      d.name = out.backends.back()->name() + (gpu ? "#" + std::to_string(i) : "");
+      d.name = out.backends.back()->name();
+      if (gpu) d.name += '#' + std::to_string(i);
       d.free_bytes = d.total_bytes = out.backends.back()->free_memory() / params.logical_devices;
       out.info.push_back(d);
     }

@@ -82,6 +82,14 @@ LayerAssignment plan_layers(const ModelFootprint& fp, const PlanRequest& req) {
                 mib(req.gpus[g].free_bytes) + ", budget " + mib(budget[g]) + ")";
   }
   out.text += std::string("; output on ") + (output_on_gpu ? "GPU" : "CPU");
+  if (req.n_gpu_layers >= 0) {
+    // An explicit -ngl is obeyed; say so when it asks for more than the budget.
+    size_t need = output_on_gpu ? fp.output_bytes : 0;
+    for (int l = first; l < n_layer; ++l) need += fp.layer_bytes[l] + fp.kv_bytes_per_layer;
+    if (need > total_budget)
+      out.text += "; warning: -ngl " + std::to_string(req.n_gpu_layers) + " needs " + mib(need) +
+                  " of GPU memory, the budget is " + mib(total_budget) + " (loading may run out of memory)";
+  }
   return out;
 }
 
@@ -123,7 +131,8 @@ std::string describe_shares(const std::vector<double>& shares) {
   for (double s : shares) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f", total > 0 ? s / total : 0.0);
-    out += (out.empty() ? "" : "/") + std::string(buf);
+    if (!out.empty()) out += '/';
+    out += buf;
   }
   return out;
 }
