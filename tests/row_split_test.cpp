@@ -33,6 +33,7 @@ TEST(RowSplitBackend, RejectsBadShares) {
   EXPECT_THROW(make_row_split_backend({a.get(), b.get()}, {0, 0}), Error);
   EXPECT_THROW(make_row_split_backend({a.get(), b.get()}, {-1, 2}), Error);
   EXPECT_THROW(make_row_split_backend({}, {}), Error);
+  EXPECT_THROW(make_row_split_backend({a.get(), b.get()}, {1, 1}, 2), Error);
 }
 
 // Stand-in devices: CPU backends, or GPU 0 opened again for each where a GPU is present.
@@ -78,7 +79,11 @@ std::vector<float> run_matmul(Backend& be, const Weight& host_w, const std::vect
 // or none, for every weight type.
 TEST(RowSplitBackend, MatmulEqualsOneDevice) {
   const DType types[] = {DType::F32, DType::F16, DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q2_K};
-  const std::vector<std::vector<double>> splits = {{3, 1}, {1, 1, 1}, {0, 1}};
+  struct Split {
+    std::vector<double> shares;
+    int main;
+  };
+  const std::vector<Split> splits = {{{3, 1}, 0}, {{1, 1, 1}, 0}, {{0, 1}, 0}, {{1, 3}, 1}, {{1, 1, 1}, 2}};
   auto ref = stand_in(9);
   std::vector<std::unique_ptr<Backend>> devs;
   for (int i = 0; i < 3; ++i) devs.push_back(stand_in(i));
@@ -96,15 +101,16 @@ TEST(RowSplitBackend, MatmulEqualsOneDevice) {
     for (int n_tokens : {1, 5, 40}) {
       auto x = random_vec(n_tokens * cols, 2 + n_tokens);
       std::vector<float> want = run_matmul(*ref, w, x, n_tokens);
-      for (const auto& shares : splits) {
+      for (const auto& [shares, main] : splits) {
         std::vector<Backend*> parts;
         for (size_t i = 0; i < shares.size(); ++i) parts.push_back(devs[i].get());
-        auto split = make_row_split_backend(parts, shares);
+        auto split = make_row_split_backend(parts, shares, main);
         std::vector<float> got = run_matmul(*split, w, x, n_tokens);
         ASSERT_EQ(got.size(), want.size());
         for (size_t i = 0; i < got.size(); ++i)
           ASSERT_NEAR(got[i], want[i], 1e-4f * (1 + std::abs(want[i])))
-              << dtype_name(type) << " tokens " << n_tokens << " devices " << shares.size() << " element " << i;
+              << dtype_name(type) << " tokens " << n_tokens << " devices " << shares.size() << " main " << main
+              << " element " << i;
       }
     }
   }
@@ -163,6 +169,35 @@ TEST(MultiDevice, Stories260KGreedyIdsOnTwoDevices) {
 
   EXPECT_EQ(greedy(path, two_devices("none", {}, 99), 200, &where), expected);
   for (const std::string& d : where.layer_device) EXPECT_EQ(d, where.layer_device.front()) << where.text;
+}
+
+// --main-gpu: the device of --split-mode none, and the one that runs all but the matrix products in row mode.
+TEST(MultiDevice, MainGpu) {
+  std::string path = test::fixture("stories260K/stories260K.gguf");
+  HEARTH_REQUIRE_FIXTURE(path);
+  auto expected = test::read_ids(test::fixture("stories260K/expected/run_t0_n200.generated_ids.txt"));
+  expected.resize(60);
+  PlacementSummary where;
+  LoadParams lp = two_devices("none", {}, 99);
+  lp.main_gpu = 1;
+  EXPECT_EQ(greedy(path, lp, 60, &where), expected);
+  // The stand-ins are named CPU#i, or CUDA0#i where GPU 0 stands in.
+  EXPECT_NE(where.text.find("--split-mode none: " + where.layer_device[0].substr(0, 4)), std::string::npos)
+      << where.text;
+  EXPECT_NE(where.text.find("#1 only"), std::string::npos) << where.text;
+
+  lp = two_devices("row", {1, 1}, 99);
+  lp.main_gpu = 1;
+  EXPECT_EQ(greedy(path, lp, 60, &where), expected);
+  EXPECT_NE(where.text.find("the rest on"), std::string::npos) << where.text;
+
+  lp.main_gpu = 2;
+  try {
+    Model::load(path, lp);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("main GPU 2 does not exist (2 usable GPUs)"), std::string::npos) << e.what();
+  }
 }
 
 // A quantized file (k-quants, packed on the CPU): both splits give one stand-in device's ids.

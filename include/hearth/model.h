@@ -20,6 +20,8 @@ struct LoadParams {
   std::string split_mode = "layer";  // several GPUs: "layer" (whole layers per GPU), "row" (every matrix split by
                                      // rows across them) or "none" (the first GPU only)
   std::vector<float> tensor_split;   // share of the model per GPU; empty: by free memory
+  int main_gpu = 0;                  // the GPU of --split-mode none, and the one holding the KV cache and running
+                                     // every op but the matrix products in --split-mode row
   bool repack = true;           // CPU: copy matmul weights at load, packed (or as they are, in huge pages)
   size_t mem_budget = 0;        // bytes of layer weights kept resident; beyond it layers are streamed from
                                 // the file in groups (CPU); 0: all resident

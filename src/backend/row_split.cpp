@@ -68,9 +68,11 @@ struct Buffer {
 
 class RowSplitBackend final : public Backend {
  public:
-  RowSplitBackend(std::vector<Backend*> devices, std::vector<double> shares)
-      : devices_(std::move(devices)), shares_(std::move(shares)) {
+  RowSplitBackend(std::vector<Backend*> devices, std::vector<double> shares, int main)
+      : devices_(std::move(devices)), shares_(std::move(shares)), main_(main) {
     if (devices_.empty()) throw Error("row split: no devices");
+    if (main_ < 0 || main_ >= static_cast<int>(devices_.size()))
+      throw Error("row split: main device " + std::to_string(main_) + " of " + std::to_string(devices_.size()));
     if (shares_.size() != devices_.size())
       throw Error("row split: " + std::to_string(shares_.size()) + " shares for " + std::to_string(devices_.size()) +
                   " devices");
@@ -84,7 +86,7 @@ class RowSplitBackend final : public Backend {
       in_.push_back(Buffer{d});
       out_.push_back(Buffer{d});
     }
-    stage_ = Buffer{devices_[0]};
+    stage_ = Buffer{devices_[main_]};
   }
 
   ~RowSplitBackend() override {
@@ -167,32 +169,32 @@ class RowSplitBackend final : public Backend {
     // A part writes straight into y when its rows are contiguous there (one token, or the whole matrix).
     auto direct = [&](const Part& p) { return n == 1 || p.rows == m.rows; };
     bool remote = false;
-    for (const Part& p : m.parts) remote |= p.device != 0;
+    for (const Part& p : m.parts) remote |= p.device != main_;
     if (remote) {
       host_x_.resize(x_floats);
       main().to_host(host_x_.data(), x, x_floats * sizeof(float));
     }
     // The other devices' parts start first (on GPUs they run asynchronously), then the main device's.
     for (const Part& p : m.parts) {
-      if (p.device == 0) continue;
+      if (p.device == main_) continue;
       Backend& d = *devices_[p.device];
       float* dx = in_[p.device].get(x_floats);
       d.to_device(dx, host_x_.data(), x_floats * sizeof(float));
       d.matmul(p.w, dx, out_[p.device].get(n * p.rows), n_tokens);
     }
     for (const Part& p : m.parts) {
-      if (p.device != 0) continue;
+      if (p.device != main_) continue;
       if (direct(p)) {
         main().matmul(p.w, x, y + p.row0, n_tokens);
       } else {
-        float* t = out_[0].get(n * p.rows);
+        float* t = out_[main_].get(n * p.rows);
         main().matmul(p.w, x, t, n_tokens);
         main().copy_2d(y + p.row0, m.rows, t, p.rows, p.rows, n);
       }
     }
     // Gather through host memory.
     for (const Part& p : m.parts) {
-      if (p.device == 0) continue;
+      if (p.device == main_) continue;
       host_y_.resize(n * p.rows);
       devices_[p.device]->to_host(host_y_.data(), out_[p.device].p, n * p.rows * sizeof(float));
       if (direct(p)) {
@@ -222,10 +224,11 @@ class RowSplitBackend final : public Backend {
   }
 
  private:
-  Backend& main() const { return *devices_[0]; }
+  Backend& main() const { return *devices_[main_]; }
 
   std::vector<Backend*> devices_;
   std::vector<double> shares_;
+  int main_;
   std::vector<std::unique_ptr<SplitMatrix>> matrices_;
   std::vector<std::pair<Backend*, void*>> owned_;  // parts copied to device memory
   std::vector<Buffer> in_, out_;                   // per device: x and the part's y
@@ -235,8 +238,9 @@ class RowSplitBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_row_split_backend(std::vector<Backend*> devices, std::vector<double> shares) {
-  return std::make_unique<RowSplitBackend>(std::move(devices), std::move(shares));
+std::unique_ptr<Backend> make_row_split_backend(std::vector<Backend*> devices, std::vector<double> shares,
+                                                int main) {
+  return std::make_unique<RowSplitBackend>(std::move(devices), std::move(shares), main);
 }
 
 }  // namespace hearth

@@ -1,6 +1,6 @@
 // --split-mode row: several devices acting as one backend. Every matrix is cut into row ranges, one per device
 // in proportion to its share; a matmul sends x to each device, runs the parts there at once and gathers y on the
-// main device (the first). Every other op, the activations and the KV cache stay on the main device.
+// main device. Every other op, the activations and the KV cache stay on the main device.
 #pragma once
 #include <memory>
 #include <vector>
@@ -14,7 +14,8 @@ namespace hearth {
 std::vector<std::pair<int64_t, int64_t>> row_split_ranges(int64_t rows, const std::vector<double>& shares,
                                                          int64_t granule);
 
-// devices: not owned, must outlive the returned backend; shares: one per device.
-std::unique_ptr<Backend> make_row_split_backend(std::vector<Backend*> devices, std::vector<double> shares);
+// devices: not owned, must outlive the returned backend; shares: one per device; main: index of the main device.
+std::unique_ptr<Backend> make_row_split_backend(std::vector<Backend*> devices, std::vector<double> shares,
+                                                int main = 0);
 
 }  // namespace hearth

@@ -129,8 +129,15 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
   if (params.n_gpu_layers != 0) {
     Gpus gpus = open_gpus(params, n_threads);
     gpu_note = gpus.note;
-    if (params.split_mode == "none" && gpus.backends.size() > 1) {
-      gpus.backends.resize(1), gpus.info.resize(1);
+    const int n_gpus = static_cast<int>(gpus.backends.size());
+    if (n_gpus > 0 && (params.main_gpu < 0 || params.main_gpu >= n_gpus))
+      throw Error("main GPU " + std::to_string(params.main_gpu) + " does not exist (" + std::to_string(n_gpus) +
+                  " usable GPU" + (n_gpus == 1 ? ")" : "s)"));
+    if (params.split_mode == "none" && n_gpus > 1) {
+      std::unique_ptr<Backend> keep = std::move(gpus.backends[params.main_gpu]);
+      gpus.backends.clear();
+      gpus.backends.push_back(std::move(keep));
+      gpus.info = {gpus.info[params.main_gpu]};
       gpu_note += "; --split-mode none: " + gpus.info[0].name + " only";
     }
     for (auto& b : gpus.backends) backends_.push_back(std::move(b));
@@ -139,12 +146,13 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
       std::vector<double> shares = row_split_shares(gpus.info, params.tensor_split, params.gpu_mem_limit);
       std::vector<Backend*> parts;
       for (size_t g = 1; g < backends_.size(); ++g) parts.push_back(backends_[g].get());
-      row_split_ = make_row_split_backend(parts, shares);
+      row_split_ = make_row_split_backend(parts, shares, params.main_gpu);
       req.gpus = {row_split_device(gpus.info, shares, params.gpu_mem_limit, row_split_->name())};
       req.gpu_mem_limit = 0;
       req.tensor_split.clear();
       devices.push_back(row_split_.get());
-      gpu_note += "; --split-mode row: every matrix split by rows in proportion " + describe_shares(shares);
+      gpu_note += "; --split-mode row: every matrix split by rows in proportion " + describe_shares(shares) +
+                  ", the rest on " + parts[params.main_gpu]->name();
     } else {
       req.gpus = gpus.info;
       for (size_t g = 1; g < backends_.size(); ++g) devices.push_back(backends_[g].get());

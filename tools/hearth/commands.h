@@ -50,6 +50,7 @@ struct ModelOptions {
   int n_ctx = 0;
   std::string split_mode = "layer";
   std::string tensor_split;
+  int main_gpu = 0;
   bool no_repack = false;
   std::string mem_budget;  // "2G": layer weights kept resident, the rest streamed (layer streaming)
 };

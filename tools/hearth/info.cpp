@@ -80,6 +80,7 @@ Runner add_info(CLI::App& app) {
   cmd->add_option("--split-mode", o->load.split_mode, "several GPUs, for --plan: layer, row or none")
       ->check(CLI::IsMember({"layer", "row", "none"}));
   cmd->add_option("--tensor-split", o->load.tensor_split, "share of the model per GPU for --plan, e.g. 3,1");
+  cmd->add_option("--main-gpu", o->load.main_gpu, "main GPU for --plan (--split-mode none or row)");
   return [o] { return info(*o); };
 }
 

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     if (a == "-ngl") a = "--n-gpu-layers";
     else if (a == "-sm") a = "--split-mode";
     else if (a == "-ts") a = "--tensor-split";
+    else if (a == "-mg") a = "--main-gpu";
     else if (a == "-sys") a = "--system";
   }
   std::reverse(args.begin(), args.end());

@@ -12,9 +12,11 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("--gpu-mem-limit", o.gpu_mem_limit, "cap on the GPU memory hearth may use per device (e.g. 8G)");
   cmd.add_option("-c,--ctx-size", o.n_ctx, "context size in tokens (default: model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--split-mode", o.split_mode, "how to split across GPUs: layer or row")
+  cmd.add_option("--split-mode", o.split_mode, "how to split across GPUs: layer, row or none")
       ->check(CLI::IsMember({"layer", "row", "none"}));
   cmd.add_option("--tensor-split", o.tensor_split, "share of the model per GPU, e.g. 3,1");
+  cmd.add_option("--main-gpu", o.main_gpu, "the GPU of --split-mode none; in row mode the one that holds the KV cache")
+      ->check(CLI::NonNegativeNumber);
   cmd.add_flag("--no-repack", o.no_repack, "CPU: use weights in place from the file instead of a packed copy");
   cmd.add_option("--mem-budget", o.mem_budget,
                  "bytes of layer weights kept in memory (e.g. 2G); the other layers are streamed from the file in "
@@ -42,6 +44,7 @@ LoadParams load_params(const ModelOptions& o) {
   p.n_gpu_layers = o.n_gpu_layers;
   p.n_ctx = o.n_ctx;
   p.split_mode = o.split_mode;
+  p.main_gpu = o.main_gpu;
   p.repack = !o.no_repack;
   if (!o.gpu_mem_limit.empty()) p.gpu_mem_limit = parse_size(o.gpu_mem_limit);
   if (!o.mem_budget.empty()) p.mem_budget = parse_size(o.mem_budget);
