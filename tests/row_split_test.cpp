@@ -211,16 +211,21 @@ TEST(MultiDevice, QuantizedSplitsMatchOneDevice) {
   EXPECT_EQ(greedy(path, two_devices("layer", {}, 99), 100, nullptr), want);
 }
 
-TEST(MultiDevice, UnknownSplitModeIsAnError) {
+TEST(MultiDevice, BadSplitOptionsAreErrors) {
   std::string path = test::fixture("stories260K/stories260K.gguf");
   HEARTH_REQUIRE_FIXTURE(path);
-  LoadParams lp = two_devices("rows", {}, 99);
-  try {
-    Model::load(path, lp);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'rows' is not layer, row or none"), std::string::npos) << e.what();
-  }
+  auto error_of = [&](const LoadParams& lp) -> std::string {
+    try {
+      Model::load(path, lp);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(error_of(two_devices("rows", {}, 99)).find("'rows' is not layer, row or none"), std::string::npos);
+  for (const auto& split : std::vector<std::vector<float>>{{-1, 2}, {1, NAN}})
+    EXPECT_NE(error_of(two_devices("layer", split, 99)).find("shares must be numbers >= 0"), std::string::npos);
+  EXPECT_NE(error_of(two_devices("row", {0, 0}, 99)).find("at least one share must be above 0"), std::string::npos);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include "hearth/error.h"
@@ -126,6 +127,14 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
   std::vector<Backend*> devices = {backends_[0].get()};
   if (params.split_mode != "layer" && params.split_mode != "row" && params.split_mode != "none")
     throw Error("split mode '" + params.split_mode + "' is not layer, row or none");
+  if (!params.tensor_split.empty()) {
+    float total = 0;
+    for (float s : params.tensor_split) {
+      if (!(s >= 0) || !std::isfinite(s)) throw Error("tensor split: shares must be numbers >= 0");
+      total += s;
+    }
+    if (total <= 0) throw Error("tensor split: at least one share must be above 0");
+  }
   if (params.n_gpu_layers != 0) {
     Gpus gpus = open_gpus(params, n_threads);
     gpu_note = gpus.note;
