@@ -125,6 +125,8 @@ std::unique_ptr<Backend> make_cpu_backend(int n_threads, const std::string& name
 // CUDA device count (0 when built without CUDA or when no GPU/driver is present; never throws).
 int cuda_device_count();
 std::vector<DeviceInfo> cuda_devices();
+// Why there is no CUDA device to use ("built without CUDA", the driver's error, ...); empty when there is one.
+std::string cuda_unavailable_reason();
 // Throws hearth::Error when the device cannot be used.
 std::unique_ptr<Backend> make_cuda_backend(int device);
 

@@ -6,6 +6,7 @@
 namespace hearth {
 int cuda_device_count() { return 0; }
 std::vector<DeviceInfo> cuda_devices() { return {}; }
+std::string cuda_unavailable_reason() { return "this hearth was built without CUDA support"; }
 std::unique_ptr<Backend> make_cuda_backend(int) { throw Error("this hearth was built without CUDA support"); }
 }  // namespace hearth
 #endif

@@ -166,7 +166,10 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
       req.gpus = gpus.info;
       for (size_t g = 1; g < backends_.size(); ++g) devices.push_back(backends_[g].get());
     }
-    if (params.n_gpu_layers > 0 && req.gpus.empty()) gpu_note += "; no usable GPU, running on CPU";
+    if (params.n_gpu_layers > 0 && req.gpus.empty()) {
+      const std::string why = cuda_unavailable_reason();
+      gpu_note += "; no usable GPU" + (why.empty() ? std::string() : " (" + why + ")") + ", running on CPU";
+    }
   }
   int n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min(h.n_ctx_train, 4096);
   if (params.mem_budget > 0) {

@@ -332,6 +332,16 @@ int cuda_device_count() {
   return n;
 }
 
+std::string cuda_unavailable_reason() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("CUDA: ") + cudaGetErrorString(e);
+  }
+  return n > 0 ? std::string() : "CUDA: no device found";
+}
+
 std::vector<DeviceInfo> cuda_devices() {
   std::vector<DeviceInfo> out;
   const int n = cuda_device_count();

@@ -1,6 +1,6 @@
-// Several devices as one: --split-mode row (every matrix cut by rows across devices) and the layer split, run
-// on stand-in devices (CPU backends here; GPU 0 opened several times where a GPU is present), against one
-// device and against llama2.c's output.
+// Several devices: --split-mode row (every matrix cut by rows across devices), layer and none, run on stand-in
+// devices (CPU backends here; GPU 0 opened several times where a GPU is present), against one device and
+// against llama2.c's output; and the fallback to the CPU where no GPU can be used.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -226,6 +226,22 @@ TEST(MultiDevice, BadSplitOptionsAreErrors) {
   for (const auto& split : std::vector<std::vector<float>>{{-1, 2}, {1, NAN}})
     EXPECT_NE(error_of(two_devices("layer", split, 99)).find("shares must be numbers >= 0"), std::string::npos);
   EXPECT_NE(error_of(two_devices("row", {0, 0}, 99)).find("at least one share must be above 0"), std::string::npos);
+}
+
+// -ngl with no usable GPU runs on the CPU and says why.
+TEST(MultiDevice, NoGpuFallsBackToCpuWithTheReason) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present";
+  EXPECT_FALSE(cuda_unavailable_reason().empty());
+  std::string path = test::fixture("stories260K/stories260K.gguf");
+  HEARTH_REQUIRE_FIXTURE(path);
+  LoadParams lp;
+  lp.n_gpu_layers = 99;
+  lp.split_mode = "row";
+  auto model = Model::load(path, lp);
+  for (const std::string& d : model->placement().layer_device) EXPECT_EQ(d, "CPU");
+  EXPECT_NE(model->placement().text.find("no usable GPU (" + cuda_unavailable_reason() + "), running on CPU"),
+            std::string::npos)
+      << model->placement().text;
 }
 
 }  // namespace
