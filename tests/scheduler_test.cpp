@@ -46,12 +46,13 @@ struct Result {
 
 // Submits a request whose text and final stats land in the returned future.
 std::future<Result> submit(Scheduler& s, std::vector<int32_t> prompt, GenerateParams params,
-                           std::function<bool(const std::string&)> on_text = nullptr) {
+                           std::function<bool(const std::string&)> on_text = nullptr, bool cache_prompt = true) {
   auto r = std::make_shared<Result>();
   auto done = std::make_shared<std::promise<Result>>();
   BatchRequest req;
   req.prompt = std::move(prompt);
   req.params = std::move(params);
+  req.params.cache_prompt = cache_prompt;
   req.on_text = [r, on_text](const std::string& t) {
     r->text += t;
     return on_text ? on_text(t) : true;
@@ -85,7 +86,9 @@ TEST(Scheduler, ConcurrentRequestsGenerateWhatEachGeneratesAlone) {
     Result r = futures[i].get();
     EXPECT_EQ(r.stats.tokens, alone[i]) << prompts[i];
     EXPECT_EQ(r.stats.stop_reason, "length");
-    EXPECT_EQ(r.stats.n_prompt, static_cast<int>(model->tokenize(prompts[i], true, false).size()));
+    // The two queued requests may reuse a finished one's prefix (BOS at least).
+    EXPECT_EQ(r.stats.n_prompt + r.stats.n_cached, static_cast<int>(model->tokenize(prompts[i], true, false).size()));
+    EXPECT_GE(r.stats.n_prompt, 1);
     std::string pieces;
     for (int32_t t : r.stats.tokens) pieces += model->token_to_piece(t);
     EXPECT_EQ(r.text, pieces) << prompts[i];
@@ -93,6 +96,47 @@ TEST(Scheduler, ConcurrentRequestsGenerateWhatEachGeneratesAlone) {
   // Batching happened: fewer forward passes than tokens evaluated.
   const auto c = sched.counts();
   EXPECT_LT(c.steps * 2, c.tokens_decoded);
+}
+
+// A sequence keeps its K/V after its request: the next turn of a conversation evaluates only what is new, goes to
+// the sequence holding its prefix, and generates what a fresh evaluation of the whole prompt generates.
+TEST(Scheduler, NextTurnReusesTheCachedPrefix) {
+  HEARTH_REQUIRE_FIXTURE(fixture("stories260K/stories260K.gguf"));
+  auto model = load_stories();
+  auto alone = [&](const std::vector<int32_t>& prompt) {
+    Session s(*model, slots(1, 256));
+    return generate(s, prompt, greedy(30), [](const std::string&) { return true; }).tokens;
+  };
+  Scheduler sched(*model, slots(2, 256, 16));
+  const auto a = model->tokenize("Once upon a time, there was a little girl named Lily.", true, false);
+  const auto other = model->tokenize("Tom had a big red ball and a small dog.", true, false);
+  // Two conversations at once, one per sequence.
+  auto fa = submit(sched, a, greedy(30));
+  auto fo = submit(sched, other, greedy(30));
+  Result ra = fa.get(), ro = fo.get();
+  EXPECT_EQ(ra.stats.tokens, alone(a));
+  EXPECT_EQ(ra.stats.n_cached, 0);
+  EXPECT_EQ(ra.stats.n_prompt, static_cast<int>(a.size()));
+
+  // The next turn of the first: its prompt, the reply (all but the last token was evaluated), new text.
+  auto b = a;
+  b.insert(b.end(), ra.stats.tokens.begin(), ra.stats.tokens.end());
+  const auto more = model->tokenize(" She liked to play", false, false);
+  b.insert(b.end(), more.begin(), more.end());
+  Result rb = submit(sched, b, greedy(30)).get();
+  EXPECT_EQ(rb.stats.n_cached, static_cast<int>(a.size() + ra.stats.tokens.size() - 1));
+  EXPECT_EQ(rb.stats.n_prompt + rb.stats.n_cached, static_cast<int>(b.size()));
+  EXPECT_EQ(rb.stats.tokens, alone(b));
+
+  // The other conversation's sequence was left alone: the same prompt again reuses all but its last token.
+  Result ro2 = submit(sched, other, greedy(30)).get();
+  EXPECT_EQ(ro2.stats.n_cached, static_cast<int>(other.size() - 1));
+  EXPECT_EQ(ro2.stats.tokens, ro.stats.tokens);
+
+  // cache_prompt off: everything evaluated, same output.
+  Result rc = submit(sched, b, greedy(30), nullptr, false).get();
+  EXPECT_EQ(rc.stats.n_cached, 0);
+  EXPECT_EQ(rc.stats.tokens, rb.stats.tokens);
 }
 
 TEST(Scheduler, BosAloneGivesTheFixtureOutputBesideOtherRequests) {

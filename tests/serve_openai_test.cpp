@@ -95,6 +95,36 @@ TEST_F(ServeOpenAI, ChatStreamAndWholeAgree) {
   EXPECT_EQ(events.back()["choices"][0]["finish_reason"], w["choices"][0]["finish_reason"]);
 }
 
+// A conversation's next turn reuses the K/V its sequence holds (llama.cpp's cache_prompt): the timings say how
+// many prompt tokens were reused, and the reply is the one a full evaluation gives.
+TEST_F(ServeOpenAI, NextChatTurnReusesTheCachedPrompt) {
+  auto c = server_->client();
+  json messages = {{{"role", "system"}, {"content", "Tell a story."}}, {{"role", "user"}, {"content", "A big tree"}}};
+  json req = {{"model", "stories"}, {"messages", messages}, {"max_tokens", 24}, {"temperature", 0}};
+  auto first = post_json(c, "/v1/chat/completions", req);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+  json f = json::parse(first->body);
+  messages.push_back({{"role", "assistant"}, {"content", f["choices"][0]["message"]["content"]}});
+  messages.push_back({{"role", "user"}, {"content", "And then?"}});
+  req["messages"] = messages;
+  auto second = post_json(c, "/v1/chat/completions", req);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200) << second->body;
+  json s2 = json::parse(second->body);
+  const int cached = s2["timings"]["cache_n"];
+  EXPECT_GT(cached, f["usage"]["prompt_tokens"].get<int>()) << s2.dump();
+  EXPECT_EQ(s2["timings"]["prompt_n"].get<int>() + cached, s2["usage"]["prompt_tokens"].get<int>());
+
+  req["cache_prompt"] = false;
+  auto fresh = post_json(c, "/v1/chat/completions", req);
+  ASSERT_TRUE(fresh);
+  ASSERT_EQ(fresh->status, 200) << fresh->body;
+  json s3 = json::parse(fresh->body);
+  EXPECT_EQ(s3["timings"]["cache_n"], 0);
+  EXPECT_EQ(s3["choices"][0]["message"]["content"], s2["choices"][0]["message"]["content"]);
+}
+
 TEST_F(ServeOpenAI, StopStringsAndSeededSampling) {
   auto c = server_->client();
   const std::string prompt = "Once upon a time";

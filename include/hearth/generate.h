@@ -18,6 +18,9 @@ struct GenerateParams {
   std::vector<std::string> stop;   // stop strings (not included in the output)
   int logprobs = -1;               // -1: off; N >= 0: each token's log-probability and its N most likely
                                    // alternatives (TokenLogprob), computed only when asked
+  bool cache_prompt = true;        // Scheduler: reuse the K/V of the longest prefix of the prompt that a free
+                                   // sequence holds from an earlier request (llama.cpp server's cache_prompt),
+                                   // so a chat's next turn evaluates only what is new
 };
 
 // A generated token's log-probability in the model's distribution: the log-softmax of the raw logits, before
@@ -31,6 +34,7 @@ struct TokenLogprob {
 
 struct GenerateStats {
   int n_prompt = 0;        // prompt tokens evaluated (after any cached prefix)
+  int n_cached = 0;        // prompt tokens whose K/V an earlier request left in the sequence (reused, not evaluated)
   double prompt_ms = 0;
   int n_gen = 0;           // tokens generated
   double gen_ms = 0;       // from the first sampled token to the last

@@ -1,6 +1,8 @@
 // Continuous batching: many generation requests share one loaded model and one session, each in its own
 // sequence (KV slot); every step evaluates one forward pass holding the next token of every generating
 // request plus prompt tokens of the requests still reading theirs. Requests join and leave between steps.
+// A sequence keeps its K/V after its request ends; a new request goes to the free sequence sharing the longest
+// prefix with its prompt (else the least recently used) and evaluates only the rest.
 #pragma once
 #include <cstdint>
 #include <functional>

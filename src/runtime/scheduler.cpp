@@ -27,7 +27,9 @@ struct Slot {
   uint64_t id;
   BatchRequest req;
   std::unique_ptr<TokenStream> ts;
-  size_t prompt_done = 0;  // prompt tokens evaluated so far
+  size_t prompt_done = 0;  // prompt tokens evaluated so far, or reused from the sequence's cache
+  size_t cached = 0;       // prompt tokens reused
+  bool started = false;    // some of the prompt has been evaluated
   int32_t next = -1;       // the sampled token to evaluate next (generating), -1 while reading the prompt
   Clock::time_point t_prompt;
   double prompt_ms = 0;
@@ -37,6 +39,12 @@ void report(BatchRequest& req, const GenerateStats& st) {
   if (req.on_done) req.on_done(st);
 }
 
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+
 }  // namespace
 
 struct Scheduler::Impl {
@@ -44,6 +52,10 @@ struct Scheduler::Impl {
   Session session;
   std::vector<std::unique_ptr<Slot>> slots;
   std::vector<float> logits;
+  // Per sequence: the tokens whose K/V it holds (positions 0..), and when a request last used it.
+  std::vector<std::vector<int32_t>> held;
+  std::vector<uint64_t> last_used;
+  uint64_t uses = 0;
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -54,12 +66,15 @@ struct Scheduler::Impl {
   Counts counts;
   std::thread thread;
 
-  Impl(Model& m, const SessionParams& sp) : model(m), session(m, sp), slots(session.n_seq()) {}
+  Impl(Model& m, const SessionParams& sp)
+      : model(m), session(m, sp), slots(session.n_seq()), held(session.n_seq()), last_used(session.n_seq(), 0) {}
 
   void finish(int i) {
     Slot& s = *slots[i];
     GenerateStats st = s.ts->finish();
     st.prompt_ms = s.prompt_ms;
+    st.n_cached = static_cast<int>(s.cached);
+    st.n_prompt = static_cast<int>(s.req.prompt.size() - s.cached);
     report(s.req, st);
     slots[i].reset();
   }
@@ -76,9 +91,20 @@ struct Scheduler::Impl {
         ++it;
       }
     }
-    for (size_t i = 0; i < slots.size(); ++i) {
+    for (size_t i = 0; i < slots.size(); ++i)
       if (slots[i] && (stopping || to_cancel.erase(slots[i]->id))) slots[i]->ts->stop("cancelled");
-      if (slots[i] || queue.empty()) continue;
+    while (!queue.empty()) {
+      const Queued& front = queue.front();
+      // The free sequence holding the longest prefix of the prompt, else the least recently used.
+      int best = -1;
+      size_t best_common = 0;
+      for (size_t i = 0; i < slots.size(); ++i) {
+        if (slots[i]) continue;
+        const size_t common = front.req.params.cache_prompt ? common_prefix(held[i], front.req.prompt) : 0;
+        if (best < 0 || common > best_common || (common == best_common && last_used[i] < last_used[best]))
+          best = static_cast<int>(i), best_common = common;
+      }
+      if (best < 0) break;
       Queued q = std::move(queue.front());
       queue.pop_front();
       auto s = std::make_unique<Slot>();
@@ -86,8 +112,12 @@ struct Scheduler::Impl {
       s->req = std::move(q.req);
       s->ts = std::make_unique<TokenStream>(model, s->req.params, s->req.prompt, s->req.on_text, q.t0);
       if (s->req.on_logprob) s->ts->set_on_logprob(s->req.on_logprob);
-      session.truncate(static_cast<int>(i), 0);
-      slots[i] = std::move(s);
+      // The last prompt token is always evaluated: its logits give the first generated token.
+      s->cached = s->prompt_done = std::min(best_common, s->req.prompt.size() - 1);
+      session.truncate(best, static_cast<int>(s->cached));
+      held[best].resize(s->cached);
+      last_used[best] = ++uses;
+      slots[best] = std::move(s);
     }
     to_cancel.clear();  // ids that were neither queued nor running
     counts.queued = static_cast<int>(queue.size());
@@ -107,7 +137,7 @@ struct Scheduler::Impl {
     for (size_t i = 0; i < slots.size() && static_cast<int>(batch.size()) < n_batch; ++i) {
       Slot* s = slots[i].get();
       if (!s || s->next >= 0 || s->ts->done()) continue;
-      if (s->prompt_done == 0) s->t_prompt = Clock::now();
+      if (!s->started) s->t_prompt = Clock::now(), s->started = true;
       const size_t n = std::min(s->req.prompt.size() - s->prompt_done, static_cast<size_t>(n_batch) - batch.size());
       for (size_t k = 0; k < n; ++k) {
         const bool last = s->prompt_done + k + 1 == s->req.prompt.size();
@@ -122,15 +152,17 @@ struct Scheduler::Impl {
     try {
       session.decode_batch(batch, logits.data());
     } catch (const std::exception& e) {
-      // The whole step failed: every request in it ends with the reason.
+      // The whole step failed: every request in it ends with the reason, and its sequence's K/V is not trusted.
       std::set<int> in_batch;
       for (const BatchToken& b : batch) in_batch.insert(b.seq);
       for (int i : in_batch) {
+        held[i].clear();
         slots[i]->ts->stop(std::string("error: ") + e.what());
         finish(i);
       }
       return;
     }
+    for (const BatchToken& b : batch) held[b.seq].push_back(b.token);
     {
       std::lock_guard<std::mutex> lock(mu);
       ++counts.steps;

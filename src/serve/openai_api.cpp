@@ -43,6 +43,7 @@ GenerateParams parse_params(const json& body) {
     g.n_predict = static_cast<int>(std::min<long long>(*max_tokens, 1 << 30));
   }
   g.stop = get_stop(body, "stop");
+  if (auto v = get_bool(body, "cache_prompt")) g.cache_prompt = *v;  // llama.cpp server's field
   if (auto n = get_integer(body, "n"); n && *n != 1) throw bad_request("only n = 1 is supported", "invalid_value");
   if (const json* bias = get_object(body, "logit_bias")) {
     for (auto it = bias->begin(); it != bias->end(); ++it) {
@@ -72,9 +73,11 @@ json usage_of(const GenerationJob& job, bool truncate) {
 // llama.cpp's server reports these beside usage.
 json timings_of(const GenerationJob& job) {
   const GenerateStats& st = job.stats();
-  return {{"prompt_n", job.n_prompt()},
+  // As llama.cpp's: prompt_n counts the tokens evaluated, cache_n those reused from an earlier request.
+  return {{"cache_n", st.n_cached},
+          {"prompt_n", st.n_prompt},
           {"prompt_ms", st.prompt_ms},
-          {"prompt_per_second", st.prompt_ms > 0 ? job.n_prompt() * 1000.0 / st.prompt_ms : 0.0},
+          {"prompt_per_second", st.prompt_ms > 0 ? st.n_prompt * 1000.0 / st.prompt_ms : 0.0},
           {"predicted_n", st.n_gen},
           {"predicted_ms", st.gen_ms},
           {"predicted_per_second", st.gen_ms > 0 ? st.n_gen * 1000.0 / st.gen_ms : 0.0},
