@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "hearth/error.h"
+#include "runtime/prefix_cache.h"
 #include "runtime/token_stream.h"
 
 namespace hearth {
@@ -39,11 +40,6 @@ void report(BatchRequest& req, const GenerateStats& st) {
   if (req.on_done) req.on_done(st);
 }
 
-size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  size_t n = 0;
-  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-  return n;
-}
 
 }  // namespace
 
@@ -52,10 +48,7 @@ struct Scheduler::Impl {
   Session session;
   std::vector<std::unique_ptr<Slot>> slots;
   std::vector<float> logits;
-  // Per sequence: the tokens whose K/V it holds (positions 0..), and when a request last used it.
-  std::vector<std::vector<int32_t>> held;
-  std::vector<uint64_t> last_used;
-  uint64_t uses = 0;
+  PrefixCache cache;  // what each sequence's K/V holds
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -67,7 +60,7 @@ struct Scheduler::Impl {
   std::thread thread;
 
   Impl(Model& m, const SessionParams& sp)
-      : model(m), session(m, sp), slots(session.n_seq()), held(session.n_seq()), last_used(session.n_seq(), 0) {}
+      : model(m), session(m, sp), slots(session.n_seq()), cache(session.n_seq()) {}
 
   void finish(int i) {
     Slot& s = *slots[i];
@@ -95,16 +88,9 @@ struct Scheduler::Impl {
       if (slots[i] && (stopping || to_cancel.erase(slots[i]->id))) slots[i]->ts->stop("cancelled");
     while (!queue.empty()) {
       const Queued& front = queue.front();
-      // The free sequence holding the longest prefix of the prompt, else the least recently used.
-      int best = -1;
-      size_t best_common = 0;
-      for (size_t i = 0; i < slots.size(); ++i) {
-        if (slots[i]) continue;
-        const size_t common = front.req.params.cache_prompt ? common_prefix(held[i], front.req.prompt) : 0;
-        if (best < 0 || common > best_common || (common == best_common && last_used[i] < last_used[best]))
-          best = static_cast<int>(i), best_common = common;
-      }
-      if (best < 0) break;
+      const PrefixCache::Choice c =
+          cache.choose(front.req.prompt, front.req.params.cache_prompt, [&](int i) { return !slots[i]; });
+      if (c.seq < 0) break;
       Queued q = std::move(queue.front());
       queue.pop_front();
       auto s = std::make_unique<Slot>();
@@ -112,12 +98,9 @@ struct Scheduler::Impl {
       s->req = std::move(q.req);
       s->ts = std::make_unique<TokenStream>(model, s->req.params, s->req.prompt, s->req.on_text, q.t0);
       if (s->req.on_logprob) s->ts->set_on_logprob(s->req.on_logprob);
-      // The last prompt token is always evaluated: its logits give the first generated token.
-      s->cached = s->prompt_done = std::min(best_common, s->req.prompt.size() - 1);
-      session.truncate(best, static_cast<int>(s->cached));
-      held[best].resize(s->cached);
-      last_used[best] = ++uses;
-      slots[best] = std::move(s);
+      s->cached = s->prompt_done = c.reuse;
+      session.truncate(c.seq, static_cast<int>(c.reuse));
+      slots[c.seq] = std::move(s);
     }
     to_cancel.clear();  // ids that were neither queued nor running
     counts.queued = static_cast<int>(queue.size());
@@ -149,6 +132,8 @@ struct Scheduler::Impl {
     if (batch.empty()) return;
     const int n_vocab = session.n_vocab();
     logits.resize(owners.size() * static_cast<size_t>(n_vocab));
+    std::vector<int> pos(slots.size());  // where each sequence's tokens of this step go
+    for (size_t i = 0; i < slots.size(); ++i) pos[i] = session.n_past(static_cast<int>(i));
     try {
       session.decode_batch(batch, logits.data());
     } catch (const std::exception& e) {
@@ -156,13 +141,13 @@ struct Scheduler::Impl {
       std::set<int> in_batch;
       for (const BatchToken& b : batch) in_batch.insert(b.seq);
       for (int i : in_batch) {
-        held[i].clear();
+        cache.forget(i);
         slots[i]->ts->stop(std::string("error: ") + e.what());
         finish(i);
       }
       return;
     }
-    for (const BatchToken& b : batch) held[b.seq].push_back(b.token);
+    for (const BatchToken& b : batch) cache.record(b.seq, pos[b.seq]++, b.token);
     {
       std::lock_guard<std::mutex> lock(mu);
       ++counts.steps;
