@@ -161,6 +161,87 @@ TEST(PipelineDriver, SequencesInFlightContinuous) {
   pipe.finish();
 }
 
+// One request through drive() (any free sequence, as the server's requests): its text and statistics.
+std::pair<std::string, GenerateStats> drive_one(pipeline::Pipeline& pipe, std::vector<int32_t> prompt,
+                                                GenerateParams params) {
+  std::string text;
+  GenerateStats stats;
+  bool admitted = false, ended = false;
+  pipe.drive(
+      [&](int free, bool) {
+        std::vector<pipeline::PipelineRequest> out;
+        if (admitted || free < 1) return out;
+        admitted = true;
+        pipeline::PipelineRequest r;
+        r.prompt = prompt;
+        r.params = params;
+        r.on_text = [&text](const std::string& t) {
+          text += t;
+          return true;
+        };
+        r.on_done = [&](const GenerateStats& st) {
+          stats = st;
+          ended = true;
+        };
+        out.push_back(std::move(r));
+        return out;
+      },
+      [&] { return ended; });
+  return {text, stats};
+}
+
+// Prompt caching: a conversation's next turn goes to the sequence whose K/V (on every stage) hold its prefix and
+// sends only the rest down the pipe; its text equals the single process's evaluation of the whole prompt.
+TEST(PipelineDriver, SequencesInFlightReusePrefixes) {
+  HEARTH_REQUIRE_FIXTURE(stories());
+  pipeline::PipelineOptions po = stories_pipeline(2);
+  pipeline::Pipeline pipe(*g_transport, po);
+  if (!pipe.is_driver()) {
+    pipe.serve();
+    return;
+  }
+  const auto a = pipe.model().tokenize("Once upon a time, there was a little girl", true, true);
+  const auto other = pipe.model().tokenize("The big dog ran to the park", true, true);
+  auto [text_a, st_a] = drive_one(pipe, a, greedy(20));
+  // The shared BOS does not make it take the first conversation's sequence: it goes to the empty one.
+  auto [text_o, st_o] = drive_one(pipe, other, greedy(20));
+  EXPECT_EQ(st_a.n_cached, 0);
+  EXPECT_EQ(st_o.n_cached, 0);
+  std::vector<int32_t> b = a;
+  b.insert(b.end(), st_a.tokens.begin(), st_a.tokens.end());
+  const auto more = pipe.model().tokenize(" She liked", false, true);
+  b.insert(b.end(), more.begin(), more.end());
+  auto [text_b, st_b] = drive_one(pipe, b, greedy(20));
+  EXPECT_EQ(st_b.n_cached, static_cast<int>(a.size() + st_a.tokens.size() - 1));
+  EXPECT_EQ(st_b.n_prompt + st_b.n_cached, static_cast<int>(b.size()));
+  // The reference: the whole prompt in one process.
+  {
+    LoadParams lp;
+    lp.n_threads = 1;
+    lp.n_gpu_layers = 0;
+    auto model = Model::load(stories(), lp);
+    SessionParams sp;
+    sp.n_ctx = 256;
+    Session s(*model, sp);
+    std::string want;
+    generate(s, b, greedy(20), [&](const std::string& t) {
+      want += t;
+      return true;
+    });
+    EXPECT_EQ(text_b, want);
+  }
+  GenerateParams off = greedy(20);
+  off.cache_prompt = false;
+  auto [text_c, st_c] = drive_one(pipe, b, off);
+  EXPECT_EQ(st_c.n_cached, 0);
+  EXPECT_EQ(text_c, text_b);
+  // The other conversation's sequence was not touched.
+  auto [text_o2, st_o2] = drive_one(pipe, other, greedy(20));
+  EXPECT_EQ(st_o2.n_cached, static_cast<int>(other.size() - 1));
+  EXPECT_EQ(text_o2, text_o);
+  pipe.finish();
+}
+
 // Bad requests are errors on rank 0, before anything is sent.
 TEST(PipelineDriver, BadRequestsAreErrors) {
   HEARTH_REQUIRE_FIXTURE(stories());

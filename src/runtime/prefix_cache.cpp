@@ -6,20 +6,21 @@ namespace hearth {
 
 PrefixCache::Choice PrefixCache::choose(const std::vector<int32_t>& prompt, bool use_cache,
                                         const std::function<bool(int seq)>& is_free) {
-  Choice best;
-  size_t best_common = 0;
+  Choice best, lru;
+  size_t best_common = 0, lru_common = 0;
   for (int i = 0; i < static_cast<int>(held_.size()); ++i) {
     if (!is_free(i)) continue;
+    const auto& h = held_[i];
     size_t common = 0;
-    if (use_cache) {
-      const auto& h = held_[i];
-      while (common < h.size() && common < prompt.size() && h[common] == prompt[common]) ++common;
-    }
+    while (common < h.size() && common < prompt.size() && h[common] == prompt[common]) ++common;
+    if (lru.seq < 0 || last_used_[i] < last_used_[lru.seq]) lru.seq = i, lru_common = common;
+    if (2 * common < h.size()) continue;  // would throw away most of another conversation
     if (best.seq < 0 || common > best_common || (common == best_common && last_used_[i] < last_used_[best.seq]))
       best.seq = i, best_common = common;
   }
+  if (best.seq < 0) best = lru, best_common = lru_common;
   if (best.seq < 0) return best;
-  best.reuse = prompt.empty() ? 0 : std::min(best_common, prompt.size() - 1);
+  best.reuse = prompt.empty() || !use_cache ? 0 : std::min(best_common, prompt.size() - 1);
   held_[best.seq].resize(best.reuse);
   last_used_[best.seq] = ++uses_;
   return best;

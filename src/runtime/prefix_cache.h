@@ -17,10 +17,12 @@ class PrefixCache {
     int seq = -1;      // -1: no free sequence
     size_t reuse = 0;  // prompt tokens whose K/V the sequence already holds (positions 0..reuse-1)
   };
-  // Among the sequences is_free accepts: the one holding the longest prefix of prompt (when use_cache), ties and
-  // misses going to the least recently used. reuse is at most prompt.size() - 1: the last prompt token is always
-  // evaluated, its logits give the first generated token. The chosen sequence is marked used, and what it holds
-  // beyond reuse is forgotten.
+  // Among the sequences is_free accepts: the one holding the longest prefix of prompt among those that would keep
+  // at least half of what they hold (an empty one always qualifies), so that a shared BOS or system prompt does
+  // not take the place of another conversation; ties, and no sequence qualifying, go to the least recently used.
+  // reuse is 0 without use_cache (the prompt is evaluated again where it would have been reused, and the other
+  // sequences keep theirs), else at most prompt.size() - 1: the last prompt token is always evaluated, its logits
+  // give the first generated token. The chosen sequence is marked used; what it holds beyond reuse is forgotten.
   Choice choose(const std::vector<int32_t>& prompt, bool use_cache, const std::function<bool(int seq)>& is_free);
   // Token tok now sits at position pos of sequence seq. A position past the end (a gap) forgets the sequence:
   // what it holds is no longer known.

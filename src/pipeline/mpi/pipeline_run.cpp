@@ -12,6 +12,7 @@
 #include "pipeline/logit_candidates.h"
 #include "pipeline/mpi/mpi_transport.h"
 #include "pipeline/rank_plan.h"
+#include "runtime/prefix_cache.h"
 #include "runtime/token_stream.h"
 
 namespace hearth::pipeline {
@@ -140,6 +141,7 @@ struct Pipeline::Impl {
   StageReport me;
   int next_mb = 0;
   bool finished = false;
+  std::unique_ptr<PrefixCache> cache;  // rank 0: what the stages' K/V hold per sequence (kept between drives)
   Clock::time_point last_ping = Clock::now();  // ranks > 0: rank 0 was last heard of
   FailHook fail = FailHook::from_env();
 
@@ -420,8 +422,11 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
     std::unique_ptr<TokenStream> ts;
     double prompt_ms = -1;
     Clock::time_point t0;
+    size_t cached = 0;  // prompt tokens whose K/V the stages already held (not sent again)
   };
   std::vector<Seq> seqs(sh.n_seq);
+  if (!I.cache) I.cache = std::make_unique<PrefixCache>(sh.n_seq);
+  PrefixCache& cache = *I.cache;
   // The Stage hands out its tokenizer as const; TokenStream only calls const members of it.
   Model& model = const_cast<Model&>(this->model());
   std::deque<Work> work;
@@ -432,6 +437,8 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
     Seq& s = seqs[i];
     GenerateStats st = s.ts->finish();
     st.prompt_ms = std::max(0.0, s.prompt_ms);
+    st.n_cached = static_cast<int>(s.cached);
+    st.n_prompt -= static_cast<int>(s.cached);
     auto on_done = std::move(s.req.on_done);
     s.ts.reset();
     s.req = PipelineRequest{};
@@ -448,9 +455,14 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
     std::vector<int> started;
     for (PipelineRequest& r : reqs) {
       int i = r.seq;
-      if (i < 0)
-        for (int k = 0; k < sh.n_seq && i < 0; ++k)
-          if (!seqs[k].active && std::find(started.begin(), started.end(), k) == started.end()) i = k;
+      size_t reuse = 0;
+      if (i < 0) {
+        // Any free sequence: the one whose K/V hold the longest prefix of the prompt (cache_prompt).
+        const PrefixCache::Choice c = cache.choose(r.prompt, r.params.cache_prompt && r.n_past == 0, [&](int k) {
+          return !seqs[k].active && std::find(started.begin(), started.end(), k) == started.end();
+        });
+        i = c.seq, reuse = c.reuse;
+      }
       if (i < 0 || i >= sh.n_seq) throw Error("pipeline: no free sequence (the stages hold " + std::to_string(sh.n_seq) + ")");
       if (seqs[i].active) throw Error("pipeline: sequence " + std::to_string(i) + " is in use");
       const int n_past = r.n_past;
@@ -464,6 +476,7 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
       s.req = std::move(r);
       s.t0 = Clock::now();
       s.prompt_ms = -1;
+      s.cached = reuse;
       s.ts = std::make_unique<TokenStream>(model, s.req.params, s.req.prompt, s.req.on_text, s.t0);
       if (s.req.on_logprob) s.ts->set_on_logprob(s.req.on_logprob);
       started.push_back(i);
@@ -476,9 +489,11 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
         const Seq& s = seqs[started[j]];
         if (s.ts->done()) continue;
         const auto& p = s.req.prompt;
-        for (size_t k = 0; k < p.size(); ++k) {
+        for (size_t k = s.cached; k < p.size(); ++k) {
+          const int32_t pos = static_cast<int32_t>(s.req.n_past + k);
+          cache.record(started[j], pos, p[k]);
           w.tokens.push_back(p[k]);
-          w.pos.push_back(static_cast<int32_t>(s.req.n_past + k));
+          w.pos.push_back(pos);
           w.seqs.push_back(static_cast<int32_t>(started[j]));
           if (k + 1 == p.size()) {
             w.rows.push_back(w.n() - 1);
@@ -518,6 +533,7 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
       next.tokens.push_back(tok);
       next.pos.push_back(n_past);
       next.seqs.push_back(row_seq[k]);
+      cache.record(row_seq[k], n_past, tok);
     }
     if (next.n() > 0) work.push_back(std::move(next));
   };
@@ -615,6 +631,7 @@ void Pipeline::clear(int seq) {
   Impl& I = *impl_;
   if (!is_driver()) throw Error("pipeline: clear() runs on rank 0");
   I.stage->clear_seq(seq);
+  if (I.cache) I.cache->forget(seq);
   if (size() == 1) return;
   Message m;
   m.kind = MsgKind::Clear;
