@@ -108,6 +108,25 @@ TEST_F(ServeErrors, UnknownModelRouteAndNotImplemented) {
             std::string::npos);
   // No Ollama registry here: /api/pull takes a URL or hf: source (serve_store_test).
   ollama_error(post_json(c, "/api/pull", {{"model", "stories"}}), 400);
+  // JSON mode is; JSON schemas are not yet.
+  const json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "string"}}}}}};
+  EXPECT_NE(openai_error(post_json(c, "/v1/completions",
+                                   {{"model", "stories"}, {"prompt", "a"},
+                                    {"response_format", {{"type", "json_schema"}, {"json_schema", {{"schema", schema}}}}}}),
+                         501)
+                .find("json_schema is not implemented"),
+            std::string::npos);
+  EXPECT_NE(openai_error(post_json(c, "/v1/completions",
+                                   {{"model", "stories"}, {"prompt", "a"}, {"response_format", {{"type", "yaml"}}}}),
+                         400)
+                .find("'yaml'"),
+            std::string::npos);
+  EXPECT_NE(ollama_error(post_json(c, "/api/generate", {{"model", "stories"}, {"prompt", "a"}, {"format", schema}}), 501)
+                .find("JSON schema"),
+            std::string::npos);
+  EXPECT_NE(ollama_error(post_json(c, "/api/generate", {{"model", "stories"}, {"prompt", "a"}, {"format", "xml"}}), 400)
+                .find("'format'"),
+            std::string::npos);
 }
 
 TEST_F(ServeErrors, OversizedBodyIs413) {

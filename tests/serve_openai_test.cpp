@@ -125,6 +125,38 @@ TEST_F(ServeOpenAI, NextChatTurnReusesTheCachedPrompt) {
   EXPECT_EQ(s3["choices"][0]["message"]["content"], s2["choices"][0]["message"]["content"]);
 }
 
+// JSON mode through both APIs: the reply is a valid start of a JSON object (stories260K never saw JSON, so it
+// may run out of tokens first), and a complete object when the model ended it.
+TEST_F(ServeOpenAI, JsonModeThroughBothApis) {
+  auto c = server_->client();
+  auto check = [](const std::string& text, bool ended) {
+    json j = json::parse(text, nullptr, false);
+    if (ended) EXPECT_TRUE(!j.is_discarded() && j.is_object()) << text;
+    const size_t brace = text.find_first_not_of(" \t\r\n");
+    ASSERT_NE(brace, std::string::npos) << text;
+    EXPECT_EQ(text[brace], '{') << text;
+  };
+  for (int seed = 1; seed <= 3; ++seed) {
+    auto r = post_json(c, "/v1/chat/completions",
+                       {{"model", "stories"},
+                        {"messages", {{{"role", "user"}, {"content", "A cat"}}}},
+                        {"response_format", {{"type", "json_object"}}},
+                        {"max_tokens", 150},
+                        {"seed", seed}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    check(j["choices"][0]["message"]["content"], j["choices"][0]["finish_reason"] == "stop");
+    auto o = post_json(c, "/api/generate",
+                       {{"model", "stories"}, {"prompt", "A dog"}, {"format", "json"}, {"stream", false},
+                        {"options", {{"num_predict", 150}, {"seed", seed}}}});
+    ASSERT_TRUE(o);
+    ASSERT_EQ(o->status, 200) << o->body;
+    json oj = json::parse(o->body);
+    check(oj["response"], oj["done_reason"] == "stop");
+  }
+}
+
 TEST_F(ServeOpenAI, StopStringsAndSeededSampling) {
   auto c = server_->client();
   const std::string prompt = "Once upon a time";

@@ -18,6 +18,7 @@ struct GenerateParams {
   std::vector<std::string> stop;   // stop strings (not included in the output)
   int logprobs = -1;               // -1: off; N >= 0: each token's log-probability and its N most likely
                                    // alternatives (TokenLogprob), computed only when asked
+  bool json = false;               // JSON mode: the output is constrained to one JSON object (then it ends)
   bool cache_prompt = true;        // Scheduler: reuse the K/V of the longest prefix of the prompt that a free
                                    // sequence holds from an earlier request (llama.cpp server's cache_prompt),
                                    // so a chat's next turn evaluates only what is new

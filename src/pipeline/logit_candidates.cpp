@@ -9,9 +9,9 @@
 
 namespace hearth::pipeline {
 
-void append_logits_request(const Sampler& sampler, bool want_logprobs, std::vector<int32_t>& spec) {
+void append_logits_request(const Sampler& sampler, bool want_whole_row, std::vector<int32_t>& spec) {
   const int limit = sampler.candidate_limit();
-  if (want_logprobs || limit <= 0) {
+  if (want_whole_row || limit <= 0) {
     spec.push_back(kLogitsAll);
     return;
   }

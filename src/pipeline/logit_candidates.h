@@ -11,9 +11,10 @@
 
 namespace hearth::pipeline {
 
-// Rank 0: appends a row's request to `spec`: kLogitsAll when the whole row is needed (log-probabilities, or a
-// sampler that may draw any token), else {K, n, ids[n]}.
-void append_logits_request(const Sampler& sampler, bool want_logprobs, std::vector<int32_t>& spec);
+// Rank 0: appends a row's request to `spec`: kLogitsAll when the whole row is needed (want_whole_row: for
+// log-probabilities, or JSON mode, which may mask any token; or a sampler that may draw any token), else
+// {K, n, ids[n]}.
+void append_logits_request(const Sampler& sampler, bool want_whole_row, std::vector<int32_t>& spec);
 
 // The last stage: logits [n_rows, n_vocab] and the rows' requests -> the answer's ints and values.
 void select_candidates(const float* logits, int n_rows, int n_vocab, const std::vector<int32_t>& spec,

@@ -43,6 +43,16 @@ TokenStream::TokenStream(Model& model, const GenerateParams& params, std::span<c
     : model_(model), params_(params), sampler_(params.sampling), on_text_(std::move(on_text)), t0_(t0) {
   for (int32_t t : prompt) sampler_.accept(t);
   st_.n_prompt = static_cast<int>(prompt.size());
+  if (params_.json) {
+    const int n_vocab = model_.info().n_vocab;
+    std::vector<std::string> pieces(n_vocab);
+    std::vector<bool> eog(n_vocab);
+    for (int32_t t = 0; t < n_vocab; ++t) {
+      pieces[t] = model_.token_to_piece(t);
+      eog[t] = model_.is_eog(t);
+    }
+    json_ = std::make_unique<sampling::JsonConstraint>(std::move(pieces), std::move(eog));
+  }
   if (params_.n_predict == 0) stop("length");
 }
 
@@ -64,7 +74,12 @@ int32_t TokenStream::next(const float* logits, int n_past, int n_ctx) {
   if (done_) return -1;
   const int n_vocab = model_.info().n_vocab;
   work_.assign(logits, logits + n_vocab);
+  if (json_ && json_->mask(work_.data()) == 0) {
+    stop("stop");  // no token can continue the JSON object
+    return -1;
+  }
   const int32_t tok = sampler_.sample(work_.data(), n_vocab);
+  if (json_) json_->accept(tok);
   if (st_.n_gen == 0) {
     st_.ttft_ms = ms_since(t0_);
     t_first_ = Clock::now();

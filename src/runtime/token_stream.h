@@ -4,12 +4,14 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 
 #include "hearth/generate.h"
 #include "hearth/model.h"
 #include "hearth/sampler.h"
+#include "sampling/json_constraint.h"
 
 namespace hearth {
 
@@ -45,6 +47,7 @@ class TokenStream {
   OnLogprob on_logprob_;
   std::vector<float> lp_work_;  // log-softmax scratch, only used when logprobs are asked for
   std::vector<float> work_;
+  std::unique_ptr<sampling::JsonConstraint> json_;  // JSON mode
   std::string pending_;
   GenerateStats st_;
   std::chrono::steady_clock::time_point t0_, t_first_;

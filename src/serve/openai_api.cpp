@@ -44,6 +44,16 @@ GenerateParams parse_params(const json& body) {
   }
   g.stop = get_stop(body, "stop");
   if (auto v = get_bool(body, "cache_prompt")) g.cache_prompt = *v;  // llama.cpp server's field
+  if (const json* rf = get_object(body, "response_format")) {
+    const std::string type = get_string(*rf, "type").value_or("text");
+    if (type == "json_object")
+      g.json = true;
+    else if (type == "json_schema")
+      throw ApiError(501, "'response_format' json_schema is not implemented yet (json_object is)", "not_implemented_error");
+    else if (type != "text")
+      throw bad_request("'response_format' type must be text, json_object or json_schema, got '" + type + "'",
+                        "invalid_value");
+  }
   if (auto n = get_integer(body, "n"); n && *n != 1) throw bad_request("only n = 1 is supported", "invalid_value");
   if (const json* bias = get_object(body, "logit_bias")) {
     for (auto it = bias->begin(); it != bias->end(); ++it) {

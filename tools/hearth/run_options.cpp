@@ -22,6 +22,7 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--presence-penalty", o.presence_penalty, "presence penalty");
   cmd.add_option("--frequency-penalty", o.frequency_penalty, "frequency penalty");
   cmd.add_option("-s,--seed", o.seed, "random seed (-1: random)");
+  cmd.add_flag("--json", o.json, "JSON mode: the output is one JSON object");
 }
 
 GenerateParams generate_params(const RunOptions& o) {
@@ -36,6 +37,7 @@ GenerateParams generate_params(const RunOptions& o) {
   gp.sampling.presence_penalty = o.presence_penalty;
   gp.sampling.frequency_penalty = o.frequency_penalty;
   gp.sampling.seed = o.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(o.seed);
+  gp.json = o.json;
   return gp;
 }
 

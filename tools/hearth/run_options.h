@@ -25,6 +25,7 @@ struct RunOptions {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   int64_t seed = -1;
+  bool json = false;
 };
 
 void add_run_options(CLI::App& cmd, RunOptions& o);

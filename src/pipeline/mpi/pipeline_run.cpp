@@ -497,7 +497,7 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
           w.seqs.push_back(static_cast<int32_t>(started[j]));
           if (k + 1 == p.size()) {
             w.rows.push_back(w.n() - 1);
-            append_logits_request(s.ts->sampler(), s.req.params.logprobs >= 0, w.picks);
+            append_logits_request(s.ts->sampler(), s.req.params.logprobs >= 0 || s.req.params.json, w.picks);
           }
           if (w.n() == ub) chunks[g].push_back(std::exchange(w, Work{}));
         }
@@ -529,7 +529,7 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
         continue;
       }
       next.rows.push_back(next.n());
-      append_logits_request(s.ts->sampler(), s.req.params.logprobs >= 0, next.picks);
+      append_logits_request(s.ts->sampler(), s.req.params.logprobs >= 0 || s.req.params.json, next.picks);
       next.tokens.push_back(tok);
       next.pos.push_back(n_past);
       next.seqs.push_back(row_seq[k]);
