@@ -11,6 +11,7 @@
 #include "hearth/model.h"
 #include "hearth/session.h"
 #include "sampling/json_recognizer.h"
+#include "sampling/json_schema.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -24,6 +25,12 @@ std::pair<size_t, bool> run(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i)
     if (!r.feed(static_cast<unsigned char>(s[i]))) return {i, false};
   return {s.size(), r.complete()};
+}
+
+std::string key(const char* prefix, unsigned n) {
+  std::string k = prefix;
+  k += std::to_string(n);
+  return k;
 }
 
 bool reference_object(const std::string& s) {
@@ -117,14 +124,14 @@ TEST(JsonRecognizer, AgreesWithTheReferenceParser) {
       }
       default: {
         nlohmann::json o = nlohmann::json::object();
-        for (int i = static_cast<int>(rng() % 4); i > 0; --i) o["k" + std::to_string(rng() % 50)] = random_value(depth + 1);
+        for (int i = static_cast<int>(rng() % 4); i > 0; --i) o[key("k", rng() % 50)] = random_value(depth + 1);
         return o;
       }
     }
   };
   for (int n = 0; n < 2000; ++n) {
     nlohmann::json o = nlohmann::json::object();
-    for (int i = static_cast<int>(rng() % 5); i > 0; --i) o["key" + std::to_string(i)] = random_value(0);
+    for (int i = static_cast<int>(rng() % 5); i > 0; --i) o[key("key", i)] = random_value(0);
     for (int indent : {-1, 2}) {
       const std::string s = o.dump(indent);
       auto [taken, complete] = run(s);
@@ -132,6 +139,166 @@ TEST(JsonRecognizer, AgreesWithTheReferenceParser) {
       ASSERT_TRUE(complete) << s;
     }
   }
+}
+
+// --- JSON schemas ---
+
+using sampling::JsonSchema;
+using sampling::SchemaRecognizer;
+
+const char* kSchema = R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string", "description": "ignored"},
+    "age": {"type": "integer"},
+    "score": {"type": "number"},
+    "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+    "kind": {"enum": ["cat", "dog", 3, null]},
+    "ok": {"type": "boolean"},
+    "none": {"type": "null"},
+    "extra": {},
+    "nested": {"properties": {"a\"b": {"const": [1, 2]}}, "required": ["a\"b"]}
+  }
+})";
+
+std::pair<size_t, bool> run_schema(const JsonSchema& schema, const std::string& s) {
+  SchemaRecognizer r(&schema);
+  for (size_t i = 0; i < s.size(); ++i)
+    if (!r.feed(static_cast<unsigned char>(s[i]))) return {i, false};
+  return {s.size(), r.complete()};
+}
+
+// The reference: nlohmann parses the text, then the value is checked against the subset's rules.
+bool conforms(const nlohmann::json& schema, const nlohmann::json& v) {
+  if (schema.contains("const")) return v == schema["const"];
+  if (schema.contains("enum")) {
+    for (const auto& e : schema["enum"])
+      if (e == v) return true;
+    return false;
+  }
+  const std::string type = schema.value("type", schema.contains("properties") ? "object" : "");
+  if (type == "object") {
+    if (!v.is_object()) return false;
+    if (!schema.contains("properties")) return true;
+    if (v.size() != schema["properties"].size()) return false;
+    for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it)
+      if (!v.contains(it.key()) || !conforms(it.value(), v[it.key()])) return false;
+    return true;
+  }
+  if (type == "array") {
+    if (!v.is_array()) return false;
+    if (v.size() < schema.value("minItems", 0u) || v.size() > schema.value("maxItems", 1000000u)) return false;
+    for (const auto& x : v)
+      if (schema.contains("items") && !conforms(schema["items"], x)) return false;
+    return true;
+  }
+  if (type == "string") return v.is_string();
+  if (type == "integer") return v.is_number_integer();
+  if (type == "number") return v.is_number();
+  if (type == "boolean") return v.is_boolean();
+  if (type == "null") return v.is_null();
+  return true;
+}
+
+bool reference_conforms(const char* schema, const std::string& text) {
+  auto v = nlohmann::json::parse(text, nullptr, false);
+  return !v.is_discarded() && conforms(nlohmann::json::parse(schema), v);
+}
+
+const char* kInstance =
+    R"({"name":"Tom \"T\" \u00e9","age":-3,"score":1.5e-3,"tags":["a","b"],"kind":"dog","ok":true,"none":null,)"
+    R"("extra":{"x":[1,{"y":null}]},"nested":{"a\"b":[1,2]}})";
+
+TEST(JsonSchema, AcceptsInstancesInEveryLayout) {
+  const JsonSchema schema = JsonSchema::parse(kSchema);
+  ASSERT_TRUE(reference_conforms(kSchema, kInstance));
+  const auto parsed = nlohmann::ordered_json::parse(kInstance);  // keys in the schema's order
+  for (const std::string& s : {std::string(kInstance), parsed.dump(2), parsed.dump(1, '\t')}) {
+    EXPECT_EQ(run_schema(schema, s), (std::pair<size_t, bool>{s.size(), true})) << s;
+  }
+}
+
+TEST(JsonSchema, RejectsWhatDoesNotConform) {
+  const JsonSchema schema = JsonSchema::parse(kSchema);
+  const std::string good = kInstance;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return s.replace(at, from.size(), to);
+  };
+  for (const std::string& bad : {
+           with("\"age\":-3", "\"age\":-3.5"),         // not an integer
+           with("\"age\":-3", "\"age\":\"3\""),       // a string
+           with("\"kind\":\"dog\"", "\"kind\":\"cow\""),
+           with("\"kind\":\"dog\"", "\"kind\":33"),
+           with("[\"a\",\"b\"]", "[]"),                 // minItems 1
+           with("[\"a\",\"b\"]", "[\"a\",\"b\",\"c\",\"d\"]"),  // maxItems 3
+           with("[\"a\",\"b\"]", "[\"a\",]"),
+           with("\"ok\":true", "\"ok\":1"),
+           with("\"none\":null", "\"none\":nul"),
+           with("\"name\":", "\"nom\":"),               // unknown key
+           with("[1,2]}}", "[1,2,3]}}"),                  // const
+           good.substr(0, good.size() - 1),               // not finished
+       }) {
+    auto [taken, complete] = run_schema(schema, bad);
+    EXPECT_FALSE(taken == bad.size() && complete) << bad;
+    EXPECT_FALSE(reference_conforms(kSchema, bad)) << bad;
+  }
+  // Stricter than the schema itself: properties in the schema's order, nothing after the value.
+  for (const std::string& bad : {with("\"age\":-3,\"score\":1.5e-3,", "\"score\":1.5e-3,\"age\":-3,"), good + " "}) {
+    auto [taken, complete] = run_schema(schema, bad);
+    EXPECT_FALSE(taken == bad.size() && complete) << bad;
+  }
+}
+
+// Single-byte edits of a valid instance: whatever the recognizer takes whole, the reference takes too.
+TEST(JsonSchema, AgreesWithTheReferenceOnEdits) {
+  const JsonSchema schema = JsonSchema::parse(kSchema);
+  const std::string good = kInstance;
+  const std::string bytes = "{}[]:,\"\\ 0123456789-+.eEtrufalsnxu\n";
+  std::mt19937 rng(11);
+  int taken_whole = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string s = good;
+    const size_t at = rng() % s.size();
+    switch (rng() % 3) {
+      case 0: s.erase(at, 1); break;
+      case 1: s.insert(at, 1, bytes[rng() % bytes.size()]); break;
+      default: s[at] = bytes[rng() % bytes.size()]; break;
+    }
+    auto [taken, complete] = run_schema(schema, s);
+    if (taken == s.size() && complete) {
+      ++taken_whole;
+      ASSERT_TRUE(reference_conforms(kSchema, s)) << s;
+    }
+  }
+  EXPECT_GT(taken_whole, 100);
+}
+
+TEST(JsonSchema, ScalarRootsAndUnsupportedKeywords) {
+  const JsonSchema integer = JsonSchema::parse(R"({"type": "integer"})");
+  EXPECT_EQ(run_schema(integer, "42"), (std::pair<size_t, bool>{2, true}));
+  EXPECT_EQ(run_schema(integer, " -0"), (std::pair<size_t, bool>{3, true}));
+  EXPECT_EQ(run_schema(integer, "01").first, 1u);
+  EXPECT_EQ(run_schema(integer, "4.5").first, 1u);
+  const JsonSchema color = JsonSchema::parse(R"({"enum": ["red", "green"]})");
+  EXPECT_EQ(run_schema(color, "\"green\""), (std::pair<size_t, bool>{7, true}));
+  EXPECT_EQ(run_schema(color, "\"gr\"").first, 3u);
+  auto error_of = [](const std::string& schema) -> std::string {
+    try {
+      JsonSchema::parse(schema);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(error_of(R"({"anyOf": [{"type": "string"}]})").find("'anyOf' at $"), std::string::npos);
+  EXPECT_NE(error_of(R"({"properties": {"a": {"$ref": "#/x"}}})").find("'$ref' at $.a"), std::string::npos);
+  EXPECT_NE(error_of(R"({"type": ["string", "null"]})").find("lists of types"), std::string::npos);
+  EXPECT_NE(error_of(R"({"type": "date"})").find("unknown type 'date'"), std::string::npos);
+  EXPECT_NE(error_of("{nope").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of(R"({"type": "array", "minItems": 3, "maxItems": 2})").find("maxItems"), std::string::npos);
 }
 
 // stories260K never saw JSON; constrained, whatever it writes is a valid start of an object, and when it ends

@@ -18,7 +18,8 @@ struct GenerateParams {
   std::vector<std::string> stop;   // stop strings (not included in the output)
   int logprobs = -1;               // -1: off; N >= 0: each token's log-probability and its N most likely
                                    // alternatives (TokenLogprob), computed only when asked
-  bool json = false;               // JSON mode: the output is constrained to one JSON object (then it ends)
+  bool json = false;               // JSON mode: the output is constrained to one JSON value (then it ends):
+  std::string json_schema;         //   one of this JSON schema (JSON text, see check_json_schema), or any object
   bool cache_prompt = true;        // Scheduler: reuse the K/V of the longest prefix of the prompt that a free
                                    // sequence holds from an earlier request (llama.cpp server's cache_prompt),
                                    // so a chat's next turn evaluates only what is new
@@ -43,6 +44,10 @@ struct GenerateStats {
   std::string stop_reason; // "eog", "length", "stop", "context", "cancelled"
   std::vector<int32_t> tokens;  // generated ids
 };
+
+// Throws hearth::Error when schema_json is not a JSON schema generation can be constrained to (the subset of
+// src/sampling/json_schema.h; the message names what is not supported).
+void check_json_schema(const std::string& schema_json);
 
 // on_text receives the generated text in pieces as it becomes final (a stop string candidate is held back
 // until resolved); returning false cancels. The prompt is appended to sequence seq of the session.

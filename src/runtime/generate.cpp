@@ -3,8 +3,11 @@
 #include <chrono>
 
 #include "runtime/token_stream.h"
+#include "sampling/json_schema.h"
 
 namespace hearth {
+
+void check_json_schema(const std::string& schema_json) { sampling::JsonSchema::parse(schema_json); }
 
 GenerateStats generate(Session& session, std::span<const int32_t> prompt, const GenerateParams& params,
                        const std::function<bool(const std::string&)>& on_text, int seq) {

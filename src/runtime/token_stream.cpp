@@ -51,7 +51,13 @@ TokenStream::TokenStream(Model& model, const GenerateParams& params, std::span<c
       pieces[t] = model_.token_to_piece(t);
       eog[t] = model_.is_eog(t);
     }
-    json_ = std::make_unique<sampling::JsonConstraint>(std::move(pieces), std::move(eog));
+    try {
+      sampling::JsonSchema schema = params_.json_schema.empty() ? sampling::JsonSchema::any_object()
+                                                                : sampling::JsonSchema::parse(params_.json_schema);
+      json_ = std::make_unique<sampling::JsonConstraint>(std::move(schema), std::move(pieces), std::move(eog));
+    } catch (const std::exception& e) {
+      stop(std::string("error: ") + e.what());  // callers check the schema first (check_json_schema)
+    }
   }
   if (params_.n_predict == 0) stop("length");
 }

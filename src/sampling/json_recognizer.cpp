@@ -11,6 +11,12 @@ constexpr uint8_t kLiteralLen[3] = {4, 5, 4};
 
 }  // namespace
 
+bool JsonRecognizer::can_end() const {
+  if (mode_ == Mode::Done) return true;
+  return mode_ == Mode::Number && depth_ == 0 &&
+         (num_ == Num::Zero || num_ == Num::Int || num_ == Num::Frac || num_ == Num::ExpInt);
+}
+
 bool JsonRecognizer::whitespace(unsigned char c) {
   if (!is_ws(c)) return false;
   return ++ws_ <= kMaxWhitespace;
@@ -47,8 +53,10 @@ bool JsonRecognizer::value_start(unsigned char c) {
   }
 }
 
-// A value just ended: what the enclosing container expects next.
+// A number just ended at byte c: what the enclosing container expects next. At the top level nothing may
+// follow (a caller that embeds this recognizer reads c itself, see can_end()).
 bool JsonRecognizer::after_value(unsigned char c) {
+  if (depth_ == 0) return false;
   mode_ = Mode::After;
   ws_ = 0;
   return feed(c);
@@ -137,11 +145,10 @@ bool JsonRecognizer::feed(unsigned char c) {
       return true;
     case Mode::String:
       if (c == '"') {
-        if (key_) {
+        if (key_)
           mode_ = Mode::Colon;
-          return true;
-        }
-        mode_ = Mode::After;
+        else
+          value_done();
         return true;
       }
       if (c == '\\') return mode_ = Mode::Escape, true;
@@ -165,7 +172,7 @@ bool JsonRecognizer::feed(unsigned char c) {
       return number(c);
     case Mode::Literal:
       if (static_cast<unsigned char>(kLiterals[literal_][literal_pos_]) != c) return false;
-      if (++literal_pos_ == kLiteralLen[literal_]) mode_ = Mode::After;
+      if (++literal_pos_ == kLiteralLen[literal_]) value_done();
       return true;
     case Mode::Done:
       return false;

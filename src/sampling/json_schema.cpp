@@ -1,0 +1,423 @@
+#include "sampling/json_schema.h"
+
+#include <algorithm>
+#include <string_view>
+#include <nlohmann/json.hpp>
+
+#include "hearth/error.h"
+
+namespace hearth::sampling {
+
+using json = nlohmann::ordered_json;  // properties in the order the schema declares them
+
+namespace {
+
+// Where whitespace may come in compact JSON text: before byte i (and at the end), between tokens, outside strings.
+std::string whitespace_positions(const std::string& text) {
+  std::string ok(text.size() + 1, '0');
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    const char prev = i > 0 ? text[i - 1] : 0, next = i < text.size() ? text[i] : 0;
+    if (!in_string && i > 0 && i < text.size() &&
+        (std::string_view("[{,:").find(prev) != std::string_view::npos ||
+         std::string_view("]},:").find(next) != std::string_view::npos))
+      ok[i] = '1';
+    if (i == text.size()) break;
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+class SchemaBuilder {
+ public:
+  explicit SchemaBuilder(JsonSchema& s) : s_(s) {}
+
+  int add(const json& j, const std::string& where, int depth) {
+    if (depth > SchemaRecognizer::kMaxDepth - 2) throw Error("JSON schema: nested deeper than hearth supports at " + where);
+    const int index = static_cast<int>(s_.nodes_.size());
+    s_.nodes_.emplace_back();
+    SchemaNode n;
+    if (j.is_boolean()) {
+      if (!j.get<bool>()) throw Error("JSON schema: 'false' at " + where + " allows no value");
+      s_.nodes_[index] = n;
+      return index;
+    }
+    if (!j.is_object()) throw Error("JSON schema: expected an object at " + where);
+    for (const char* k : {"anyOf", "oneOf", "allOf", "not", "$ref", "patternProperties", "if", "dependentSchemas",
+                          "prefixItems", "contains", "unevaluatedProperties"})
+      if (j.contains(k)) throw Error(std::string("JSON schema: '") + k + "' at " + where + " is not supported");
+    if (j.contains("enum") || j.contains("const")) {
+      n.kind = SchemaNode::Kind::Enum;
+      const json values = j.contains("const") ? json::array({j["const"]}) : j["enum"];
+      if (!values.is_array() || values.empty()) throw Error("JSON schema: 'enum' at " + where + " must be a non-empty array");
+      if (values.size() > 64) throw Error("JSON schema: 'enum' at " + where + " has more than 64 values");
+      for (const json& v : values) {
+        n.values.push_back(v.dump());
+        n.ws_ok.push_back(whitespace_positions(n.values.back()));
+      }
+      s_.nodes_[index] = n;
+      return index;
+    }
+    std::string type;
+    if (auto t = j.find("type"); t != j.end()) {
+      if (!t->is_string())
+        throw Error("JSON schema: 'type' at " + where + " must be one type name (lists of types are not supported)");
+      type = t->get<std::string>();
+    } else if (j.contains("properties")) {
+      type = "object";
+    } else if (j.contains("items")) {
+      type = "array";
+    }
+    if (type.empty()) {
+      n.kind = SchemaNode::Kind::Any;
+    } else if (type == "object") {
+      const json* props = j.contains("properties") ? &j["properties"] : nullptr;
+      if (props && !props->is_object()) throw Error("JSON schema: 'properties' at " + where + " must be an object");
+      if (!props || props->empty()) {
+        n.kind = SchemaNode::Kind::AnyObject;
+      } else {
+        n.kind = SchemaNode::Kind::Object;
+        s_.nodes_[index] = n;
+        for (auto it = props->begin(); it != props->end(); ++it) {
+          std::string key = json(it.key()).dump();  // with the quotes and escapes as written
+          const int child = add(it.value(), where + "." + it.key(), depth + 1);
+          s_.nodes_[index].props.emplace_back(key.substr(1), child);  // the opening quote is read separately
+        }
+        return index;
+      }
+    } else if (type == "array") {
+      n.kind = SchemaNode::Kind::Array;
+      auto count = [&](const char* k, int fallback) {
+        if (!j.contains(k)) return fallback;
+        if (!j[k].is_number_integer() || j[k].get<long long>() < 0 || j[k].get<long long>() > 100000)
+          throw Error(std::string("JSON schema: '") + k + "' at " + where + " must be an integer from 0 to 100000");
+        return static_cast<int>(j[k].get<long long>());
+      };
+      n.min_items = count("minItems", 0);
+      n.max_items = count("maxItems", -1);
+      if (n.max_items >= 0 && n.max_items < n.min_items)
+        throw Error("JSON schema: 'maxItems' below 'minItems' at " + where);
+      s_.nodes_[index] = n;
+      const int child = add(j.contains("items") ? j["items"] : json::object(), where + "[]", depth + 1);
+      s_.nodes_[index].items = child;
+      return index;
+    } else if (type == "string") {
+      n.kind = SchemaNode::Kind::String;
+    } else if (type == "integer") {
+      n.kind = SchemaNode::Kind::Integer;
+    } else if (type == "number") {
+      n.kind = SchemaNode::Kind::Number;
+    } else if (type == "boolean") {
+      n.kind = SchemaNode::Kind::Boolean;
+    } else if (type == "null") {
+      n.kind = SchemaNode::Kind::Null;
+    } else {
+      throw Error("JSON schema: unknown type '" + type + "' at " + where);
+    }
+    s_.nodes_[index] = n;
+    return index;
+  }
+
+ private:
+  JsonSchema& s_;
+};
+
+JsonSchema JsonSchema::parse(const std::string& schema_json) {
+  const json j = json::parse(schema_json, nullptr, false);
+  if (j.is_discarded()) throw Error("JSON schema: not valid JSON");
+  JsonSchema s;
+  SchemaBuilder(s).add(j, "$", 0);
+  return s;
+}
+
+JsonSchema JsonSchema::any_object() {
+  JsonSchema s;
+  s.nodes_.emplace_back();
+  s.nodes_.back().kind = SchemaNode::Kind::AnyObject;
+  return s;
+}
+
+namespace {
+
+bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// Phases of a frame.
+enum : uint8_t {
+  kStart = 0,   // the value's first byte is next
+  kObjKey,      // object: the next key's opening quote (after '{' or ',')
+  kObjKeyText,  // object: inside the key (index = property, num = position)
+  kObjColon,
+  kObjValue,    // object: the property's value is next
+  kObjAfter,    // object: after a property's value
+  kArrFirst,    // array: after '[': an item or ']'
+  kArrItem,     // array: after ',': an item
+  kArrAfter,    // array: after an item
+  kStrIn,       // string: inside
+  kStrEsc,      // string: after a backslash
+  kStrHex,      // string: inside \uXXXX (num = digits left)
+  kNum,         // number: num = sub-state
+  kLit,         // true / false / null (mask = first byte) or enum (mask = candidates); index = position
+  kAny,         // any value: the recognizer's any_
+  kDone,        // a string or literal that is complete: the next byte is the parent's
+};
+// Number sub-states.
+enum : uint8_t { kSign, kZero, kInt, kDot, kFrac, kExp, kExpSign, kExpInt };
+
+bool between_tokens(uint8_t phase) {
+  return phase == kObjKey || phase == kObjColon || phase == kObjValue || phase == kObjAfter || phase == kArrFirst ||
+         phase == kArrItem || phase == kArrAfter;
+}
+
+const char* literal_of(SchemaNode::Kind k, unsigned char first) {
+  if (k == SchemaNode::Kind::Null) return "null";
+  return first == 't' ? "true" : "false";
+}
+
+}  // namespace
+
+SchemaRecognizer::SchemaRecognizer(const JsonSchema* schema) : schema_(schema), any_(false) {}
+
+void SchemaRecognizer::copy_from(const SchemaRecognizer& o) {
+  schema_ = o.schema_;
+  depth_ = o.depth_;
+  ws_ = o.ws_;
+  started_ = o.started_;
+  done_ = o.done_;
+  if (depth_ > 0 && o.stack_[depth_ - 1].phase == kAny) any_ = o.any_;
+  std::copy(o.stack_, o.stack_ + depth_, stack_);
+}
+
+bool SchemaRecognizer::whitespace(unsigned char c) { return is_ws(c) && ++ws_ <= JsonRecognizer::kMaxWhitespace; }
+
+bool SchemaRecognizer::can_end(const Frame& f) const {
+  const SchemaNode& n = schema_->node(f.node);
+  switch (f.phase) {
+    case kDone: return true;
+    case kAny: return any_.can_end();
+    case kNum: return f.num == kZero || f.num == kInt || f.num == kFrac || f.num == kExpInt;
+    case kLit:
+      if (n.kind != SchemaNode::Kind::Enum) return false;
+      for (size_t v = 0; v < n.values.size(); ++v)
+        if ((f.mask >> v & 1) && n.values[v].size() == f.index) return true;
+      return false;
+    default: return false;
+  }
+}
+
+// Pushes a frame for a value of `node` whose first byte is c.
+bool SchemaRecognizer::start_child(int node, unsigned char c) {
+  if (depth_ == kMaxDepth) return false;
+  Frame& f = stack_[depth_++];
+  f = Frame{};
+  f.node = static_cast<int16_t>(node);
+  return step(f, c) == Result::Accept;
+}
+
+SchemaRecognizer::Result SchemaRecognizer::step(Frame& f, unsigned char c) {
+  const SchemaNode& n = schema_->node(f.node);
+  using K = SchemaNode::Kind;
+  switch (f.phase) {
+    case kStart:
+      switch (n.kind) {
+        case K::Any:
+        case K::AnyObject:
+          any_ = JsonRecognizer(n.kind == K::AnyObject);
+          f.phase = kAny;
+          return any_.feed(c) ? Result::Accept : Result::Reject;
+        case K::Object:
+          if (c != '{') return Result::Reject;
+          f.phase = kObjKey, f.index = 0;
+          return Result::Accept;
+        case K::Array:
+          if (c != '[') return Result::Reject;
+          f.phase = kArrFirst, f.index = 0;
+          return Result::Accept;
+        case K::String:
+          if (c != '"') return Result::Reject;
+          f.phase = kStrIn;
+          return Result::Accept;
+        case K::Integer:
+        case K::Number:
+          f.phase = kNum;
+          if (c == '-') return f.num = kSign, Result::Accept;
+          if (!is_digit(c)) return Result::Reject;
+          f.num = c == '0' ? kZero : kInt;
+          return Result::Accept;
+        case K::Boolean:
+        case K::Null:
+          if (n.kind == K::Boolean ? (c != 't' && c != 'f') : c != 'n') return Result::Reject;
+          f.phase = kLit, f.index = 1, f.mask = c;
+          return Result::Accept;
+        case K::Enum:
+          f.phase = kLit, f.index = 0, f.mask = 0;
+          for (size_t v = 0; v < n.values.size(); ++v) f.mask |= uint64_t{1} << v;
+          return step(f, c);
+      }
+      return Result::Reject;
+    case kLit: {
+      if (n.kind != K::Enum) {
+        const char* lit = literal_of(n.kind, static_cast<unsigned char>(f.mask));
+        if (static_cast<unsigned char>(lit[f.index]) != c) return Result::Reject;
+        if (lit[++f.index] == '\0') f.phase = kDone;
+        return Result::Accept;
+      }
+      if (is_ws(c)) {
+        for (size_t v = 0; v < n.values.size(); ++v)
+          if ((f.mask >> v & 1) && n.ws_ok[v][f.index] == '1') return whitespace(c) ? Result::Accept : Result::Reject;
+      }
+      uint64_t next = 0;
+      for (size_t v = 0; v < n.values.size(); ++v)
+        if ((f.mask >> v & 1) && n.values[v].size() > f.index && static_cast<unsigned char>(n.values[v][f.index]) == c)
+          next |= uint64_t{1} << v;
+      if (next) {
+        f.mask = next, ++f.index;
+        return Result::Accept;
+      }
+      return can_end(f) ? Result::Ended : Result::Reject;
+    }
+    case kDone:
+      return Result::Ended;
+    case kObjKey:
+      if (c != '"') return Result::Reject;
+      f.phase = kObjKeyText, f.num = 0;
+      return Result::Accept;
+    case kObjKeyText: {
+      const std::string& key = n.props[f.index].first;  // ends with the closing quote
+      if (static_cast<unsigned char>(key[f.num]) != c) return Result::Reject;
+      if (++f.num == key.size()) f.phase = kObjColon;
+      return Result::Accept;
+    }
+    case kObjColon:
+      if (c != ':') return Result::Reject;
+      f.phase = kObjValue;
+      return Result::Accept;
+    case kObjValue:
+      f.phase = kObjAfter;
+      return start_child(n.props[f.index].second, c) ? Result::Accept : Result::Reject;
+    case kObjAfter:
+      if (f.index + 1u < n.props.size()) {
+        if (c != ',') return Result::Reject;
+        ++f.index;
+        f.phase = kObjKey;
+        return Result::Accept;
+      }
+      return c == '}' ? Result::Ended : Result::Reject;
+    case kArrFirst:
+    case kArrItem:
+      if (c == ']' && f.phase == kArrFirst) return f.index >= n.min_items ? Result::Ended : Result::Reject;
+      if (n.max_items >= 0 && f.index >= n.max_items) return Result::Reject;
+      ++f.index;
+      f.phase = kArrAfter;
+      return start_child(n.items, c) ? Result::Accept : Result::Reject;
+    case kArrAfter:
+      if (c == ']') return f.index >= n.min_items ? Result::Ended : Result::Reject;
+      if (c != ',' || (n.max_items >= 0 && f.index >= n.max_items)) return Result::Reject;
+      f.phase = kArrItem;
+      return Result::Accept;
+    case kStrIn:
+      if (c == '"') return f.phase = kDone, Result::Accept;
+      if (c == '\\') return f.phase = kStrEsc, Result::Accept;
+      return c >= 0x20 ? Result::Accept : Result::Reject;
+    case kStrEsc:
+      if (c == 'u') return f.phase = kStrHex, f.num = 4, Result::Accept;
+      if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't')
+        return f.phase = kStrIn, Result::Accept;
+      return Result::Reject;
+    case kStrHex:
+      if (!is_hex(c)) return Result::Reject;
+      if (--f.num == 0) f.phase = kStrIn;
+      return Result::Accept;
+    case kNum: {
+      const bool digit = is_digit(c);
+      const bool real = n.kind == K::Number;
+      switch (f.num) {
+        case kSign:
+          if (!digit) return Result::Reject;
+          f.num = c == '0' ? kZero : kInt;
+          return Result::Accept;
+        case kZero:
+        case kInt:
+          if (digit) return f.num == kInt ? Result::Accept : Result::Reject;
+          if (real && c == '.') return f.num = kDot, Result::Accept;
+          if (real && (c == 'e' || c == 'E')) return f.num = kExp, Result::Accept;
+          return Result::Ended;
+        case kDot:
+          if (!digit) return Result::Reject;
+          return f.num = kFrac, Result::Accept;
+        case kFrac:
+          if (digit) return Result::Accept;
+          if (c == 'e' || c == 'E') return f.num = kExp, Result::Accept;
+          return Result::Ended;
+        case kExp:
+          if (c == '+' || c == '-') return f.num = kExpSign, Result::Accept;
+          if (!digit) return Result::Reject;
+          return f.num = kExpInt, Result::Accept;
+        case kExpSign:
+          if (!digit) return Result::Reject;
+          return f.num = kExpInt, Result::Accept;
+        case kExpInt:
+          return digit ? Result::Accept : Result::Ended;
+      }
+      return Result::Reject;
+    }
+    case kAny: {
+      if (any_.complete()) return Result::Ended;
+      const JsonRecognizer before = any_;
+      if (any_.feed(c)) return Result::Accept;
+      any_ = before;
+      return any_.can_end() ? Result::Ended : Result::Reject;
+    }
+  }
+  return Result::Reject;
+}
+
+bool SchemaRecognizer::feed(unsigned char c) {
+  if (done_) return false;
+  if (!started_) {
+    if (is_ws(c)) return whitespace(c);
+    started_ = true;
+    ws_ = 0;
+    return start_child(schema_->root(), c);
+  }
+  while (depth_ > 0) {
+    Frame& top = stack_[depth_ - 1];
+    if (between_tokens(top.phase) && is_ws(c)) return whitespace(c);
+    const uint8_t phase = top.phase;
+    const Result r = step(top, c);
+    if (r == Result::Accept) {
+      if (!is_ws(c)) ws_ = 0;
+      return true;
+    }
+    if (r == Result::Reject) return false;
+    // The top value ended: with c when c closes its container, else before c, which goes to the parent.
+    --depth_;
+    if ((phase == kObjAfter && c == '}') || ((phase == kArrFirst || phase == kArrAfter) && c == ']')) {
+      ws_ = 0;
+      done_ = depth_ == 0;
+      return true;
+    }
+  }
+  done_ = true;
+  return false;  // nothing may follow the value
+}
+
+bool SchemaRecognizer::in_string() const {
+  if (!started_ || depth_ == 0) return false;
+  const Frame& f = stack_[depth_ - 1];
+  return f.phase == kStrIn || (f.phase == kAny && any_.in_string());
+}
+
+bool SchemaRecognizer::complete() const { return done_ || (depth_ == 1 && can_end(stack_[0])); }
+
+}  // namespace hearth::sampling
