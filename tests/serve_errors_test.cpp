@@ -108,21 +108,26 @@ TEST_F(ServeErrors, UnknownModelRouteAndNotImplemented) {
             std::string::npos);
   // No Ollama registry here: /api/pull takes a URL or hf: source (serve_store_test).
   ollama_error(post_json(c, "/api/pull", {{"model", "stories"}}), 400);
-  // JSON mode is; JSON schemas are not yet.
-  const json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "string"}}}}}};
+  // Structured output: schemas outside the supported subset, and malformed requests.
+  const json schema = {{"anyOf", {{{"type", "string"}}, {{"type", "null"}}}}};
   EXPECT_NE(openai_error(post_json(c, "/v1/completions",
                                    {{"model", "stories"}, {"prompt", "a"},
                                     {"response_format", {{"type", "json_schema"}, {"json_schema", {{"schema", schema}}}}}}),
-                         501)
-                .find("json_schema is not implemented"),
+                         400)
+                .find("'anyOf' at $ is not supported"),
+            std::string::npos);
+  EXPECT_NE(openai_error(post_json(c, "/v1/completions",
+                                   {{"model", "stories"}, {"prompt", "a"}, {"response_format", {{"type", "json_schema"}}}}),
+                         400)
+                .find("'schema'"),
             std::string::npos);
   EXPECT_NE(openai_error(post_json(c, "/v1/completions",
                                    {{"model", "stories"}, {"prompt", "a"}, {"response_format", {{"type", "yaml"}}}}),
                          400)
                 .find("'yaml'"),
             std::string::npos);
-  EXPECT_NE(ollama_error(post_json(c, "/api/generate", {{"model", "stories"}, {"prompt", "a"}, {"format", schema}}), 501)
-                .find("JSON schema"),
+  EXPECT_NE(ollama_error(post_json(c, "/api/generate", {{"model", "stories"}, {"prompt", "a"}, {"format", schema}}), 400)
+                .find("'anyOf'"),
             std::string::npos);
   EXPECT_NE(ollama_error(post_json(c, "/api/generate", {{"model", "stories"}, {"prompt", "a"}, {"format", "xml"}}), 400)
                 .find("'format'"),

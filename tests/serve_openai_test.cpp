@@ -131,7 +131,9 @@ TEST_F(ServeOpenAI, JsonModeThroughBothApis) {
   auto c = server_->client();
   auto check = [](const std::string& text, bool ended) {
     json j = json::parse(text, nullptr, false);
-    if (ended) EXPECT_TRUE(!j.is_discarded() && j.is_object()) << text;
+    if (ended) {
+      EXPECT_TRUE(!j.is_discarded() && j.is_object()) << text;
+    }
     const size_t brace = text.find_first_not_of(" \t\r\n");
     ASSERT_NE(brace, std::string::npos) << text;
     EXPECT_EQ(text[brace], '{') << text;
@@ -150,6 +152,46 @@ TEST_F(ServeOpenAI, JsonModeThroughBothApis) {
     auto o = post_json(c, "/api/generate",
                        {{"model", "stories"}, {"prompt", "A dog"}, {"format", "json"}, {"stream", false},
                         {"options", {{"num_predict", 150}, {"seed", seed}}}});
+    ASSERT_TRUE(o);
+    ASSERT_EQ(o->status, 200) << o->body;
+    json oj = json::parse(o->body);
+    check(oj["response"], oj["done_reason"] == "stop");
+  }
+}
+
+// A JSON schema through both APIs: the reply starts with the schema's first property (in the order the request
+// wrote them, not alphabetical), and a finished reply has every property with its type.
+TEST_F(ServeOpenAI, JsonSchemaThroughBothApis) {
+  auto c = server_->client();
+  // Raw text keeps the property order ("title" after "mood" would sort before it).
+  const std::string schema =
+      R"({"type":"object","properties":{"mood":{"enum":["happy","sad"]},"title":{"type":"string"},)"
+      R"("count":{"type":"integer"}}})";
+  auto check = [](const std::string& text, bool ended) {
+    const size_t brace = text.find_first_not_of(" \t\r\n");
+    ASSERT_NE(brace, std::string::npos) << text;
+    EXPECT_EQ(text[brace], '{') << text;
+    const size_t at = text.find_first_not_of(" \t\r\n", brace + 1);
+    EXPECT_EQ(text.compare(at, 6, "\"mood\""), 0) << text;
+    if (!ended) return;
+    json j = json::parse(text, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << text;
+    EXPECT_TRUE(j["mood"] == "happy" || j["mood"] == "sad") << text;
+    EXPECT_TRUE(j["title"].is_string()) << text;
+    EXPECT_TRUE(j["count"].is_number_integer()) << text;
+  };
+  for (int seed = 1; seed <= 3; ++seed) {
+    const std::string openai_body =
+        R"({"model":"stories","prompt":"A cat","max_tokens":150,"seed":)" + std::to_string(seed) +
+        R"(,"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":)" + schema + "}}}";
+    auto r = c.Post("/v1/completions", openai_body, "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    json j = json::parse(r->body);
+    check(j["choices"][0]["text"], j["choices"][0]["finish_reason"] == "stop");
+    const std::string ollama_body = R"({"model":"stories","prompt":"A dog","stream":false,"format":)" + schema +
+                                    R"(,"options":{"num_predict":150,"seed":)" + std::to_string(seed) + "}}";
+    auto o = c.Post("/api/generate", ollama_body, "application/json");
     ASSERT_TRUE(o);
     ASSERT_EQ(o->status, 200) << o->body;
     json oj = json::parse(o->body);

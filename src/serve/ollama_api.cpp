@@ -14,6 +14,7 @@
 #include "serve/serve_state.h"
 #include "serve/store_models.h"
 #include "serve/streaming.h"
+#include "serve/structured_output.h"
 
 namespace hearth::serve {
 namespace {
@@ -145,14 +146,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   GenerateParams params = parse_options(body);
   params.logprobs = parse_logprobs_request(body, true);  // "logprobs": true, "top_logprobs": 0-20
   const bool stream = get_bool(body, "stream").value_or(true);
-  if (auto f = body.find("format"); f != body.end() && !f->is_null() && !(f->is_string() && f->get<std::string>().empty())) {
-    if (f->is_string() && f->get<std::string>() == "json")
-      params.json = true;
-    else if (f->is_object())
-      throw ApiError(501, "'format' with a JSON schema is not implemented yet (\"json\" is)", "not_implemented_error");
-    else
-      throw bad_request("'format' must be \"json\" or a JSON schema");
-  }
+  parse_ollama_format(req.body, body, params);
 
   const std::optional<KeepAlive> keep_alive = parse_keep_alive(body);
   const bool truncate = get_bool(body, "truncate").value_or(false);  // only when asked: never silent

@@ -11,6 +11,7 @@
 #include "serve/serve_state.h"
 #include "serve/store_models.h"
 #include "serve/streaming.h"
+#include "serve/structured_output.h"
 
 namespace hearth::serve {
 namespace {
@@ -44,16 +45,6 @@ GenerateParams parse_params(const json& body) {
   }
   g.stop = get_stop(body, "stop");
   if (auto v = get_bool(body, "cache_prompt")) g.cache_prompt = *v;  // llama.cpp server's field
-  if (const json* rf = get_object(body, "response_format")) {
-    const std::string type = get_string(*rf, "type").value_or("text");
-    if (type == "json_object")
-      g.json = true;
-    else if (type == "json_schema")
-      throw ApiError(501, "'response_format' json_schema is not implemented yet (json_object is)", "not_implemented_error");
-    else if (type != "text")
-      throw bad_request("'response_format' type must be text, json_object or json_schema, got '" + type + "'",
-                        "invalid_value");
-  }
   if (auto n = get_integer(body, "n"); n && *n != 1) throw bad_request("only n = 1 is supported", "invalid_value");
   if (const json* bias = get_object(body, "logit_bias")) {
     for (auto it = bias->begin(); it != bias->end(); ++it) {
@@ -131,6 +122,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
     else throw bad_request("'prompt' must be a string (one prompt per request)", "invalid_type");
   }
   GenerateParams params = parse_params(body);
+  parse_response_format(req.body, body, params);
   params.logprobs = parse_logprobs_request(body, chat);
   const bool truncate = get_bool(body, "truncate").value_or(false);  // an extension: keep the latest tokens
   const std::optional<KeepAlive> keep_alive = parse_keep_alive(body);     // an extension, as Ollama's

@@ -1,6 +1,8 @@
 #include "run_options.h"
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 namespace hearth::cli {
 
@@ -23,6 +25,8 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--frequency-penalty", o.frequency_penalty, "frequency penalty");
   cmd.add_option("-s,--seed", o.seed, "random seed (-1: random)");
   cmd.add_flag("--json", o.json, "JSON mode: the output is one JSON object");
+  cmd.add_option("-j,--json-schema", o.json_schema, "the output follows this JSON schema (inline JSON)");
+  cmd.add_option("--json-schema-file", o.json_schema_file, "the output follows the JSON schema in this file");
 }
 
 GenerateParams generate_params(const RunOptions& o) {
@@ -38,6 +42,18 @@ GenerateParams generate_params(const RunOptions& o) {
   gp.sampling.frequency_penalty = o.frequency_penalty;
   gp.sampling.seed = o.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(o.seed);
   gp.json = o.json;
+  if (!o.json_schema.empty() && !o.json_schema_file.empty())
+    throw Error("give --json-schema or --json-schema-file, not both");
+  gp.json_schema = o.json_schema;
+  if (!o.json_schema_file.empty()) {
+    std::ifstream f(o.json_schema_file, std::ios::binary);
+    if (!f) throw Error("cannot read " + o.json_schema_file);
+    gp.json_schema.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  if (!gp.json_schema.empty()) {
+    check_json_schema(gp.json_schema);
+    gp.json = true;
+  }
   return gp;
 }
 

@@ -26,6 +26,8 @@ struct RunOptions {
   float frequency_penalty = 0.0f;
   int64_t seed = -1;
   bool json = false;
+  std::string json_schema;       // inline JSON
+  std::string json_schema_file;
 };
 
 void add_run_options(CLI::App& cmd, RunOptions& o);
