@@ -3,6 +3,7 @@
 
 #include "hearth/model.h"
 #include "hearth/session.h"
+#include "greedy_util.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -18,26 +19,10 @@ SessionParams sparams(int n_ctx, int n_batch, int n_seq) {
   return p;
 }
 
-int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
+using test::argmax;
 
-// Greedy from BOS alone, as llama2.c's run.c does: 200 tokens at positions 0..199.
 std::vector<int> greedy_from_bos(const std::string& path, int n, bool kv_f32, int n_threads) {
-  LoadParams lp;
-  lp.n_threads = n_threads;
-  lp.n_gpu_layers = 0;
-  auto model = Model::load(path, lp);
-  SessionParams sp;
-  sp.n_ctx = 256;
-  sp.kv_f32 = kv_f32;
-  Session s(*model, sp);
-  std::vector<int> out;
-  int32_t tok = model->bos();
-  for (int i = 0; i < n; ++i) {
-    const float* logits = s.decode(std::span<const int32_t>(&tok, 1));
-    tok = argmax(logits, s.n_vocab());
-    out.push_back(tok);
-  }
-  return out;
+  return test::greedy_from_bos_cpu(path, n, n_threads, kv_f32);
 }
 
 TEST(Stories260K, GreedyIdsMatchLlama2cF32) {

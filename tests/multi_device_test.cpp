@@ -11,6 +11,7 @@
 #include "hearth/model.h"
 #include "hearth/session.h"
 #include "quant/quant.h"
+#include "greedy_util.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -116,23 +117,9 @@ TEST(RowSplitBackend, MatmulEqualsOneDevice) {
   }
 }
 
-int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
-
 // Greedy ids from BOS, with the model loaded as lp says; the placement summary through `where`.
 std::vector<int> greedy(const std::string& path, const LoadParams& lp, int n, PlacementSummary* where) {
-  auto model = Model::load(path, lp);
-  if (where) *where = model->placement();
-  SessionParams sp;
-  sp.n_ctx = 256;
-  Session s(*model, sp);
-  std::vector<int> out;
-  int32_t tok = model->bos();
-  for (int i = 0; i < n; ++i) {
-    const float* logits = s.decode(std::span<const int32_t>(&tok, 1));
-    tok = argmax(logits, s.n_vocab());
-    out.push_back(tok);
-  }
-  return out;
+  return test::greedy_from_bos(path, lp, n, false, where);
 }
 
 LoadParams two_devices(const std::string& mode, std::vector<float> split, int n_gpu_layers) {

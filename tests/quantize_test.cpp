@@ -15,6 +15,7 @@
 #include "quant/mix.h"
 #include "quant/quant.h"
 #include "quant/quantize_model.h"
+#include "greedy_util.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -56,24 +57,7 @@ std::string message(const std::function<void()>& fn) {
   return "(no error)";
 }
 
-// Greedy ids from BOS alone, as llama2.c's run.c (the expected ids) does.
-std::vector<int> greedy_from_bos(const std::string& path, int n) {
-  LoadParams lp;
-  lp.n_threads = 2;
-  lp.n_gpu_layers = 0;
-  auto model = Model::load(path, lp);
-  SessionParams sp;
-  sp.n_ctx = 256;
-  Session s(*model, sp);
-  std::vector<int> out;
-  int32_t tok = model->bos();
-  for (int i = 0; i < n; ++i) {
-    const float* logits = s.decode(std::span<const int32_t>(&tok, 1));
-    tok = static_cast<int32_t>(std::max_element(logits, logits + s.n_vocab()) - logits);
-    out.push_back(tok);
-  }
-  return out;
-}
+std::vector<int> greedy_from_bos(const std::string& path, int n) { return test::greedy_from_bos_cpu(path, n); }
 
 // ---------------------------------------------------------------------------------------------
 // Against llama.cpp's own quantizations of stories260K
