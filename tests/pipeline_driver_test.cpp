@@ -228,6 +228,42 @@ TEST(PipelineDriver, SequencesInFlightReusePrefixes) {
   pipe.finish();
 }
 
+// JSON mode over the pipeline, sampled with top-k (the last stage then sends whole rows, since the constraint may
+// mask any token): the same text as one process.
+TEST(PipelineDriver, SequencesInFlightJsonMode) {
+  HEARTH_REQUIRE_FIXTURE(stories());
+  pipeline::PipelineOptions po = stories_pipeline(2);
+  pipeline::Pipeline pipe(*g_transport, po);
+  if (!pipe.is_driver()) {
+    pipe.serve();
+    return;
+  }
+  GenerateParams g;
+  g.n_predict = 60;
+  g.json = true;
+  g.json_schema = R"({"properties":{"name":{"type":"string"},"age":{"type":"integer"}}})";
+  g.sampling.temperature = 0.9f;
+  g.sampling.top_k = 20;
+  g.sampling.seed = 5;
+  const auto prompt = pipe.model().tokenize("Lily and Tom", true, true);
+  auto [text, st] = drive_one(pipe, prompt, g);
+  EXPECT_NE(text.find("{"), std::string::npos) << text;
+  LoadParams lp;
+  lp.n_threads = 1;
+  lp.n_gpu_layers = 0;
+  auto model = Model::load(stories(), lp);
+  SessionParams sp;
+  sp.n_ctx = 256;
+  Session s(*model, sp);
+  std::string want;
+  generate(s, prompt, g, [&](const std::string& t) {
+    want += t;
+    return true;
+  });
+  EXPECT_EQ(text, want);
+  pipe.finish();
+}
+
 // Bad requests are errors on rank 0, before anything is sent.
 TEST(PipelineDriver, BadRequestsAreErrors) {
   HEARTH_REQUIRE_FIXTURE(stories());

@@ -171,8 +171,8 @@ TEST(PipelineMpi, DriverSequencesOn2And3Ranks) {
     auto r =
         run_command(mpirun(np, "", driver) + " --gtest_color=no --gtest_filter=PipelineDriver.SequencesInFlight* 2>&1");
     EXPECT_EQ(r.status, 0) << np << " ranks:\n" << r.out;
-    // Three pipelines one after the other on the same transport (the third: prompt caching).
-    EXPECT_NE(r.out.find("[  PASSED  ] 3 tests"), std::string::npos) << r.out;
+    // Four pipelines one after the other on the same transport (prompt caching, JSON mode).
+    EXPECT_NE(r.out.find("[  PASSED  ] 4 tests"), std::string::npos) << r.out;
   }
   // A looped pipeline, each rank streaming its two laps through one slot.
   auto r = run_command(mpirun(2, "HEARTH_TEST_LAPS=2 HEARTH_TEST_MEM_BUDGET=300000", driver) +
