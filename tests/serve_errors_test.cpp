@@ -166,11 +166,15 @@ TEST_F(ServeErrors, ApiKey) {
   c.set_bearer_token_auth("wrong");
   EXPECT_NE(openai_error(post_json(c, "/v1/completions", req), 401).find("invalid API key"), std::string::npos);
   ollama_error(c.Get("/api/tags"), 401);
+  auto metrics = c.Get("/metrics");  // the counters are not public either
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 401);
   c.set_bearer_token_auth("sesame");
   auto ok = post_json(c, "/v1/completions", req);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
   EXPECT_EQ(c.Get("/api/tags")->status, 200);
+  EXPECT_EQ(c.Get("/metrics")->status, 200);
 }
 
 TEST_F(ServeErrors, BadServerOptionsThrow) {

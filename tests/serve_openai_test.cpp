@@ -199,6 +199,41 @@ TEST_F(ServeOpenAI, JsonSchemaThroughBothApis) {
   }
 }
 
+// GET /metrics (Prometheus text): one request moves the counters by what it did.
+TEST_F(ServeOpenAI, MetricsCountWhatARequestDid) {
+  auto c = server_->client();
+  auto value = [](const std::string& text, const std::string& name) {
+    const size_t at = text.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name << " in\n" << text;
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  auto before = c.Get("/metrics");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->status, 200);
+  EXPECT_EQ(before->get_header_value("Content-Type"), "text/plain; version=0.0.4");
+  const std::string prompt = "Tom and his dog went to the big park";
+  auto r = post_json(c, "/v1/completions",
+                     {{"model", "stories"}, {"prompt", prompt}, {"max_tokens", 12}, {"temperature", 0},
+                      {"logit_bias", {{"2", -1e9}}}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto after = c.Get("/metrics");
+  ASSERT_TRUE(after);
+  const std::string& a = after->body;
+  const std::string& b = before->body;
+  EXPECT_EQ(value(a, "hearth_requests_total") - value(b, "hearth_requests_total"), 1);
+  EXPECT_EQ(value(a, "hearth_requests_finished_total") - value(b, "hearth_requests_finished_total"), 1);
+  EXPECT_EQ(value(a, "hearth_tokens_generated_total") - value(b, "hearth_tokens_generated_total"), 12);
+  const double prompt_tokens = value(a, "hearth_prompt_tokens_total") - value(b, "hearth_prompt_tokens_total") +
+                               value(a, "hearth_prompt_tokens_cached_total") -
+                               value(b, "hearth_prompt_tokens_cached_total");
+  EXPECT_EQ(prompt_tokens, static_cast<double>(model_->tokenize(prompt, true, true).size()));
+  EXPECT_GT(value(a, "hearth_generation_seconds_total"), value(b, "hearth_generation_seconds_total"));
+  EXPECT_EQ(value(a, "hearth_requests_active"), 0);
+  EXPECT_EQ(value(a, "hearth_models_loaded"), 1);
+  EXPECT_NE(a.find("hearth_model_sequences_busy{model=\"stories\"} 0"), std::string::npos) << a;
+}
+
 TEST_F(ServeOpenAI, StopStringsAndSeededSampling) {
   auto c = server_->client();
   const std::string prompt = "Once upon a time";

@@ -1,5 +1,7 @@
 #include "serve/generation_job.h"
 
+#include <algorithm>
+
 #include "hearth/error.h"
 #include "serve/api_error.h"
 
@@ -45,6 +47,10 @@ std::shared_ptr<GenerationJob> GenerationJob::start(std::shared_ptr<LoadedModel>
     t.finished++;
     t.active--;
     t.tokens_generated += static_cast<uint64_t>(st.n_gen);
+    t.prompt_tokens += static_cast<uint64_t>(std::max(0, st.n_prompt));
+    t.prompt_tokens_cached += static_cast<uint64_t>(std::max(0, st.n_cached));
+    t.prompt_us += static_cast<uint64_t>(std::max(0.0, st.prompt_ms) * 1000);
+    t.generation_us += static_cast<uint64_t>(std::max(0.0, st.gen_ms) * 1000);
     if (st.stop_reason == "cancelled") t.cancelled++;
     {
       std::lock_guard<std::mutex> lock(ch->mu);

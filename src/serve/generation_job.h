@@ -18,6 +18,8 @@ namespace hearth::serve {
 // Server-wide totals, updated by jobs.
 struct Totals {
   std::atomic<uint64_t> requests{0}, finished{0}, cancelled{0}, tokens_generated{0};
+  std::atomic<uint64_t> prompt_tokens{0}, prompt_tokens_cached{0};  // evaluated / reused from a sequence's cache
+  std::atomic<uint64_t> prompt_us{0}, generation_us{0};             // time spent on each, summed over requests
   std::atomic<int> active{0};
 };
 

@@ -12,6 +12,7 @@
 #ifdef HEARTH_HAVE_HTTP
 #include <httplib.h>
 
+#include "serve/metrics.h"
 #include "serve/embeddings_api.h"
 #include "serve/handler.h"
 #include "serve/serve_state.h"
@@ -97,6 +98,7 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
   add_openai_routes(http, state);
   add_ollama_routes(http, state);
   add_store_routes(http, state);
+  add_metrics_route(http, state);
 }
 
 Server::~Server() {
