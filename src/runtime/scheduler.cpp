@@ -98,8 +98,9 @@ struct Scheduler::Impl {
       s->req = std::move(q.req);
       s->ts = std::make_unique<TokenStream>(model, s->req.params, s->req.prompt, s->req.on_text, q.t0);
       if (s->req.on_logprob) s->ts->set_on_logprob(s->req.on_logprob);
-      s->cached = s->prompt_done = c.reuse;
-      session.truncate(c.seq, static_cast<int>(c.reuse));
+      // (The session holds at least what the cache recorded; min() keeps that an invariant, not an assumption.)
+      s->cached = s->prompt_done = std::min(c.reuse, static_cast<size_t>(session.n_past(c.seq)));
+      session.truncate(c.seq, static_cast<int>(s->cached));
       slots[c.seq] = std::move(s);
     }
     to_cancel.clear();  // ids that were neither queued nor running
