@@ -302,6 +302,64 @@ TEST(JsonSchema, ScalarRootsAndUnsupportedKeywords) {
   EXPECT_NE(error_of(R"({"type": "array", "minItems": 3, "maxItems": 2})").find("maxItems"), std::string::npos);
 }
 
+// Valid JSON text (a number beyond double's range is valid JSON that nlohmann refuses to store: out_of_range).
+bool valid_json(const std::string& s) {
+  try {
+    return !nlohmann::json::parse(s).is_discarded();
+  } catch (const nlohmann::json::out_of_range&) {
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+// Hostile schemas: random JSON values as schemas either compile or throw hearth::Error, never anything else;
+// those that compile take random bytes without crashing, and what they take whole is valid JSON.
+TEST(JsonSchema, RandomSchemasAreErrorsOrWork) {
+  std::mt19937 rng(3);
+  const std::vector<std::string> keys = {"type", "properties", "items", "enum", "const", "minItems", "maxItems",
+                                         "required", "anyOf", "description", "format", "x"};
+  const std::vector<nlohmann::json> leaves = {"object", "array", "string", "integer", "number", "boolean", "null",
+                                              "date", 3, -1, 100001, true, false, nullptr, nlohmann::json::array(),
+                                              nlohmann::json::object(), nlohmann::json::array({1, "a", nullptr})};
+  std::function<nlohmann::json(int)> random_schema = [&](int depth) -> nlohmann::json {
+    if (depth > 20 || rng() % 4 == 0) return leaves[rng() % leaves.size()];
+    nlohmann::json o = nlohmann::json::object();
+    for (int i = static_cast<int>(rng() % 4); i > 0; --i) {
+      const std::string& k = keys[rng() % keys.size()];
+      if (k == "properties") {
+        nlohmann::json p = nlohmann::json::object();
+        for (int j = static_cast<int>(rng() % 3); j > 0; --j) p[key("p", rng() % 5)] = random_schema(depth + 1);
+        o[k] = p;
+      } else {
+        o[k] = rng() % 2 ? random_schema(depth + 1) : leaves[rng() % leaves.size()];
+      }
+    }
+    return o;
+  };
+  const std::string bytes = "{}[]:,\" 0123456789-.etrufalsnxp";
+  int compiled = 0;
+  for (int n = 0; n < 3000; ++n) {
+    const std::string text = random_schema(0).dump();
+    JsonSchema schema = JsonSchema::any_object();
+    try {
+      schema = JsonSchema::parse(text);
+    } catch (const Error&) {
+      continue;
+    }
+    ++compiled;
+    for (int k = 0; k < 20; ++k) {
+      std::string s;
+      for (int i = static_cast<int>(rng() % 24); i > 0; --i) s += bytes[rng() % bytes.size()];
+      auto [taken, complete] = run_schema(schema, s);
+      if (taken == s.size() && complete) {
+        EXPECT_TRUE(valid_json(s)) << "schema " << text << " took [" << s << "]";
+      }
+    }
+  }
+  EXPECT_GT(compiled, 100);
+}
+
 // Constrained generation on stories260K from "Once upon a time": seed 0 greedy, the others sampled at
 // temperature 1; returns each run's text and stop reason.
 std::vector<std::pair<std::string, std::string>> constrained_runs(const std::string& schema, int n_seeds, int n) {
