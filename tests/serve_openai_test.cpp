@@ -234,6 +234,23 @@ TEST_F(ServeOpenAI, MetricsCountWhatARequestDid) {
   EXPECT_NE(a.find("hearth_model_sequences_busy{model=\"stories\"} 0"), std::string::npos) << a;
 }
 
+// ignore_eos (llama.cpp's field): with end-of-generation made the likeliest token, the reply still has max_tokens.
+TEST_F(ServeOpenAI, IgnoreEos) {
+  auto c = server_->client();
+  json req = {{"model", "stories"}, {"prompt", "Once"}, {"max_tokens", 10}, {"logit_bias", {{"2", 100}}}};
+  auto ends = post_json(c, "/v1/completions", req);
+  ASSERT_TRUE(ends);
+  json e = json::parse(ends->body);
+  EXPECT_EQ(e["usage"]["completion_tokens"], 0) << ends->body;
+  EXPECT_EQ(e["choices"][0]["finish_reason"], "stop");
+  req["ignore_eos"] = true;
+  auto goes_on = post_json(c, "/v1/completions", req);
+  ASSERT_TRUE(goes_on);
+  json g = json::parse(goes_on->body);
+  EXPECT_EQ(g["usage"]["completion_tokens"], 10) << goes_on->body;
+  EXPECT_EQ(g["choices"][0]["finish_reason"], "length");
+}
+
 TEST_F(ServeOpenAI, StopStringsAndSeededSampling) {
   auto c = server_->client();
   const std::string prompt = "Once upon a time";

@@ -18,6 +18,7 @@ struct GenerateParams {
   std::vector<std::string> stop;   // stop strings (not included in the output)
   int logprobs = -1;               // -1: off; N >= 0: each token's log-probability and its N most likely
                                    // alternatives (TokenLogprob), computed only when asked
+  bool ignore_eos = false;         // end-of-generation tokens are never sampled (llama.cpp's ignore_eos)
   bool json = false;               // JSON mode: the output is constrained to one JSON value (then it ends):
   std::string json_schema;         //   one of this JSON schema (JSON text, see check_json_schema), or any object
   bool cache_prompt = true;        // Scheduler: reuse the K/V of the longest prefix of the prompt that a free

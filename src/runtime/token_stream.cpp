@@ -1,6 +1,7 @@
 #include "runtime/token_stream.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "runtime/logprobs.h"
 
@@ -43,6 +44,9 @@ TokenStream::TokenStream(Model& model, const GenerateParams& params, std::span<c
     : model_(model), params_(params), sampler_(params.sampling), on_text_(std::move(on_text)), t0_(t0) {
   for (int32_t t : prompt) sampler_.accept(t);
   st_.n_prompt = static_cast<int>(prompt.size());
+  if (params_.ignore_eos)
+    for (int32_t t = 0; t < model_.info().n_vocab; ++t)
+      if (model_.is_eog(t)) eog_.push_back(t);
   if (params_.json) {
     const int n_vocab = model_.info().n_vocab;
     std::vector<std::string> pieces(n_vocab);
@@ -80,6 +84,8 @@ int32_t TokenStream::next(const float* logits, int n_past, int n_ctx) {
   if (done_) return -1;
   const int n_vocab = model_.info().n_vocab;
   work_.assign(logits, logits + n_vocab);
+  if (params_.ignore_eos)
+    for (int32_t t : eog_) work_[t] = -INFINITY;
   if (json_ && json_->mask(work_.data()) == 0) {
     stop("stop");  // no token can continue the JSON object
     return -1;

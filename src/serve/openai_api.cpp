@@ -44,7 +44,8 @@ GenerateParams parse_params(const json& body) {
     g.n_predict = static_cast<int>(std::min<long long>(*max_tokens, 1 << 30));
   }
   g.stop = get_stop(body, "stop");
-  if (auto v = get_bool(body, "cache_prompt")) g.cache_prompt = *v;  // llama.cpp server's field
+  if (auto v = get_bool(body, "cache_prompt")) g.cache_prompt = *v;  // llama.cpp server's fields
+  if (auto v = get_bool(body, "ignore_eos")) g.ignore_eos = *v;
   if (auto n = get_integer(body, "n"); n && *n != 1) throw bad_request("only n = 1 is supported", "invalid_value");
   if (const json* bias = get_object(body, "logit_bias")) {
     for (auto it = bias->begin(); it != bias->end(); ++it) {

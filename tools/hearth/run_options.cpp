@@ -24,6 +24,7 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--presence-penalty", o.presence_penalty, "presence penalty");
   cmd.add_option("--frequency-penalty", o.frequency_penalty, "frequency penalty");
   cmd.add_option("-s,--seed", o.seed, "random seed (-1: random)");
+  cmd.add_flag("--ignore-eos", o.ignore_eos, "never end at an end-of-generation token (generate -n tokens)");
   cmd.add_flag("--json", o.json, "JSON mode: the output is one JSON object");
   cmd.add_option("-j,--json-schema", o.json_schema, "the output follows this JSON schema (inline JSON)");
   cmd.add_option("--json-schema-file", o.json_schema_file, "the output follows the JSON schema in this file");
@@ -42,6 +43,7 @@ GenerateParams generate_params(const RunOptions& o) {
   gp.sampling.frequency_penalty = o.frequency_penalty;
   gp.sampling.seed = o.seed < 0 ? 0xFFFFFFFFu : static_cast<uint64_t>(o.seed);
   gp.json = o.json;
+  gp.ignore_eos = o.ignore_eos;
   if (!o.json_schema.empty() && !o.json_schema_file.empty())
     throw Error("give --json-schema or --json-schema-file, not both");
   gp.json_schema = o.json_schema;

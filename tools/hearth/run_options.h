@@ -26,6 +26,7 @@ struct RunOptions {
   float frequency_penalty = 0.0f;
   int64_t seed = -1;
   bool json = false;
+  bool ignore_eos = false;
   std::string json_schema;       // inline JSON
   std::string json_schema_file;
 };
