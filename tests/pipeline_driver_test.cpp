@@ -39,8 +39,8 @@ GenerateParams greedy(int n) {
   return gp;
 }
 
-// Greedy text of one process from the prompt tokens (or, when none are given, from the prompt text).
-std::string single_process(const std::string& prompt, int n, const std::vector<int32_t>& tokens = {}) {
+// The text of one process from the prompt tokens (or, when none are given, from the prompt text).
+std::string single_process(const std::string& prompt, const GenerateParams& g, const std::vector<int32_t>& tokens = {}) {
   LoadParams lp;
   lp.n_threads = 1;
   lp.n_gpu_layers = 0;
@@ -49,11 +49,15 @@ std::string single_process(const std::string& prompt, int n, const std::vector<i
   sp.n_ctx = 256;
   Session s(*model, sp);
   std::string out;
-  generate(s, tokens.empty() ? model->tokenize(prompt, true, true) : tokens, greedy(n), [&](const std::string& t) {
+  generate(s, tokens.empty() ? model->tokenize(prompt, true, true) : tokens, g, [&](const std::string& t) {
     out += t;
     return true;
   });
   return out;
+}
+
+std::string single_process(const std::string& prompt, int n, const std::vector<int32_t>& tokens = {}) {
+  return single_process(prompt, greedy(n), tokens);
 }
 
 // stories260K on n_seq sequences, prompts travelling in micro-batches of 3 tokens.
@@ -248,18 +252,7 @@ TEST(PipelineDriver, SequencesInFlightJsonMode) {
   const auto prompt = pipe.model().tokenize("Lily and Tom", true, true);
   auto [text, st] = drive_one(pipe, prompt, g);
   EXPECT_NE(text.find("{"), std::string::npos) << text;
-  LoadParams lp;
-  lp.n_threads = 1;
-  lp.n_gpu_layers = 0;
-  auto model = Model::load(stories(), lp);
-  SessionParams sp;
-  sp.n_ctx = 256;
-  Session s(*model, sp);
-  std::string want;
-  generate(s, prompt, g, [&](const std::string& t) {
-    want += t;
-    return true;
-  });
+  const std::string want = single_process("", g, prompt);
   EXPECT_EQ(text, want);
   pipe.finish();
 }
