@@ -1,5 +1,7 @@
 #include "chat.h"
 
+#include "chat_commands.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,12 +9,27 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 namespace hearth::cli {
 namespace {
 
 std::atomic<bool> g_generating{false};
 std::atomic<bool> g_interrupted{false};
+
+// A message of several lines between """ and """ (as in `ollama run`); false at end of input.
+bool read_message(std::string& line) {
+  if (!std::getline(std::cin, line)) return false;
+  if (line.rfind("\"\"\"", 0) != 0) return true;
+  std::string text = line.substr(3), next;
+  while (text.size() < 3 || text.compare(text.size() - 3, 3, "\"\"\"") != 0) {
+    if (!std::getline(std::cin, next)) break;
+    text += "\n" + next;
+  }
+  if (text.size() >= 3 && text.compare(text.size() - 3, 3, "\"\"\"") == 0) text.resize(text.size() - 3);
+  line = text;
+  return true;
+}
 
 void on_sigint(int) {
   if (!g_generating.load()) {
@@ -33,16 +50,23 @@ int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const Gener
               const std::string& system) {
   std::signal(SIGINT, on_sigint);
   const bool tty = isatty(STDIN_FILENO);
-  std::vector<ChatMessage> messages;
+  ChatState st;
+  st.gp = gp;
+  std::vector<ChatMessage>& messages = st.messages;
   if (!system.empty()) messages.push_back({"system", system});
   std::vector<int32_t> cached;  // tokens whose keys and values are in the KV cache
-  std::fprintf(stderr, "hearth: chat (%s template). Ctrl-C stops a reply, Ctrl-D quits.\n",
+  std::fprintf(stderr, "hearth: chat (%s template). Ctrl-C stops a reply, Ctrl-D or /bye quits, /? lists commands.\n",
                model.chat_format_name().c_str());
   std::string line;
   for (;;) {
     if (tty) std::fputs("> ", stdout), std::fflush(stdout);
-    if (!std::getline(std::cin, line)) break;
+    if (!read_message(line)) break;
     if (line.empty()) continue;
+    std::ostringstream said;
+    const ChatCommand c = run_chat_command(line, model, n_ctx, st, said);
+    std::fputs(said.str().c_str(), stdout);
+    if (c == ChatCommand::Quit) break;
+    if (c == ChatCommand::Done) continue;
     messages.push_back({"user", line});
     std::vector<int32_t> tokens = model.tokenize_chat(messages, true);
     // Reuse the cached prefix; evaluate only what is new.
@@ -58,7 +82,7 @@ int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const Gener
     std::string reply;
     g_interrupted = false;
     g_generating = true;
-    ChatTurn t = turn(std::span<const int32_t>(tokens).subspan(common), static_cast<int>(common), gp,
+    ChatTurn t = turn(std::span<const int32_t>(tokens).subspan(common), static_cast<int>(common), st.gp,
                       [&](const std::string& text) {
                         std::fwrite(text.data(), 1, text.size(), stdout);
                         std::fflush(stdout);
