@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,6 +47,8 @@ struct ServerOptions {
   std::string meminfo_path = "/proc/meminfo";  // where free host memory is read before a load (tests fake it)
   int test_load_delay_ms = 0;      // tests: each load takes this much longer (to watch the server meanwhile)
   std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
+  // Called with one line per request once its response is sent (serve/access_log.h: no content, ever); null: none.
+  std::function<void(const std::string& line)> access_log;
 };
 
 // Totals since start, for tests and logs.

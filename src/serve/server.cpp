@@ -12,6 +12,7 @@
 #ifdef HEARTH_HAVE_HTTP
 #include <httplib.h>
 
+#include "serve/access_log.h"
 #include "serve/metrics.h"
 #include "serve/embeddings_api.h"
 #include "serve/handler.h"
@@ -23,6 +24,10 @@ namespace hearth {
 
 #ifdef HEARTH_HAVE_HTTP
 using namespace serve;
+
+using Clock = std::chrono::steady_clock;
+// When the request the current HTTP thread serves was routed (for the access log's durations).
+thread_local Clock::time_point t_request_start{};
 
 struct Server::Impl {
   ServeState state;
@@ -62,7 +67,17 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     impl->listen_fd = sock;
   });
+  if (state.options.access_log) {
+    http.set_logger([&state](const httplib::Request& req, const httplib::Response& res) {
+      const double seconds =
+          t_request_start == Clock::time_point{} ? -1.0 : std::chrono::duration<double>(Clock::now() - t_request_start).count();
+      t_request_start = {};
+      state.options.access_log(
+          serve::access_log_line(std::chrono::system_clock::now(), res.status, seconds, req.remote_addr, req.method, req.path));
+    });
+  }
   http.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
+    t_request_start = Clock::now();
     if (state.options.api_key.empty() || is_public_path(req.method, req.path))
       return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");

@@ -80,9 +80,13 @@ Runner add_serve(CLI::App& app) {
                   "requests that may wait for a model to load while --max-loaded models are all generating; more "
                   "get 503 (default 512)")
       ->check(CLI::Range(0, 1 << 20));
+  auto quiet = std::make_shared<bool>(false);
+  cmd->add_flag("--no-access-log", *quiet, "no line on stderr per request (time, status, duration, client, path)");
   add_model_options(*cmd, *mo);
   auto pipe = add_pipeline_options(*cmd);
-  return [o, mo, keep_alive, pipe] {
+  return [o, mo, keep_alive, pipe, quiet] {
+    if (!*quiet)
+      o->access_log = [](const std::string& line) { std::fprintf(stderr, "hearth serve: %s\n", line.c_str()); };
     if (!keep_alive->empty()) o->keep_alive = *keep_alive;
     else if (const char* k = std::getenv("HEARTH_KEEP_ALIVE"); k && *k) o->keep_alive = k;
     if (o->api_key.empty())
