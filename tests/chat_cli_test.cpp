@@ -35,7 +35,9 @@ std::string reference_reply(const std::vector<ChatMessage>& messages, int n) {
 }
 
 std::string chat(const std::string& script) {
-  const std::string in = std::string(HEARTH_TEST_TMP) + "/chat_script.txt";
+  // One file per test: ctest runs the tests of this file as processes side by side.
+  const std::string in = std::string(HEARTH_TEST_TMP) + "/chat_script_" +
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".txt";
   std::filesystem::create_directories(HEARTH_TEST_TMP);
   std::ofstream(in) << script;
   auto r = test::run_command(std::string(HEARTH_BINARY) + " run -m " + stories() + " < " + in + " 2>/dev/null");
