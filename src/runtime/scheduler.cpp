@@ -40,7 +40,6 @@ void report(BatchRequest& req, const GenerateStats& st) {
   if (req.on_done) req.on_done(st);
 }
 
-
 }  // namespace
 
 struct Scheduler::Impl {
