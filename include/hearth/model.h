@@ -76,6 +76,8 @@ class Model {
 
   virtual std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const = 0;
   virtual std::string token_to_piece(int32_t id) const = 0;
+  // token_to_piece of every id, made once per model (JSON mode tries every token's bytes at each step).
+  virtual std::shared_ptr<const std::vector<std::string>> token_pieces() const = 0;
   virtual std::string detokenize(const std::vector<int32_t>& ids) const = 0;
   virtual bool is_eog(int32_t id) const = 0;
   virtual int32_t bos() const = 0;

@@ -40,6 +40,14 @@ class ModelImpl final : public Model {
   const PlacementSummary& placement() const override { return summary_; }
   std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const override;
   std::string token_to_piece(int32_t id) const override { return tok_->token_to_piece(id); }
+  std::shared_ptr<const std::vector<std::string>> token_pieces() const override {
+    std::call_once(pieces_once_, [this] {
+      auto p = std::make_shared<std::vector<std::string>>(tok_->n_vocab());
+      for (int32_t t = 0; t < tok_->n_vocab(); ++t) (*p)[t] = tok_->token_to_piece(t);
+      pieces_ = std::move(p);
+    });
+    return pieces_;
+  }
   std::string detokenize(const std::vector<int32_t>& ids) const override { return tok_->decode(ids); }
   bool is_eog(int32_t id) const override { return tok_->is_eog(id); }
   int32_t bos() const override { return tok_->bos(); }
@@ -79,6 +87,8 @@ class ModelImpl final : public Model {
   ChatTemplate chat_template_;  // the template family and its per-template values
   PlacementSummary summary_;
   mutable std::mutex forward_mu_;
+  mutable std::once_flag pieces_once_;
+  mutable std::shared_ptr<const std::vector<std::string>> pieces_;
 };
 
 // Fills the descriptive fields of ModelInfo from a file (shared by `hearth info` and loading).

@@ -49,16 +49,12 @@ TokenStream::TokenStream(Model& model, const GenerateParams& params, std::span<c
       if (model_.is_eog(t)) eog_.push_back(t);
   if (params_.json) {
     const int n_vocab = model_.info().n_vocab;
-    std::vector<std::string> pieces(n_vocab);
     std::vector<bool> eog(n_vocab);
-    for (int32_t t = 0; t < n_vocab; ++t) {
-      pieces[t] = model_.token_to_piece(t);
-      eog[t] = model_.is_eog(t);
-    }
+    for (int32_t t = 0; t < n_vocab; ++t) eog[t] = model_.is_eog(t);
     try {
       sampling::JsonSchema schema = params_.json_schema.empty() ? sampling::JsonSchema::any_object()
                                                                 : sampling::JsonSchema::parse(params_.json_schema);
-      json_ = std::make_unique<sampling::JsonConstraint>(std::move(schema), std::move(pieces), std::move(eog));
+      json_ = std::make_unique<sampling::JsonConstraint>(std::move(schema), model_.token_pieces(), std::move(eog));
     } catch (const std::exception& e) {
       stop(std::string("error: ") + e.what());  // callers check the schema first (check_json_schema)
     }

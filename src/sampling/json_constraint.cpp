@@ -4,16 +4,17 @@
 
 namespace hearth::sampling {
 
-JsonConstraint::JsonConstraint(JsonSchema schema, std::vector<std::string> pieces, std::vector<bool> eog)
+JsonConstraint::JsonConstraint(JsonSchema schema, std::shared_ptr<const std::vector<std::string>> pieces,
+                               std::vector<bool> eog)
     : schema_(std::make_unique<const JsonSchema>(std::move(schema))),
       pieces_(std::move(pieces)),
       eog_(std::move(eog)),
       state_(schema_.get()) {
-  eog_.resize(pieces_.size(), false);
-  plain_.resize(pieces_.size());
-  for (size_t t = 0; t < pieces_.size(); ++t) {
+  eog_.resize(pieces_->size(), false);
+  plain_.resize(pieces_->size());
+  for (size_t t = 0; t < pieces_->size(); ++t) {
     bool plain = true;
-    for (unsigned char c : pieces_[t]) plain &= c != '"' && c != '\\' && c >= 0x20;
+    for (unsigned char c : (*pieces_)[t]) plain &= c != '"' && c != '\\' && c >= 0x20;
     plain_[t] = plain;
   }
 }
@@ -22,7 +23,7 @@ JsonConstraint::JsonConstraint(JsonSchema schema, std::vector<std::string> piece
 // having no byte that could leave it.
 bool JsonConstraint::allowed(int32_t tok, const bool* first_ok, bool in_string, SchemaRecognizer& trial) const {
   if (eog_[tok]) return state_.complete();
-  const std::string& p = pieces_[tok];
+  const std::string& p = (*pieces_)[tok];
   if (p.empty()) return false;  // control tokens add no text
   if (!first_ok[static_cast<unsigned char>(p[0])]) return false;
   if (in_string && plain_[tok]) return true;
@@ -41,7 +42,7 @@ int JsonConstraint::mask(float* logits) const {
   }
   const bool in_string = state_.in_string();
   int n = 0;
-  for (int32_t t = 0; t < static_cast<int32_t>(pieces_.size()); ++t) {
+  for (int32_t t = 0; t < static_cast<int32_t>(pieces_->size()); ++t) {
     if (logits[t] == -INFINITY) continue;
     if (allowed(t, first_ok, in_string, trial))
       ++n;
@@ -52,8 +53,8 @@ int JsonConstraint::mask(float* logits) const {
 }
 
 void JsonConstraint::accept(int32_t tok) {
-  if (tok < 0 || tok >= static_cast<int32_t>(pieces_.size()) || eog_[tok]) return;
-  for (char c : pieces_[tok]) state_.feed(static_cast<unsigned char>(c));
+  if (tok < 0 || tok >= static_cast<int32_t>(pieces_->size()) || eog_[tok]) return;
+  for (char c : (*pieces_)[tok]) state_.feed(static_cast<unsigned char>(c));
 }
 
 }  // namespace hearth::sampling

@@ -15,7 +15,7 @@ namespace hearth::sampling {
 class JsonConstraint {
  public:
   // pieces[id]: the bytes token id adds to the text; eog[id]: whether it ends the generation.
-  JsonConstraint(JsonSchema schema, std::vector<std::string> pieces, std::vector<bool> eog);
+  JsonConstraint(JsonSchema schema, std::shared_ptr<const std::vector<std::string>> pieces, std::vector<bool> eog);
   JsonConstraint(const JsonConstraint&) = delete;
   JsonConstraint& operator=(const JsonConstraint&) = delete;
   // Sets the logits of the tokens not allowed now to -inf; returns how many are allowed.
@@ -27,7 +27,7 @@ class JsonConstraint {
  private:
   bool allowed(int32_t tok, const bool* first_ok, bool in_string, SchemaRecognizer& trial) const;
   std::unique_ptr<const JsonSchema> schema_;  // the recognizer points into it
-  std::vector<std::string> pieces_;
+  std::shared_ptr<const std::vector<std::string>> pieces_;
   std::vector<bool> eog_;
   std::vector<bool> plain_;  // no '"', '\\' or control byte: stays inside a string
   SchemaRecognizer state_;
