@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "backend/place_weight.h"
 #include "hearth/error.h"
 
 namespace hearth {
@@ -53,8 +54,7 @@ struct Buffer {
   size_t n = 0;
   float* get(size_t floats) {
     if (floats > n) {
-      if (p) be->release(p);
-      p = nullptr;
+      release();
       p = static_cast<float*>(be->alloc(floats * sizeof(float)));
       n = floats;
     }
@@ -90,7 +90,7 @@ class RowSplitBackend final : public Backend {
   }
 
   ~RowSplitBackend() override {
-    for (Buffer* b : {&stage_}) b->release();
+    stage_.release();
     for (auto* v : {&in_, &out_})
       for (Buffer& b : *v) b.release();
     for (auto& [be, p] : owned_) be->release(p);
@@ -125,26 +125,12 @@ class RowSplitBackend final : public Backend {
     for (size_t d = 0; d < devices_.size(); ++d) {
       auto [r0, r1] = ranges[d];
       if (r1 <= r0) continue;
-      Backend& dev = *devices_[d];
-      Part part{static_cast<int>(d), r0, r1 - r0, w};
-      part.w.ne[1] = r1 - r0;
-      part.w.nbytes = static_cast<size_t>(r1 - r0) * row_bytes;
-      part.w.packed = nullptr;
-      const auto* src = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * row_bytes;
-      if (dev.is_host()) {
-        part.w.data = src;
-      } else {
-        void* p = dev.alloc(part.w.nbytes);
-        owned_.emplace_back(&dev, p);
-        dev.to_device(p, src, part.w.nbytes);
-        part.w.data = p;
-      }
-      if (pack) {
-        part.w.packed = dev.pack_weight(part.w);
-        if (!part.w.packed)
-          if (const void* copy = dev.copy_weight(part.w)) part.w.data = copy;
-      }
-      m->parts.push_back(part);
+      Weight rows = w;
+      rows.ne[1] = r1 - r0;
+      rows.nbytes = static_cast<size_t>(r1 - r0) * row_bytes;
+      rows.packed = nullptr;
+      rows.data = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * row_bytes;
+      m->parts.push_back({static_cast<int>(d), r0, r1 - r0, place_weight(*devices_[d], rows, pack, owned_)});
     }
     matrices_.push_back(std::move(m));
     return matrices_.back().get();

@@ -1,5 +1,6 @@
 #include "model/weight_store.h"
 
+#include "backend/place_weight.h"
 #include "gguf/gguf.h"
 #include "hearth/error.h"
 #include "quant/quant.h"
@@ -57,34 +58,21 @@ Weight WeightStore::view(const std::string& name, std::initializer_list<int64_t>
 
 Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
   Weight w = view(name, shape);
-  if (placed(name)) {
-    if (!backend.is_host()) throw Error("tensor " + name + ": streamed weights must be on the CPU");
-  } else if (!backend.is_host()) {
-    void* p = backend.alloc(w.nbytes);
-    device_copies_.emplace_back(&backend, p);
-    backend.to_device(p, w.data, w.nbytes);
-    w.data = p;
-  }
+  if (!placed(name)) return place_weight(backend, w, false, device_copies_);
+  if (!backend.is_host()) throw Error("tensor " + name + ": streamed weights must be on the CPU");
   return w;
 }
 
 Weight WeightStore::matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
-  if (!placed(name)) {
-    // A backend spreading matrices over several devices copies each device's rows itself.
-    Weight host = view(name, shape);
-    if (const void* handle = backend.split_weight(host, pack_)) {
-      host.packed = handle;
-      host.data = nullptr;
-      return host;
-    }
+  if (placed(name)) return get(name, shape, backend);  // streamed: used in its slot as it is
+  Weight w = view(name, shape);
+  // A backend spreading matrices over several devices copies each device's rows itself.
+  if (const void* handle = backend.split_weight(w, pack_)) {
+    w.packed = handle;
+    w.data = nullptr;
+    return w;
   }
-  Weight w = get(name, shape, backend);
-  if (pack_ && !placed(name)) {
-    w.packed = backend.pack_weight(w);
-    if (!w.packed)
-      if (const void* copy = backend.copy_weight(w)) w.data = copy;
-  }
-  return w;
+  return place_weight(backend, w, pack_, device_copies_);
 }
 
 }  // namespace hearth
