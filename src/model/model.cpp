@@ -30,6 +30,22 @@ ModelFootprint footprint(const GgufFile& f, const HParams& h, int n_ctx) {
   return fp;
 }
 
+// The placement options that are wrong whatever the devices.
+void check_placement_params(const LoadParams& params) {
+  if (params.split_mode != "layer" && params.split_mode != "row" && params.split_mode != "none")
+    throw Error("split mode '" + params.split_mode + "' is not layer, row or none");
+  if (!params.tensor_split.empty()) {
+    float total = 0;
+    for (float s : params.tensor_split) {
+      if (!(s >= 0) || !std::isfinite(s)) throw Error("tensor split: shares must be numbers >= 0");
+      total += s;
+    }
+    if (total <= 0) throw Error("tensor split: at least one share must be above 0");
+  }
+  if (params.mem_budget > 0 && params.n_gpu_layers > 0)
+    throw Error("--mem-budget streams layers on the CPU only; it cannot be combined with -ngl");
+}
+
 // The GPUs the plan may use: their backends, measured memory, and a note on those that cannot be used.
 struct Gpus {
   std::vector<std::unique_ptr<Backend>> backends;
@@ -125,17 +141,9 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
   req.tensor_split = params.tensor_split;
   std::string gpu_note;
   std::vector<Backend*> devices = {backends_[0].get()};
-  if (params.split_mode != "layer" && params.split_mode != "row" && params.split_mode != "none")
-    throw Error("split mode '" + params.split_mode + "' is not layer, row or none");
-  if (!params.tensor_split.empty()) {
-    float total = 0;
-    for (float s : params.tensor_split) {
-      if (!(s >= 0) || !std::isfinite(s)) throw Error("tensor split: shares must be numbers >= 0");
-      total += s;
-    }
-    if (total <= 0) throw Error("tensor split: at least one share must be above 0");
-  }
-  if (params.n_gpu_layers != 0) {
+  check_placement_params(params);
+  if (params.mem_budget > 0) req.n_gpu_layers = 0;  // layer streaming runs on the CPU: no GPU is opened
+  if (req.n_gpu_layers != 0) {
     Gpus gpus = open_gpus(params, n_threads);
     gpu_note = gpus.note;
     const int n_gpus = static_cast<int>(gpus.backends.size());
@@ -172,10 +180,6 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
     }
   }
   int n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min(h.n_ctx_train, 4096);
-  if (params.mem_budget > 0) {
-    if (params.n_gpu_layers > 0) throw Error("--mem-budget streams layers on the CPU only; it cannot be combined with -ngl");
-    req.n_gpu_layers = 0;
-  }
   ModelFootprint fp = footprint(*file_, h, n_ctx);
   for (const auto& f : more_files_) {
     ModelFootprint more = footprint(*f, h, n_ctx);
