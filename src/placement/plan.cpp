@@ -7,6 +7,9 @@
 namespace hearth {
 namespace {
 
+// A GPU's free memory, capped at --gpu-mem-limit when set.
+size_t usable_bytes(const DeviceInfo& d, size_t limit) { return limit ? std::min(d.free_bytes, limit) : d.free_bytes; }
+
 std::string mib(size_t b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
@@ -27,8 +30,7 @@ LayerAssignment plan_layers(const ModelFootprint& fp, const PlanRequest& req) {
   // Budget per GPU.
   std::vector<size_t> budget(n_gpu);
   for (int g = 0; g < n_gpu; ++g) {
-    size_t free = req.gpus[g].free_bytes;
-    if (req.gpu_mem_limit) free = std::min(free, req.gpu_mem_limit);
+    const size_t free = usable_bytes(req.gpus[g], req.gpu_mem_limit);
     size_t reserve = fp.act_bytes + (64u << 20);  // activations, cuBLAS workspace and scratch
     budget[g] = free > reserve ? free - reserve : 0;
   }
@@ -101,7 +103,7 @@ std::vector<double> row_split_shares(const std::vector<DeviceInfo>& gpus, const 
     if (!tensor_split.empty())
       shares[g] = g < tensor_split.size() ? std::max(0.0f, tensor_split[g]) : 0.0;
     else
-      shares[g] = static_cast<double>(gpu_mem_limit ? std::min(gpus[g].free_bytes, gpu_mem_limit) : gpus[g].free_bytes);
+      shares[g] = static_cast<double>(usable_bytes(gpus[g], gpu_mem_limit));
     total += shares[g];
   }
   if (total <= 0) shares.assign(gpus.size(), 1.0);
@@ -117,8 +119,7 @@ DeviceInfo row_split_device(const std::vector<DeviceInfo>& gpus, const std::vect
   for (size_t g = 0; g < gpus.size() && g < shares.size(); ++g) {
     d.total_bytes += gpus[g].total_bytes;
     if (shares[g] <= 0) continue;
-    size_t free = gpu_mem_limit ? std::min(gpus[g].free_bytes, gpu_mem_limit) : gpus[g].free_bytes;
-    double f = static_cast<double>(free) * total / shares[g];
+    const double f = static_cast<double>(usable_bytes(gpus[g], gpu_mem_limit)) * total / shares[g];
     fit = fit < 0 ? f : std::min(fit, f);
   }
   d.free_bytes = fit < 0 ? 0 : static_cast<size_t>(fit);

@@ -4,6 +4,11 @@
 
 namespace hearth {
 
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()), b.begin()).first -
+                             a.begin());
+}
+
 PrefixCache::Choice PrefixCache::choose(const std::vector<int32_t>& prompt, bool use_cache,
                                         const std::function<bool(int seq)>& is_free) {
   Choice best, lru;
@@ -11,8 +16,7 @@ PrefixCache::Choice PrefixCache::choose(const std::vector<int32_t>& prompt, bool
   for (int i = 0; i < static_cast<int>(held_.size()); ++i) {
     if (!is_free(i)) continue;
     const auto& h = held_[i];
-    size_t common = 0;
-    while (common < h.size() && common < prompt.size() && h[common] == prompt[common]) ++common;
+    const size_t common = common_prefix(h, prompt);
     if (lru.seq < 0 || last_used_[i] < last_used_[lru.seq]) lru.seq = i, lru_common = common;
     if (2 * common < h.size()) continue;  // would throw away most of another conversation
     if (best.seq < 0 || common > best_common || (common == best_common && last_used_[i] < last_used_[best.seq]))

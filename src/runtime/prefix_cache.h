@@ -9,6 +9,9 @@
 
 namespace hearth {
 
+// How many leading tokens a and b share.
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
+
 class PrefixCache {
  public:
   explicit PrefixCache(int n_seq) : held_(n_seq), last_used_(n_seq, 0) {}

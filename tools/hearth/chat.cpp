@@ -1,6 +1,7 @@
 #include "chat.h"
 
 #include "chat_commands.h"
+#include "runtime/prefix_cache.h"
 
 #include <unistd.h>
 
@@ -70,9 +71,8 @@ int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const Gener
     messages.push_back({"user", line});
     std::vector<int32_t> tokens = model.tokenize_chat(messages, true);
     // Reuse the cached prefix; evaluate only what is new.
-    size_t common = 0;
-    while (common < cached.size() && common < tokens.size() && cached[common] == tokens[common]) ++common;
-    if (common == tokens.size()) --common;
+    size_t common = common_prefix(cached, tokens);
+    if (common == tokens.size()) --common;  // the last token is evaluated: its logits start the reply
     if (static_cast<int>(tokens.size()) >= n_ctx) {
       std::fprintf(stderr, "hearth: the conversation (%zu tokens) no longer fits the context (%d); start a new one "
                    "with a larger -c\n", tokens.size(), n_ctx);
