@@ -150,7 +150,6 @@ namespace {
 
 bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 // Phases of a frame.
 enum : uint8_t {
@@ -163,25 +162,26 @@ enum : uint8_t {
   kArrFirst,    // array: after '[': an item or ']'
   kArrItem,     // array: after ',': an item
   kArrAfter,    // array: after an item
-  kStrIn,       // string: inside
-  kStrEsc,      // string: after a backslash
-  kStrHex,      // string: inside \uXXXX (num = digits left)
-  kNum,         // number: num = sub-state
-  kLit,         // true / false / null (mask = first byte) or enum (mask = candidates); index = position
-  kAny,         // any value: the recognizer's any_
-  kDone,        // a string or literal that is complete: the next byte is the parent's
+  kEnum,        // enum: mask = candidates still matching, index = position
+  kAny,         // any value, or a scalar of a type (checked at its first byte): the recognizer's any_
 };
-// Number sub-states.
-enum : uint8_t { kSign, kZero, kInt, kDot, kFrac, kExp, kExpSign, kExpInt };
 
 bool between_tokens(uint8_t phase) {
   return phase == kObjKey || phase == kObjColon || phase == kObjValue || phase == kObjAfter || phase == kArrFirst ||
          phase == kArrItem || phase == kArrAfter;
 }
 
-const char* literal_of(SchemaNode::Kind k, unsigned char first) {
-  if (k == SchemaNode::Kind::Null) return "null";
-  return first == 't' ? "true" : "false";
+// Whether c may start a value of a scalar kind (JsonRecognizer reads the rest).
+bool scalar_start(SchemaNode::Kind k, unsigned char c) {
+  using K = SchemaNode::Kind;
+  switch (k) {
+    case K::String: return c == '"';
+    case K::Integer:
+    case K::Number: return c == '-' || is_digit(c);
+    case K::Boolean: return c == 't' || c == 'f';
+    case K::Null: return c == 'n';
+    default: return true;
+  }
 }
 
 }  // namespace
@@ -203,11 +203,8 @@ bool SchemaRecognizer::whitespace(unsigned char c) { return is_ws(c) && ++ws_ <=
 bool SchemaRecognizer::can_end(const Frame& f) const {
   const SchemaNode& n = schema_->node(f.node);
   switch (f.phase) {
-    case kDone: return true;
     case kAny: return any_.can_end();
-    case kNum: return f.num == kZero || f.num == kInt || f.num == kFrac || f.num == kExpInt;
-    case kLit:
-      if (n.kind != SchemaNode::Kind::Enum) return false;
+    case kEnum:
       for (size_t v = 0; v < n.values.size(); ++v)
         if ((f.mask >> v & 1) && n.values[v].size() == f.index) return true;
       return false;
@@ -232,6 +229,12 @@ SchemaRecognizer::Result SchemaRecognizer::step(Frame& f, unsigned char c) {
       switch (n.kind) {
         case K::Any:
         case K::AnyObject:
+        case K::String:
+        case K::Integer:
+        case K::Number:
+        case K::Boolean:
+        case K::Null:
+          if (!scalar_start(n.kind, c)) return Result::Reject;
           any_ = JsonRecognizer(n.kind == K::AnyObject);
           f.phase = kAny;
           return any_.feed(c) ? Result::Accept : Result::Reject;
@@ -243,35 +246,13 @@ SchemaRecognizer::Result SchemaRecognizer::step(Frame& f, unsigned char c) {
           if (c != '[') return Result::Reject;
           f.phase = kArrFirst, f.index = 0;
           return Result::Accept;
-        case K::String:
-          if (c != '"') return Result::Reject;
-          f.phase = kStrIn;
-          return Result::Accept;
-        case K::Integer:
-        case K::Number:
-          f.phase = kNum;
-          if (c == '-') return f.num = kSign, Result::Accept;
-          if (!is_digit(c)) return Result::Reject;
-          f.num = c == '0' ? kZero : kInt;
-          return Result::Accept;
-        case K::Boolean:
-        case K::Null:
-          if (n.kind == K::Boolean ? (c != 't' && c != 'f') : c != 'n') return Result::Reject;
-          f.phase = kLit, f.index = 1, f.mask = c;
-          return Result::Accept;
         case K::Enum:
-          f.phase = kLit, f.index = 0, f.mask = 0;
+          f.phase = kEnum, f.index = 0, f.mask = 0;
           for (size_t v = 0; v < n.values.size(); ++v) f.mask |= uint64_t{1} << v;
           return step(f, c);
       }
       return Result::Reject;
-    case kLit: {
-      if (n.kind != K::Enum) {
-        const char* lit = literal_of(n.kind, static_cast<unsigned char>(f.mask));
-        if (static_cast<unsigned char>(lit[f.index]) != c) return Result::Reject;
-        if (lit[++f.index] == '\0') f.phase = kDone;
-        return Result::Accept;
-      }
+    case kEnum: {
       if (is_ws(c)) {
         for (size_t v = 0; v < n.values.size(); ++v)
           if ((f.mask >> v & 1) && n.ws_ok[v][f.index] == '1') return whitespace(c) ? Result::Accept : Result::Reject;
@@ -286,8 +267,6 @@ SchemaRecognizer::Result SchemaRecognizer::step(Frame& f, unsigned char c) {
       }
       return can_end(f) ? Result::Ended : Result::Reject;
     }
-    case kDone:
-      return Result::Ended;
     case kObjKey:
       if (c != '"') return Result::Reject;
       f.phase = kObjKeyText, f.num = 0;
@@ -325,54 +304,10 @@ SchemaRecognizer::Result SchemaRecognizer::step(Frame& f, unsigned char c) {
       if (c != ',' || (n.max_items >= 0 && f.index >= n.max_items)) return Result::Reject;
       f.phase = kArrItem;
       return Result::Accept;
-    case kStrIn:
-      if (c == '"') return f.phase = kDone, Result::Accept;
-      if (c == '\\') return f.phase = kStrEsc, Result::Accept;
-      return c >= 0x20 ? Result::Accept : Result::Reject;
-    case kStrEsc:
-      if (c == 'u') return f.phase = kStrHex, f.num = 4, Result::Accept;
-      if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't')
-        return f.phase = kStrIn, Result::Accept;
-      return Result::Reject;
-    case kStrHex:
-      if (!is_hex(c)) return Result::Reject;
-      if (--f.num == 0) f.phase = kStrIn;
-      return Result::Accept;
-    case kNum: {
-      const bool digit = is_digit(c);
-      const bool real = n.kind == K::Number;
-      switch (f.num) {
-        case kSign:
-          if (!digit) return Result::Reject;
-          f.num = c == '0' ? kZero : kInt;
-          return Result::Accept;
-        case kZero:
-        case kInt:
-          if (digit) return f.num == kInt ? Result::Accept : Result::Reject;
-          if (real && c == '.') return f.num = kDot, Result::Accept;
-          if (real && (c == 'e' || c == 'E')) return f.num = kExp, Result::Accept;
-          return Result::Ended;
-        case kDot:
-          if (!digit) return Result::Reject;
-          return f.num = kFrac, Result::Accept;
-        case kFrac:
-          if (digit) return Result::Accept;
-          if (c == 'e' || c == 'E') return f.num = kExp, Result::Accept;
-          return Result::Ended;
-        case kExp:
-          if (c == '+' || c == '-') return f.num = kExpSign, Result::Accept;
-          if (!digit) return Result::Reject;
-          return f.num = kExpInt, Result::Accept;
-        case kExpSign:
-          if (!digit) return Result::Reject;
-          return f.num = kExpInt, Result::Accept;
-        case kExpInt:
-          return digit ? Result::Accept : Result::Ended;
-      }
-      return Result::Reject;
-    }
     case kAny: {
       if (any_.complete()) return Result::Ended;
+      // An integer is a number without a fraction or an exponent.
+      if (n.kind == K::Integer && (c == '.' || c == 'e' || c == 'E')) return Result::Reject;
       const JsonRecognizer before = any_;
       if (any_.feed(c)) return Result::Accept;
       any_ = before;
@@ -415,7 +350,7 @@ bool SchemaRecognizer::feed(unsigned char c) {
 bool SchemaRecognizer::in_string() const {
   if (!started_ || depth_ == 0) return false;
   const Frame& f = stack_[depth_ - 1];
-  return f.phase == kStrIn || (f.phase == kAny && any_.in_string());
+  return f.phase == kAny && any_.in_string();
 }
 
 bool SchemaRecognizer::complete() const { return done_ || (depth_ == 1 && can_end(stack_[0])); }

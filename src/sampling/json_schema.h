@@ -60,8 +60,8 @@ class SchemaRecognizer {
   struct Frame {
     int16_t node = 0;
     uint8_t phase = 0;
-    uint8_t num = 0;     // number sub-state
-    uint16_t index = 0;  // object: property; array: items so far; literal / enum: position
+    uint8_t num = 0;     // object: position in the key
+    uint16_t index = 0;  // object: property; array: items so far; enum: position
     uint64_t mask = 0;   // enum: candidates still matching
   };
   Result step(Frame& f, unsigned char c);
@@ -75,7 +75,7 @@ class SchemaRecognizer {
   uint8_t ws_ = 0;
   bool started_ = false;
   bool done_ = false;
-  JsonRecognizer any_;  // the value of the innermost Any frame
+  JsonRecognizer any_;  // the value of the innermost kAny frame (any value, or a scalar)
 };
 
 }  // namespace hearth::sampling
