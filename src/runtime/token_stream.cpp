@@ -44,17 +44,14 @@ TokenStream::TokenStream(Model& model, const GenerateParams& params, std::span<c
     : model_(model), params_(params), sampler_(params.sampling), on_text_(std::move(on_text)), t0_(t0) {
   for (int32_t t : prompt) sampler_.accept(t);
   st_.n_prompt = static_cast<int>(prompt.size());
-  if (params_.ignore_eos)
+  if (params_.ignore_eos || params_.json)
     for (int32_t t = 0; t < model_.info().n_vocab; ++t)
       if (model_.is_eog(t)) eog_.push_back(t);
   if (params_.json) {
-    const int n_vocab = model_.info().n_vocab;
-    std::vector<bool> eog(n_vocab);
-    for (int32_t t = 0; t < n_vocab; ++t) eog[t] = model_.is_eog(t);
     try {
       sampling::JsonSchema schema = params_.json_schema.empty() ? sampling::JsonSchema::any_object()
                                                                 : sampling::JsonSchema::parse(params_.json_schema);
-      json_ = std::make_unique<sampling::JsonConstraint>(std::move(schema), model_.token_pieces(), std::move(eog));
+      json_ = std::make_unique<sampling::JsonConstraint>(std::move(schema), model_.token_pieces(), eog_);
     } catch (const std::exception& e) {
       stop(std::string("error: ") + e.what());  // callers check the schema first (check_json_schema)
     }

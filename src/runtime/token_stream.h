@@ -47,7 +47,7 @@ class TokenStream {
   OnLogprob on_logprob_;
   std::vector<float> lp_work_;  // log-softmax scratch, only used when logprobs are asked for
   std::vector<float> work_;
-  std::vector<int32_t> eog_;  // with ignore_eos: the tokens masked
+  std::vector<int32_t> eog_;  // with ignore_eos or JSON mode: the end-of-generation tokens
   std::unique_ptr<sampling::JsonConstraint> json_;  // JSON mode
   std::string pending_;
   GenerateStats st_;

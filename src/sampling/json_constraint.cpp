@@ -5,12 +5,13 @@
 namespace hearth::sampling {
 
 JsonConstraint::JsonConstraint(JsonSchema schema, std::shared_ptr<const std::vector<std::string>> pieces,
-                               std::vector<bool> eog)
+                               const std::vector<int32_t>& eog)
     : schema_(std::make_unique<const JsonSchema>(std::move(schema))),
       pieces_(std::move(pieces)),
-      eog_(std::move(eog)),
+      eog_(pieces_->size(), false),
       state_(schema_.get()) {
-  eog_.resize(pieces_->size(), false);
+  for (int32_t t : eog)
+    if (t >= 0 && t < static_cast<int32_t>(eog_.size())) eog_[t] = true;
   plain_.resize(pieces_->size());
   for (size_t t = 0; t < pieces_->size(); ++t) {
     bool plain = true;

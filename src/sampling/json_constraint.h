@@ -14,8 +14,9 @@ namespace hearth::sampling {
 
 class JsonConstraint {
  public:
-  // pieces[id]: the bytes token id adds to the text; eog[id]: whether it ends the generation.
-  JsonConstraint(JsonSchema schema, std::shared_ptr<const std::vector<std::string>> pieces, std::vector<bool> eog);
+  // pieces[id]: the bytes token id adds to the text; eog: the tokens that end the generation.
+  JsonConstraint(JsonSchema schema, std::shared_ptr<const std::vector<std::string>> pieces,
+                 const std::vector<int32_t>& eog);
   JsonConstraint(const JsonConstraint&) = delete;
   JsonConstraint& operator=(const JsonConstraint&) = delete;
   // Sets the logits of the tokens not allowed now to -inf; returns how many are allowed.
