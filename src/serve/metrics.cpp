@@ -10,10 +10,13 @@
 namespace hearth::serve {
 namespace {
 
-void metric(std::ostringstream& out, const char* name, const char* type, const char* help, double value,
-            const std::string& labels = "") {
-  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-      << name << labels << ' ' << value << '\n';
+void header(std::ostringstream& out, const char* name, const char* type, const char* help) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+
+void metric(std::ostringstream& out, const char* name, const char* type, const char* help, double value) {
+  header(out, name, type, help);
+  out << name << ' ' << value << '\n';
 }
 
 // A label value with backslashes, quotes and newlines escaped.
@@ -51,14 +54,13 @@ void add_metrics_route(httplib::Server& http, ServeState& state) {
            static_cast<double>(t.generation_us) / 1e6);
     const auto loaded = state.models.loaded();
     metric(out, "hearth_models_loaded", "gauge", "Models loaded.", static_cast<double>(loaded.size()));
-    out << "# HELP hearth_model_sequences_busy Sequences generating, per loaded model.\n"
-        << "# TYPE hearth_model_sequences_busy gauge\n";
-    for (const auto& lm : loaded)
-      out << "hearth_model_sequences_busy{model=\"" << label(lm->name) << "\"} " << lm->scheduler->counts().running << '\n';
-    out << "# HELP hearth_model_requests_queued Requests waiting for a free sequence, per loaded model.\n"
-        << "# TYPE hearth_model_requests_queued gauge\n";
-    for (const auto& lm : loaded)
-      out << "hearth_model_requests_queued{model=\"" << label(lm->name) << "\"} " << lm->scheduler->counts().queued << '\n';
+    // Per model, both gauges from one snapshot of its scheduler.
+    std::vector<std::pair<std::string, BatchGenerator::Counts>> counts;
+    for (const auto& lm : loaded) counts.emplace_back(label(lm->name), lm->scheduler->counts());
+    header(out, "hearth_model_sequences_busy", "gauge", "Sequences generating, per loaded model.");
+    for (const auto& [name, c] : counts) out << "hearth_model_sequences_busy{model=\"" << name << "\"} " << c.running << '\n';
+    header(out, "hearth_model_requests_queued", "gauge", "Requests waiting for a free sequence, per loaded model.");
+    for (const auto& [name, c] : counts) out << "hearth_model_requests_queued{model=\"" << name << "\"} " << c.queued << '\n';
     res.set_content(out.str(), "text/plain; version=0.0.4");
   });
 }
