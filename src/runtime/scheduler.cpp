@@ -29,7 +29,6 @@ struct Slot {
   BatchRequest req;
   std::unique_ptr<TokenStream> ts;
   size_t prompt_done = 0;  // prompt tokens evaluated so far, or reused from the sequence's cache
-  size_t cached = 0;       // prompt tokens reused
   bool started = false;    // some of the prompt has been evaluated
   int32_t next = -1;       // the sampled token to evaluate next (generating), -1 while reading the prompt
   Clock::time_point t_prompt;
@@ -65,8 +64,6 @@ struct Scheduler::Impl {
     Slot& s = *slots[i];
     GenerateStats st = s.ts->finish();
     st.prompt_ms = s.prompt_ms;
-    st.n_cached = static_cast<int>(s.cached);
-    st.n_prompt = static_cast<int>(s.req.prompt.size() - s.cached);
     report(s.req, st);
     slots[i].reset();
   }
@@ -98,8 +95,9 @@ struct Scheduler::Impl {
       s->ts = std::make_unique<TokenStream>(model, s->req.params, s->req.prompt, s->req.on_text, q.t0);
       if (s->req.on_logprob) s->ts->set_on_logprob(s->req.on_logprob);
       // (The session holds at least what the cache recorded; min() keeps that an invariant, not an assumption.)
-      s->cached = s->prompt_done = std::min(c.reuse, static_cast<size_t>(session.n_past(c.seq)));
-      session.truncate(c.seq, static_cast<int>(s->cached));
+      s->prompt_done = std::min(c.reuse, static_cast<size_t>(session.n_past(c.seq)));
+      s->ts->reuse_prefix(s->prompt_done);
+      session.truncate(c.seq, static_cast<int>(s->prompt_done));
       slots[c.seq] = std::move(s);
     }
     to_cancel.clear();  // ids that were neither queued nor running

@@ -43,7 +43,7 @@ TokenStream::TokenStream(Model& model, const GenerateParams& params, std::span<c
                          Clock::time_point t0)
     : model_(model), params_(params), sampler_(params.sampling), on_text_(std::move(on_text)), t0_(t0) {
   for (int32_t t : prompt) sampler_.accept(t);
-  st_.n_prompt = static_cast<int>(prompt.size());
+  st_.n_prompt = n_prompt_ = static_cast<int>(prompt.size());
   if (params_.ignore_eos || params_.json)
     for (int32_t t = 0; t < model_.info().n_vocab; ++t)
       if (model_.is_eog(t)) eog_.push_back(t);

@@ -27,6 +27,12 @@ class TokenStream {
   // -1 when the generation has ended (stats().stop_reason says why). n_past / n_ctx: the sequence's fill, for
   // the "context" stop.
   int32_t next(const float* logits, int n_past, int n_ctx);
+  // The first n prompt tokens were not evaluated: their K/V came from an earlier request (prompt caching). The
+  // statistics count them as cached, not as evaluated.
+  void reuse_prefix(size_t n) {
+    st_.n_cached = static_cast<int>(n);
+    st_.n_prompt = n_prompt_ - static_cast<int>(n);
+  }
   // Ends the generation early ("cancelled" unless a reason is given) without further text.
   void stop(const std::string& reason = "cancelled");
   bool done() const { return done_; }
@@ -51,6 +57,7 @@ class TokenStream {
   std::unique_ptr<sampling::JsonConstraint> json_;  // JSON mode
   std::string pending_;
   GenerateStats st_;
+  int n_prompt_ = 0;  // the whole prompt
   std::chrono::steady_clock::time_point t0_, t_first_;
   bool done_ = false, finished_ = false;
 };

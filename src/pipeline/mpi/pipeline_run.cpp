@@ -437,8 +437,6 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
     Seq& s = seqs[i];
     GenerateStats st = s.ts->finish();
     st.prompt_ms = std::max(0.0, s.prompt_ms);
-    st.n_cached = static_cast<int>(s.cached);
-    st.n_prompt -= static_cast<int>(s.cached);
     auto on_done = std::move(s.req.on_done);
     s.ts.reset();
     s.req = PipelineRequest{};
@@ -479,6 +477,7 @@ void Pipeline::drive(const Admit& admit, const std::function<bool()>& done) {
       s.cached = reuse;
       s.ts = std::make_unique<TokenStream>(model, s.req.params, s.req.prompt, s.req.on_text, s.t0);
       if (s.req.on_logprob) s.ts->set_on_logprob(s.req.on_logprob);
+      s.ts->reuse_prefix(reuse);
       started.push_back(i);
     }
     const size_t n_groups = std::min(started.size(), static_cast<size_t>(size()));
