@@ -7,6 +7,7 @@
 #include "hearth/generate.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
+#include "greedy_util.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -16,22 +17,10 @@ std::string stories() { return test::fixture("stories260K/stories260K.gguf"); }
 
 // The greedy reply of n tokens to the conversation.
 std::string reference_reply(const std::vector<ChatMessage>& messages, int n) {
-  LoadParams lp;
-  lp.n_threads = 2;
-  lp.n_gpu_layers = 0;
-  auto model = Model::load(stories(), lp);
-  SessionParams sp;
-  sp.n_ctx = 2048;
-  Session s(*model, sp);
   GenerateParams g;
   g.n_predict = n;
   g.sampling.temperature = 0;
-  std::string out;
-  generate(s, model->tokenize_chat(messages, true), g, [&](const std::string& t) {
-    out += t;
-    return true;
-  });
-  return out;
+  return test::one_process_text(stories(), [&](const Model& m) { return m.tokenize_chat(messages, true); }, g, 2048, 2);
 }
 
 std::string chat(const std::string& script) {

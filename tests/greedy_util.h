@@ -1,11 +1,14 @@
-// Greedy decoding from BOS alone, one token at a time at positions 0..n-1, as llama2.c's run.c does: how the
-// stories260K fixture's expected ids were made.
+// References computed in one process on the CPU: greedy decoding from BOS alone, one token at a time at positions
+// 0..n-1, as llama2.c's run.c does (how the stories260K fixture's expected ids were made), and the text generate()
+// gives for a prompt.
 #pragma once
 #include <algorithm>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "hearth/generate.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
 
@@ -38,6 +41,25 @@ inline std::vector<int> greedy_from_bos_cpu(const std::string& path, int n, int 
   lp.n_threads = n_threads;
   lp.n_gpu_layers = 0;
   return greedy_from_bos(path, lp, n, kv_f32);
+}
+
+// The text generate() gives for prompt(model) with g, the model at path on the CPU.
+inline std::string one_process_text(const std::string& path,
+                                    const std::function<std::vector<int32_t>(const Model&)>& prompt,
+                                    const GenerateParams& g, int n_ctx, int n_threads) {
+  LoadParams lp;
+  lp.n_threads = n_threads;
+  lp.n_gpu_layers = 0;
+  auto model = Model::load(path, lp);
+  SessionParams sp;
+  sp.n_ctx = n_ctx;
+  Session s(*model, sp);
+  std::string out;
+  generate(s, prompt(*model), g, [&](const std::string& t) {
+    out += t;
+    return true;
+  });
+  return out;
 }
 
 }  // namespace hearth::test

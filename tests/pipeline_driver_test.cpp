@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "greedy_util.h"
 #include "test_util.h"
 
 #ifdef HEARTH_HAVE_MPI
@@ -41,23 +42,19 @@ GenerateParams greedy(int n) {
 
 // The text of one process from the prompt tokens (or, when none are given, from the prompt text).
 std::string single_process(const std::string& prompt, const GenerateParams& g, const std::vector<int32_t>& tokens = {}) {
-  LoadParams lp;
-  lp.n_threads = 1;
-  lp.n_gpu_layers = 0;
-  auto model = Model::load(stories(), lp);
-  SessionParams sp;
-  sp.n_ctx = 256;
-  Session s(*model, sp);
-  std::string out;
-  generate(s, tokens.empty() ? model->tokenize(prompt, true, true) : tokens, g, [&](const std::string& t) {
-    out += t;
-    return true;
-  });
-  return out;
+  return test::one_process_text(
+      stories(), [&](const Model& m) { return tokens.empty() ? m.tokenize(prompt, true, true) : tokens; }, g, 256, 1);
 }
 
 std::string single_process(const std::string& prompt, int n, const std::vector<int32_t>& tokens = {}) {
   return single_process(prompt, greedy(n), tokens);
+}
+
+// Ranks other than 0 serve the pipeline until rank 0 finishes it (true); rank 0 goes on with the test (false).
+bool serve_unless_driver(pipeline::Pipeline& pipe) {
+  if (pipe.is_driver()) return false;
+  pipe.serve();
+  return true;
 }
 
 // stories260K on n_seq sequences, prompts travelling in micro-batches of 3 tokens.
@@ -80,10 +77,7 @@ TEST(PipelineDriver, SequencesInFlightMatchSingleProcess) {
   if (const char* v = std::getenv("HEARTH_TEST_LAPS")) po.laps = std::atoi(v);
   if (const char* v = std::getenv("HEARTH_TEST_MEM_BUDGET")) po.mem_budget = std::strtoull(v, nullptr, 10);
   pipeline::Pipeline pipe(*g_transport, po);
-  if (!pipe.is_driver()) {
-    pipe.serve();
-    return;
-  }
+  if (serve_unless_driver(pipe)) return;
   const std::vector<std::string> prompts = {"Once upon a time", "Zoo", "The little dog was very happy because"};
   const int n = 40;
   std::vector<std::string> expected;
@@ -127,10 +121,7 @@ TEST(PipelineDriver, SequencesInFlightContinuous) {
   HEARTH_REQUIRE_FIXTURE(stories());
   pipeline::PipelineOptions po = stories_pipeline(2);
   pipeline::Pipeline pipe(*g_transport, po);
-  if (!pipe.is_driver()) {
-    pipe.serve();
-    return;
-  }
+  if (serve_unless_driver(pipe)) return;
   const std::vector<std::pair<std::string, int>> jobs = {
       {"Once upon a time", 10}, {"Zoo", 30}, {"The little dog", 5}, {"Lily and Tom", 25}, {"One day", 15}};
   std::vector<std::string> got(jobs.size());
@@ -201,10 +192,7 @@ TEST(PipelineDriver, SequencesInFlightReusePrefixes) {
   HEARTH_REQUIRE_FIXTURE(stories());
   pipeline::PipelineOptions po = stories_pipeline(2);
   pipeline::Pipeline pipe(*g_transport, po);
-  if (!pipe.is_driver()) {
-    pipe.serve();
-    return;
-  }
+  if (serve_unless_driver(pipe)) return;
   const auto a = pipe.model().tokenize("Once upon a time, there was a little girl", true, true);
   const auto other = pipe.model().tokenize("The big dog ran to the park", true, true);
   auto [text_a, st_a] = drive_one(pipe, a, greedy(20));
@@ -238,10 +226,7 @@ TEST(PipelineDriver, SequencesInFlightJsonMode) {
   HEARTH_REQUIRE_FIXTURE(stories());
   pipeline::PipelineOptions po = stories_pipeline(2);
   pipeline::Pipeline pipe(*g_transport, po);
-  if (!pipe.is_driver()) {
-    pipe.serve();
-    return;
-  }
+  if (serve_unless_driver(pipe)) return;
   GenerateParams g;
   g.n_predict = 60;
   g.json = true;
