@@ -20,14 +20,13 @@ std::atomic<bool> g_interrupted{false};
 
 // A message of several lines between """ and """ (as in `ollama run`); false at end of input.
 bool read_message(std::string& line) {
+  const std::string quotes = "\"\"\"";
   if (!std::getline(std::cin, line)) return false;
-  if (line.rfind("\"\"\"", 0) != 0) return true;
+  if (line.rfind(quotes, 0) != 0) return true;
+  auto closed = [&](const std::string& t) { return t.size() >= 3 && t.compare(t.size() - 3, 3, quotes) == 0; };
   std::string text = line.substr(3), next;
-  while (text.size() < 3 || text.compare(text.size() - 3, 3, "\"\"\"") != 0) {
-    if (!std::getline(std::cin, next)) break;
-    text += "\n" + next;
-  }
-  if (text.size() >= 3 && text.compare(text.size() - 3, 3, "\"\"\"") == 0) text.resize(text.size() - 3);
+  while (!closed(text) && std::getline(std::cin, next)) text += "\n" + next;
+  if (closed(text)) text.resize(text.size() - 3);
   line = text;
   return true;
 }
