@@ -14,6 +14,7 @@
 #include "backend/cpu/thread_pool.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "test_util.h"
 
 namespace hearth::cpu {
 namespace {
@@ -21,13 +22,7 @@ namespace {
 const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                         DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_normal;
 
 std::vector<Isa> levels() {
   std::vector<Isa> v;
@@ -72,13 +67,13 @@ TEST_P(TileKernel, MatchesReferenceDot) {
     std::vector<std::vector<uint8_t>> wq(R), xq(T);
     std::vector<const uint8_t*> wp(R), xp(T);
     for (int r = 0; r < R; ++r) {
-      auto w = random_vec(n, 100 + r);
+      auto w = random_normal(n, 100 + r);
       wq[r].resize(row_bytes(type, n));
       quantize_row_ref(type, w.data(), wq[r].data(), n);
       wp[r] = wq[r].data();
     }
     for (int t = 0; t < T; ++t) {
-      auto x = random_vec(n, 200 + t);
+      auto x = random_normal(n, 200 + t);
       xq[t].resize(row_bytes(vt, n));
       quantize_row_ref(vt, x.data(), xq[t].data(), n);
       xp[t] = xq[t].data();
@@ -131,7 +126,7 @@ void Matmul::check_against_f32(bool packed) {
     ThreadPool pool(threads);
     MatmulScratch scratch;
     for (const Shape& s : shapes) {
-      auto wf = random_vec(s.rows * s.cols, 7), x = random_vec(s.tokens * s.cols, 8);
+      auto wf = random_normal(s.rows * s.cols, 7), x = random_normal(s.tokens * s.cols, 8);
       std::vector<uint8_t> wq(row_bytes(type, s.cols) * s.rows);
       for (int64_t r = 0; r < s.rows; ++r)
         quantize_row_ref(type, wf.data() + r * s.cols, wq.data() + r * row_bytes(type, s.cols), s.cols);
@@ -178,7 +173,7 @@ TEST(Packed, RoundTripsEveryRow) {
     for (int64_t rows : {1, 8, 13, 24}) {
       const int64_t cols = dtype_info(type).block_size == 256 ? 512 : 96;
       const size_t rb = row_bytes(type, cols);
-      auto wf = random_vec(rows * cols, 11);
+      auto wf = random_normal(rows * cols, 11);
       std::vector<uint8_t> wq(rb * rows), wp(packed_bytes(type, rows, cols)), back(rb);
       for (int64_t r = 0; r < rows; ++r) quantize_row_ref(type, wf.data() + r * cols, wq.data() + r * rb, cols);
       for (int64_t g = 0; g * kPackRows < rows; ++g)
@@ -201,7 +196,7 @@ TEST_P(PackedKernelTest, MatchesReferenceDot) {
   const DType vt = vec_dot_type(type);
   const int64_t n = 1024, rows = 2 * kPackRows;  // two groups: gemm2 covers both
   const size_t rb = row_bytes(type, n);
-  auto wf = random_vec(rows * n, 21);
+  auto wf = random_normal(rows * n, 21);
   // Extreme blocks: all-max and all-min quants, where biased products are largest.
   for (int j = 0; j < 32; ++j) wf[j] = 1.0f, wf[n + j] = -1.0f;
   std::vector<uint8_t> wq(rb * rows), wp(packed_bytes(type, rows, n));
@@ -213,7 +208,7 @@ TEST_P(PackedKernelTest, MatchesReferenceDot) {
   std::vector<const uint8_t*> xp(T);
   std::vector<const int32_t*> sp(T);
   for (int t = 0; t < T; ++t) {
-    auto x = random_vec(n, 300 + t);
+    auto x = random_normal(n, 300 + t);
     for (int j = 0; j < 32; ++j) x[j] = t % 2 ? -2.0f : 2.0f;
     xq[t].resize(row_bytes(vt, n));
     quantize_row_ref(vt, x.data(), xq[t].data(), n);
@@ -256,7 +251,7 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, Matmul, ::testing::ValuesIn(all_cases()), cas
 // The SIMD activation quantizers must produce the reference bytes, ties included.
 TEST(MatmulIsa, QuantizersMatchReferenceBytes) {
   const int64_t n = 2048;
-  auto x = random_vec(n, 9);
+  auto x = random_normal(n, 9);
   // Blocks whose scale is exactly 1 (max 127) with values on .5 ties, and an all-zero block.
   for (int j = 0; j < 32; ++j) x[j] = j == 0 ? 127.0f : (j % 2 ? 2.5f : -3.5f);
   for (int j = 256; j < 512; ++j) x[j] = j == 300 ? -127.0f : (j % 3 ? 0.5f : -1.5f);

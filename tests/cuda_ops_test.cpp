@@ -14,6 +14,7 @@
 #include "hearth/error.h"
 #include "quant/fp16.h"
 #include "quant/quant.h"
+#include "test_util.h"
 
 namespace hearth {
 namespace {
@@ -21,13 +22,7 @@ namespace {
 const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                         DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
-std::vector<float> random_vec(size_t n, uint32_t seed, float sigma = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_normal;
 
 double nmse(const std::vector<float>& ref, const std::vector<float>& got) {
   double num = 0, den = 0;
@@ -69,7 +64,7 @@ struct HostWeight {
 
 HostWeight make_weight(DType t, int64_t rows, int64_t cols, uint32_t seed) {
   HostWeight w{t, rows, cols, {}, {}};
-  std::vector<float> src = random_vec(static_cast<size_t>(rows * cols), seed);
+  std::vector<float> src = random_normal(static_cast<size_t>(rows * cols), seed);
   const size_t rb = row_bytes(t, cols);
   w.bytes.resize(rb * rows);
   w.deq.resize(rows * cols);
@@ -130,7 +125,7 @@ TEST_P(CudaMatmul, MatchesDequantizedReference) {
     Buf wb(*gpu_, hw.bytes.data(), hw.bytes.size());
     const Weight w = on_backend(hw, wb);
     for (int n_tokens : {1, 2, 3, 7, 8, 9, 64}) {
-      std::vector<float> x = random_vec(n_tokens * cols, 100 + n_tokens);
+      std::vector<float> x = random_normal(n_tokens * cols, 100 + n_tokens);
       std::vector<float> ref(n_tokens * rows);
       for (int tt = 0; tt < n_tokens; ++tt)
         for (int64_t r = 0; r < rows; ++r) {
@@ -158,7 +153,7 @@ TEST_F(CudaOps, MatmulFloatOddShapes) {
     HostWeight hw = make_weight(t, rows, cols, 3);
     Buf wb(*gpu_, hw.bytes.data(), hw.bytes.size());
     for (int n_tokens : {1, 5, 20}) {
-      std::vector<float> x = random_vec(n_tokens * cols, 9);
+      std::vector<float> x = random_normal(n_tokens * cols, 9);
       std::vector<float> ref(n_tokens * rows);
       for (int tt = 0; tt < n_tokens; ++tt)
         for (int64_t r = 0; r < rows; ++r) {
@@ -179,7 +174,7 @@ TEST_F(CudaOps, MatmulSeesUpdatedActivations) {
   HostWeight hw = make_weight(DType::Q4_0, rows, cols, 5);
   Buf wb(*gpu_, hw.bytes.data(), hw.bytes.size());
   const Weight w = on_backend(hw, wb);
-  std::vector<float> x = random_vec(cols, 1), dx = random_vec(cols, 2);
+  std::vector<float> x = random_normal(cols, 1), dx = random_normal(cols, 2);
   Buf xb(*gpu_, x.data(), cols * 4), db(*gpu_, dx.data(), cols * 4), y1(*gpu_, rows * 4), y2(*gpu_, rows * 4);
   gpu_->matmul(w, xb.f(), y1.f(), 1);
   gpu_->add(xb.f(), db.f(), cols);
@@ -226,7 +221,7 @@ TEST_F(CudaOps, GetRowsEveryType) {
 TEST_F(CudaOps, RmsNorm) {
   for (int dim : {100, 4096}) {
     const int n_rows = 5;
-    std::vector<float> x = random_vec(n_rows * dim, 1, 3.0f), w = random_vec(dim, 2);
+    std::vector<float> x = random_normal(n_rows * dim, 1, 3.0f), w = random_normal(dim, 2);
     Weight wt;
     wt.ne[0] = dim;
     std::vector<float> out[2];
@@ -244,7 +239,7 @@ TEST_F(CudaOps, RmsNorm) {
 TEST_F(CudaOps, Rope) {
   const std::vector<int32_t> pos = {0, 1, 5, 100, 1000, 4000, 32000}, seq(7, 0);
   const int n_tokens = 7, n_heads = 3, head_dim = 128;
-  std::vector<float> factors = random_vec(64, 5);
+  std::vector<float> factors = random_normal(64, 5);
   for (auto& f : factors) f = 1.0f + std::fabs(f);
   for (bool neox : {false, true})
     for (int n_rot : {128, 64})
@@ -255,7 +250,7 @@ TEST_F(CudaOps, Rope) {
         p.freq_scale = 0.5f;
         p.neox = neox;
         p.freq_factors = ff ? factors.data() : nullptr;
-        std::vector<float> x = random_vec(n_tokens * n_heads * head_dim, 3), out[2];
+        std::vector<float> x = random_normal(n_tokens * n_heads * head_dim, 3), out[2];
         Backend* bes[2] = {cpu_.get(), gpu_.get()};
         for (int b = 0; b < 2; ++b) {
           Buf xb(*bes[b], x.data(), x.size() * 4);
@@ -269,7 +264,7 @@ TEST_F(CudaOps, Rope) {
 
 TEST_F(CudaOps, SwigluAndAdd) {
   const size_t n = 100003;
-  std::vector<float> g = random_vec(n, 1, 4.0f), u = random_vec(n, 2), out[2], sum[2];
+  std::vector<float> g = random_normal(n, 1, 4.0f), u = random_normal(n, 2), out[2], sum[2];
   Backend* bes[2] = {cpu_.get(), gpu_.get()};
   for (int b = 0; b < 2; ++b) {
     Buf gb(*bes[b], g.data(), n * 4), ub(*bes[b], u.data(), n * 4), ob(*bes[b], n * 4);
@@ -321,8 +316,8 @@ struct Cache {
 TEST_F(CudaOps, KvStore) {
   const int n_ctx = 64, kv_dim = 96, n_tokens = 5;
   const std::vector<int32_t> pos = {0, 7, 63, 1, 2}, seq = {0, 1, 1, 0, 1};
-  const std::vector<float> zeros(2 * n_ctx * kv_dim, 0.0f), k = random_vec(n_tokens * kv_dim, 1),
-                           v = random_vec(n_tokens * kv_dim, 2);
+  const std::vector<float> zeros(2 * n_ctx * kv_dim, 0.0f), k = random_normal(n_tokens * kv_dim, 1),
+                           v = random_normal(n_tokens * kv_dim, 2);
   for (DType type : {DType::F16, DType::F32}) {
     Backend* bes[2] = {cpu_.get(), gpu_.get()};
     std::vector<float> kc[2], vc[2];
@@ -359,9 +354,9 @@ TEST_F(CudaOps, Attention) {
   for (DType type : {DType::F16, DType::F32})
     for (const AttnCase& ac : cases) {
       const int n_tokens = static_cast<int>(ac.pos.size()), kv_dim = ac.n_head_kv * ac.head_dim;
-      const std::vector<float> kh = random_vec(size_t{2} * n_ctx * kv_dim, 1),
-                               vh = random_vec(size_t{2} * n_ctx * kv_dim, 2),
-                               q = random_vec(static_cast<size_t>(n_tokens) * ac.n_head * ac.head_dim, 3, 0.3f);
+      const std::vector<float> kh = random_normal(size_t{2} * n_ctx * kv_dim, 1),
+                               vh = random_normal(size_t{2} * n_ctx * kv_dim, 2),
+                               q = random_normal(static_cast<size_t>(n_tokens) * ac.n_head * ac.head_dim, 3, 0.3f);
       AttentionParams p{ac.n_head, ac.n_head_kv, ac.head_dim, 1.0f / std::sqrt(static_cast<float>(ac.head_dim))};
       std::vector<float> out[2];
       Backend* bes[2] = {cpu_.get(), gpu_.get()};
@@ -387,7 +382,7 @@ TEST_F(CudaOps, DISABLED_MatvecBandwidth) {
   for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q5_K, DType::Q2_K, DType::F16})
     for (Shape s : {Shape{14336, 4096}, Shape{4096, 14336}}) {
       // One quantized row repeated: speed does not depend on the values.
-      std::vector<float> row = random_vec(s.cols, 1);
+      std::vector<float> row = random_normal(s.cols, 1);
       const size_t rb = row_bytes(t, s.cols), bytes = rb * s.rows;
       std::vector<uint8_t> one(rb), host(bytes);
       quantize_row_ref(t, row.data(), one.data(), s.cols);
@@ -396,7 +391,7 @@ TEST_F(CudaOps, DISABLED_MatvecBandwidth) {
       const int copies = static_cast<int>(std::max<size_t>(2, (400u << 20) / bytes));
       std::vector<std::unique_ptr<Buf>> ws;
       for (int i = 0; i < copies; ++i) ws.push_back(std::make_unique<Buf>(*gpu_, host.data(), bytes));
-      std::vector<float> x = random_vec(512 * s.cols, 2);
+      std::vector<float> x = random_normal(512 * s.cols, 2);
       Buf xb(*gpu_, x.data(), x.size() * 4), yb(*gpu_, 512 * s.rows * 4);
       for (int n_tokens : {1, 2, 4, 8, 512}) {
         Weight w;
@@ -432,7 +427,7 @@ TEST_F(CudaOps, DISABLED_MatvecBandwidth) {
     std::vector<uint16_t> zeros(static_cast<size_t>(n_ctx) * kv_dim, 0);
     Buf k(*gpu_, zeros.data(), zeros.size() * 2), v(*gpu_, zeros.data(), zeros.size() * 2);
     KvLayer kv{k.p, v.p, DType::F16, n_ctx, kv_dim};
-    std::vector<float> q = random_vec(32 * 128, 1);
+    std::vector<float> q = random_normal(32 * 128, 1);
     Buf qb(*gpu_, q.data(), q.size() * 4), ob(*gpu_, q.size() * 4);
     const int32_t pos = n_keys - 1, seq = 0;
     gpu_->set_batch(&pos, &seq, 1);

@@ -42,13 +42,7 @@ std::unique_ptr<Backend> stand_in(int i) {
   return cuda_device_count() > 0 ? make_cuda_backend(0) : make_cpu_backend(2, "CPU#" + std::to_string(i));
 }
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_normal;
 
 // y = W x on one backend, W given in host memory and bound as the model binds it (packed where it can be).
 std::vector<float> run_matmul(Backend& be, const Weight& host_w, const std::vector<float>& x, int n_tokens) {
@@ -90,7 +84,7 @@ TEST(RowSplitBackend, MatmulEqualsOneDevice) {
   for (int i = 0; i < 3; ++i) devs.push_back(stand_in(i));
   for (DType type : types) {
     const int64_t rows = 300, cols = 512;
-    auto wf = random_vec(rows * cols, 1);
+    auto wf = random_normal(rows * cols, 1);
     std::vector<uint8_t> wq(row_bytes(type, cols) * rows);
     for (int64_t r = 0; r < rows; ++r)
       quantize_row_ref(type, wf.data() + r * cols, wq.data() + r * row_bytes(type, cols), cols);
@@ -100,7 +94,7 @@ TEST(RowSplitBackend, MatmulEqualsOneDevice) {
     w.data = wq.data();
     w.nbytes = wq.size();
     for (int n_tokens : {1, 5, 40}) {
-      auto x = random_vec(n_tokens * cols, 2 + n_tokens);
+      auto x = random_normal(n_tokens * cols, 2 + n_tokens);
       std::vector<float> want = run_matmul(*ref, w, x, n_tokens);
       for (const auto& [shares, main] : splits) {
         std::vector<Backend*> parts;

@@ -10,17 +10,12 @@
 #include "hearth/error.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "test_util.h"
 
 namespace hearth {
 namespace {
 
-std::vector<float> random_row(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
+using test::random_normal;
 
 std::vector<uint8_t> quantize(DType t, const std::vector<float>& x) {
   std::vector<uint8_t> q(row_bytes(t, static_cast<int64_t>(x.size())));
@@ -58,7 +53,7 @@ class QuantType : public ::testing::TestWithParam<TypeBound> {};
 TEST_P(QuantType, RoundTripError) {
   const TypeBound tb = GetParam();
   const int64_t n = 4096;
-  auto x = random_row(n, 1);
+  auto x = random_normal(n, 1);
   auto y = dequantize(tb.type, quantize(tb.type, x), n);
   double e = nmse(x, y);
   EXPECT_LE(e, tb.max_nmse) << dtype_name(tb.type);
@@ -83,7 +78,7 @@ TEST_P(QuantType, VecDotMatchesDequantizedDot) {
   const DType vt = vec_dot_type(tb.type);
   if (tb.type == DType::Q8_1 || tb.type == DType::Q8_K) GTEST_SKIP() << "activation type";
   for (int64_t n : {256, 512, 4096}) {
-    auto w = random_row(n, 2), x = random_row(n, 3);
+    auto w = random_normal(n, 2), x = random_normal(n, 3);
     auto wq = quantize(tb.type, w), xq = quantize(vt, x);
     float got = vec_dot_ref(tb.type, n, wq.data(), xq.data());
     // The same product computed from the dequantized values of both operands.

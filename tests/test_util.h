@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +18,15 @@ inline std::string fixture(const std::string& rel) { return std::string(HEARTH_F
   do {                                                                                     \
     if (!std::filesystem::exists(path)) GTEST_SKIP() << "fixture not found: " << (path);   \
   } while (0)
+
+// n normally distributed values (mean 0, deviation sigma), the same for the same seed.
+inline std::vector<float> random_normal(size_t n, uint32_t seed, float sigma = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, sigma);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
 
 inline std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
