@@ -43,13 +43,22 @@ int64_t ModelUse::now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
+namespace {
+std::atomic<uint64_t> use_counter{0};
+}  // namespace
+
+void ModelUse::mark_used() {
+  last_used_ms = now_ms();
+  last_use_order = ++use_counter;
+}
+
 void ModelUse::touch(KeepAlive keep_alive) {
   keep_alive_ms = keep_alive.count() < 0 ? -1 : keep_alive.count();
-  last_used_ms = now_ms();
+  mark_used();
 }
 
 void ModelUse::end() {
-  last_used_ms = now_ms();
+  mark_used();
   --active;
 }
 
@@ -192,7 +201,7 @@ bool ModelRegistry::make_room(std::unique_lock<std::mutex>& lock, std::vector<st
     auto lru = loaded_.end();
     for (auto it = loaded_.begin(); it != loaded_.end(); ++it)
       if ((*it)->use->active == 0 && !(*it)->external &&
-          (lru == loaded_.end() || (*it)->use->last_used_ms < (*lru)->use->last_used_ms))
+          (lru == loaded_.end() || (*it)->use->last_use_order < (*lru)->use->last_use_order))
         lru = it;
     if (lru != loaded_.end()) {
       dropped.push_back(std::move(*lru));
@@ -344,7 +353,7 @@ std::vector<std::shared_ptr<LoadedModel>> ModelRegistry::loaded() const {
     out = loaded_;
   }
   std::stable_sort(out.begin(), out.end(),
-                   [](auto& a, auto& b) { return a->use->last_used_ms > b->use->last_used_ms; });
+                   [](auto& a, auto& b) { return a->use->last_use_order > b->use->last_use_order; });
   return out;
 }
 

@@ -29,8 +29,12 @@ struct ModelUse {
   using Clock = std::chrono::steady_clock;
   std::atomic<int> active{0};                // generations queued or running
   std::atomic<int64_t> keep_alive_ms{0};     // of the latest request; < 0: forever
-  std::atomic<int64_t> last_used_ms{0};      // steady clock, when a request last began or ended (LRU order)
+  std::atomic<int64_t> last_used_ms{0};      // steady clock, when a request last began or ended (keep-alive)
+  // Order of the latest use among all models (LRU order): a counter, since several requests can begin and
+  // end within one millisecond.
+  std::atomic<uint64_t> last_use_order{0};
   static int64_t now_ms();
+  void mark_used();  // last_used_ms and last_use_order now
   // A request for the model arrived (its keep_alive, or the server's default).
   void touch(KeepAlive keep_alive);
   void begin() { ++active; }
