@@ -108,6 +108,19 @@ class Backend {
   virtual void swiglu(const float* gate, const float* up, float* out, size_t n) = 0;
   // x += y over n values.
   virtual void add(float* x, const float* y, size_t n) = 0;
+  // The ops of the other architectures' blocks (GPT-2, StarCoder, Falcon, Gemma, Qwen2...):
+  // y = (x - mean(x)) / sqrt(var(x) + eps) * w + b per row of dim elements; w and b are F32 weights of dim
+  // elements, b may be empty (data null).
+  virtual void layer_norm(const float* x, const Weight& w, const Weight& b, float* y, int n_rows, int dim,
+                          float eps) = 0;
+  // out = gelu(x), the tanh approximation, over n values.
+  virtual void gelu(const float* x, float* out, size_t n) = 0;
+  // out = gelu(gate) * up over n values.
+  virtual void geglu(const float* gate, const float* up, float* out, size_t n) = 0;
+  // x[r, :] += b for n_rows rows of b.cols() values (b: an F32 weight).
+  virtual void add_bias(float* x, const Weight& b, int n_rows) = 0;
+  // x *= s over n values.
+  virtual void scale(float* x, float s, size_t n) = 0;
   // dst[r * dst_stride + i] = src[r * src_stride + i] for r < n_rows, i < width (both on this backend).
   virtual void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
                        size_t n_rows) = 0;

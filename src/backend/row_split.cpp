@@ -204,6 +204,14 @@ class RowSplitBackend final : public Backend {
   }
   void swiglu(const float* gate, const float* up, float* out, size_t n) override { main().swiglu(gate, up, out, n); }
   void add(float* x, const float* y, size_t n) override { main().add(x, y, n); }
+  void layer_norm(const float* x, const Weight& w, const Weight& b, float* y, int n_rows, int dim,
+                  float eps) override {
+    main().layer_norm(x, w, b, y, n_rows, dim, eps);
+  }
+  void gelu(const float* x, float* out, size_t n) override { main().gelu(x, out, n); }
+  void geglu(const float* gate, const float* up, float* out, size_t n) override { main().geglu(gate, up, out, n); }
+  void add_bias(float* x, const Weight& b, int n_rows) override { main().add_bias(x, b, n_rows); }
+  void scale(float* x, float s, size_t n) override { main().scale(x, s, n); }
   void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
                size_t n_rows) override {
     main().copy_2d(dst, dst_stride, src, src_stride, width, n_rows);

@@ -24,6 +24,8 @@ void alloc_activations(const HParams& h, const PlacementPlan& plan, const std::s
     a.att = take(n_batch * h.q_dim());
     a.gate = take(n_batch * h.n_ff);
     a.up = take(n_batch * h.n_ff);
+    a.y = take(n_batch * h.n_embd);
+    if (h.n_wide > 0) a.wide = take(n_batch * h.n_wide);
     if (with_logits && b == plan.output_backend) a.logits = take(n_batch * h.n_vocab);
   }
 }

@@ -26,6 +26,8 @@ struct Activations {
   float* att = nullptr;   // [n_batch, q_dim]
   float* gate = nullptr;  // [n_batch, n_ff]
   float* up = nullptr;    // [n_batch, n_ff]
+  float* y = nullptr;     // [n_batch, n_embd] a second block output (parallel attention and FFN)
+  float* wide = nullptr;  // [n_batch, HParams::n_wide] outputs of fused matrices (QKV, gate+up); null if 0
   float* logits = nullptr;  // [n_batch, n_vocab] (output backend only)
 };
 

@@ -1,8 +1,102 @@
 #include "model/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "gguf/gguf.h"
+#include "hearth/error.h"
+#include "model/weight_store.h"
+
 namespace hearth {
+namespace {
+
+Weight optional(WeightStore& ws, const std::string& name, std::initializer_list<int64_t> shape, Backend& be) {
+  return ws.has(name) ? ws.get(name, shape, be) : Weight{};
+}
+
+void require_f32(const Weight& w, const std::string& name) {
+  if (present(w) && w.type != DType::F32) throw Error("tensor " + name + ": expected type f32");
+}
+
+}  // namespace
+
+Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend& be, bool layer_norm) {
+  Norm n;
+  n.layer = layer_norm;
+  n.w = ws.get(prefix + ".weight", {dim}, be);
+  require_f32(n.w, prefix + ".weight");
+  if (layer_norm) {
+    n.b = optional(ws, prefix + ".bias", {dim}, be);
+    require_f32(n.b, prefix + ".bias");
+  }
+  return n;
+}
+
+AttentionWeights bind_attention(WeightStore& ws, const std::string& p, const HParams& h, Backend& be) {
+  const int64_t E = h.n_embd, Q = h.q_dim(), KV = h.kv_dim();
+  AttentionWeights a;
+  if (ws.has(p + "attn_qkv.weight")) {
+    a.wqkv = ws.matrix(p + "attn_qkv.weight", {E, Q + 2 * KV}, be);
+    a.bqkv = optional(ws, p + "attn_qkv.bias", {Q + 2 * KV}, be);
+  } else {
+    a.wq = ws.matrix(p + "attn_q.weight", {E, Q}, be);
+    a.wk = ws.matrix(p + "attn_k.weight", {E, KV}, be);
+    a.wv = ws.matrix(p + "attn_v.weight", {E, KV}, be);
+    a.bq = optional(ws, p + "attn_q.bias", {Q}, be);
+    a.bk = optional(ws, p + "attn_k.bias", {KV}, be);
+    a.bv = optional(ws, p + "attn_v.bias", {KV}, be);
+  }
+  a.q_norm = optional(ws, p + "attn_q_norm.weight", {h.head_dim}, be);
+  a.k_norm = optional(ws, p + "attn_k_norm.weight", {h.head_dim}, be);
+  a.wo = ws.matrix(p + "attn_output.weight", {Q, E}, be);
+  a.bo = optional(ws, p + "attn_output.bias", {E}, be);
+  for (const char* n : {"attn_qkv.bias", "attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_q_norm.weight",
+                        "attn_k_norm.weight", "attn_output.bias"}) {
+    const GgufTensor* t = ws.find(p + n);
+    if (t && t->type != DType::F32) throw Error("tensor " + p + n + ": expected type f32");
+  }
+  return a;
+}
+
+FfnWeights bind_ffn(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, FfnKind kind) {
+  const int64_t E = h.n_embd, F = h.n_ff;
+  FfnWeights f;
+  f.kind = kind;
+  if (kind != FfnKind::Gelu && !ws.has(p + "ffn_gate.weight"))
+    f.up = ws.matrix(p + "ffn_up.weight", {E, 2 * F}, be);  // gate and up in one matrix
+  else
+    f.up = ws.matrix(p + "ffn_up.weight", {E, F}, be);
+  if (kind != FfnKind::Gelu && ws.has(p + "ffn_gate.weight")) f.gate = ws.matrix(p + "ffn_gate.weight", {E, F}, be);
+  f.down = ws.matrix(p + "ffn_down.weight", {F, E}, be);
+  f.up_b = optional(ws, p + "ffn_up.bias", {F}, be);
+  f.down_b = optional(ws, p + "ffn_down.bias", {E}, be);
+  require_f32(f.up_b, p + "ffn_up.bias");
+  require_f32(f.down_b, p + "ffn_down.bias");
+  return f;
+}
+
+Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, bool layer_norm, FfnKind kind) {
+  Block b;
+  b.attn_norm = bind_norm(ws, p + "attn_norm", h.n_embd, be, layer_norm);
+  b.attn = bind_attention(ws, p, h, be);
+  b.ffn_norm = bind_norm(ws, p + "ffn_norm", h.n_embd, be, layer_norm);
+  b.ffn = bind_ffn(ws, p, h, be, kind);
+  return b;
+}
+
+int wide_dim(const AttentionWeights& a, const FfnWeights& f, const HParams& h) {
+  int w = 0;
+  if (present(a.wqkv)) w = std::max(w, h.q_dim() + 2 * h.kv_dim());
+  if (f.kind != FfnKind::Gelu && !present(f.gate)) w = std::max(w, 2 * h.n_ff);
+  return w;
+}
+
+void apply_norm(Backend& be, const Norm& norm, const float* x, float* y, int n_rows, int dim, float eps) {
+  if (norm.layer)
+    be.layer_norm(x, norm.w, norm.b, y, n_rows, dim, eps);
+  else
+    be.rms_norm(x, norm.w, y, n_rows, dim, eps);
+}
 
 RopeParams rope_params(const HParams& h, const float* freq_factors) {
   RopeParams r;
@@ -15,12 +109,29 @@ RopeParams rope_params(const HParams& h, const float* freq_factors) {
 }
 
 void attention_block(Backend& be, Activations& a, const AttentionWeights& w, const KvLayer& kv, const HParams& h,
-                     const RopeParams& rope, int n_tokens) {
-  be.matmul(w.wq, a.xn, a.q, n_tokens);
-  be.matmul(w.wk, a.xn, a.k, n_tokens);
-  be.matmul(w.wv, a.xn, a.v, n_tokens);
-  be.rope(a.q, n_tokens, h.n_head, h.head_dim, rope);
-  be.rope(a.k, n_tokens, h.n_head_kv, h.head_dim, rope);
+                     const RopeParams& rope, int n_tokens, const float* in, float* out) {
+  const size_t Q = h.q_dim(), KV = h.kv_dim();
+  if (present(w.wqkv)) {
+    const size_t width = Q + 2 * KV;
+    be.matmul(w.wqkv, in, a.wide, n_tokens);
+    if (present(w.bqkv)) be.add_bias(a.wide, w.bqkv, n_tokens);
+    be.copy_2d(a.q, Q, a.wide, width, Q, n_tokens);
+    be.copy_2d(a.k, KV, a.wide + Q, width, KV, n_tokens);
+    be.copy_2d(a.v, KV, a.wide + Q + KV, width, KV, n_tokens);
+  } else {
+    be.matmul(w.wq, in, a.q, n_tokens);
+    be.matmul(w.wk, in, a.k, n_tokens);
+    be.matmul(w.wv, in, a.v, n_tokens);
+    if (present(w.bq)) be.add_bias(a.q, w.bq, n_tokens);
+    if (present(w.bk)) be.add_bias(a.k, w.bk, n_tokens);
+    if (present(w.bv)) be.add_bias(a.v, w.bv, n_tokens);
+  }
+  if (present(w.q_norm)) be.rms_norm(a.q, w.q_norm, a.q, n_tokens * h.n_head, h.head_dim, h.norm_eps);
+  if (present(w.k_norm)) be.rms_norm(a.k, w.k_norm, a.k, n_tokens * h.n_head_kv, h.head_dim, h.norm_eps);
+  if (rope.n_rot > 0) {
+    be.rope(a.q, n_tokens, h.n_head, h.head_dim, rope);
+    be.rope(a.k, n_tokens, h.n_head_kv, h.head_dim, rope);
+  }
   be.kv_store(a.k, a.v, kv, n_tokens);
   AttentionParams ap;
   ap.n_head = h.n_head;
@@ -28,14 +139,49 @@ void attention_block(Backend& be, Activations& a, const AttentionWeights& w, con
   ap.head_dim = h.head_dim;
   ap.scale = 1.0f / std::sqrt(static_cast<float>(h.head_dim));
   be.attention(a.q, kv, n_tokens, a.att, ap);
-  be.matmul(w.wo, a.att, a.xn, n_tokens);
+  be.matmul(w.wo, a.att, out, n_tokens);
+  if (present(w.bo)) be.add_bias(out, w.bo, n_tokens);
 }
 
-void ffn_swiglu_block(Backend& be, Activations& a, const FfnWeights& w, const HParams& h, int n_tokens) {
-  be.matmul(w.gate, a.xn, a.gate, n_tokens);
-  be.matmul(w.up, a.xn, a.up, n_tokens);
-  be.swiglu(a.gate, a.up, a.gate, static_cast<size_t>(n_tokens) * h.n_ff);
-  be.matmul(w.down, a.gate, a.xn, n_tokens);
+void ffn_block(Backend& be, Activations& a, const FfnWeights& w, const HParams& h, int n_tokens, const float* in,
+               float* out) {
+  const size_t F = h.n_ff, n = static_cast<size_t>(n_tokens) * F;
+  if (w.kind == FfnKind::Gelu) {
+    be.matmul(w.up, in, a.up, n_tokens);
+    if (present(w.up_b)) be.add_bias(a.up, w.up_b, n_tokens);
+    be.gelu(a.up, a.gate, n);
+  } else {
+    if (present(w.gate)) {
+      be.matmul(w.gate, in, a.gate, n_tokens);
+      be.matmul(w.up, in, a.up, n_tokens);
+    } else {  // one matrix: each row of its output is the gate's n_ff values, then the up values
+      be.matmul(w.up, in, a.wide, n_tokens);
+      be.copy_2d(a.gate, F, a.wide, 2 * F, F, n_tokens);
+      be.copy_2d(a.up, F, a.wide + F, 2 * F, F, n_tokens);
+    }
+    if (present(w.up_b)) be.add_bias(a.up, w.up_b, n_tokens);
+    if (w.kind == FfnKind::SwiGlu)
+      be.swiglu(a.gate, a.up, a.gate, n);
+    else
+      be.geglu(a.gate, a.up, a.gate, n);
+  }
+  be.matmul(w.down, a.gate, out, n_tokens);
+  if (present(w.down_b)) be.add_bias(out, w.down_b, n_tokens);
+}
+
+}  // namespace hearth
+
+namespace hearth {
+
+void pre_norm_block(Backend& be, Activations& a, const Block& b, const KvLayer& kv, const HParams& h,
+                    const RopeParams& rope, int n_tokens) {
+  const size_t n = static_cast<size_t>(n_tokens) * h.n_embd;
+  apply_norm(be, b.attn_norm, a.x, a.xn, n_tokens, h.n_embd, h.norm_eps);
+  attention_block(be, a, b.attn, kv, h, rope, n_tokens, a.xn, a.xn);
+  be.add(a.x, a.xn, n);
+  apply_norm(be, b.ffn_norm, a.x, a.xn, n_tokens, h.n_embd, h.norm_eps);
+  ffn_block(be, a, b.ffn, h, n_tokens, a.xn, a.xn);
+  be.add(a.x, a.xn, n);
 }
 
 }  // namespace hearth

@@ -11,6 +11,17 @@ int positive(const GgufFile& f, const std::string& key, uint64_t v) {
   return static_cast<int>(v);
 }
 
+// How each architecture positions tokens (llama.cpp's rope types): NeoX pairs (i, i + n_rot/2), or learned
+// position embeddings and no RoPE; the others rotate adjacent pairs.
+bool neox_rope(const std::string& arch) {
+  for (const char* a : {"qwen2", "qwen3", "phi3", "gemma", "falcon", "gptneox", "stablelm", "starcoder2"})
+    if (arch == a) return true;
+  return false;
+}
+bool learned_positions(const std::string& arch) { return arch == "gpt2" || arch == "starcoder"; }
+// LayerNorm architectures name their epsilon layer_norm_epsilon.
+bool layer_norm_arch(const std::string& arch) { return arch == "gpt2" || arch == "starcoder" || arch == "falcon"; }
+
 }  // namespace
 
 HParams hparams_from_gguf(const GgufFile& f) {
@@ -30,7 +41,10 @@ HParams hparams_from_gguf(const GgufFile& f) {
   h.head_dim = positive(f, a + "attention.key_length", f.get_uint(a + "attention.key_length", h.n_embd / h.n_head));
   h.n_rot = positive(f, a + "rope.dimension_count", f.get_uint(a + "rope.dimension_count", h.head_dim));
   if (h.n_rot > h.head_dim || h.n_rot % 2) throw Error(f.path() + ": rope.dimension_count is invalid");
-  h.norm_eps = static_cast<float>(f.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  h.norm_eps = static_cast<float>(f.get_float(
+      a + (layer_norm_arch(h.arch) ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"), 1e-5));
+  h.rope_neox = neox_rope(h.arch);
+  if (learned_positions(h.arch)) h.n_rot = 0;
   h.rope_freq_base = static_cast<float>(f.get_float(a + "rope.freq_base", 10000.0));
   std::string scaling = f.get_string(a + "rope.scaling.type", "none");
   if (scaling == "linear") {

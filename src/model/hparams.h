@@ -17,11 +17,12 @@ struct HParams {
   int n_head_kv = 0;          // key/value heads (GQA when < n_head)
   int n_ff = 0;               // feed-forward hidden size
   int head_dim = 0;           // n_embd / n_head unless the file says otherwise
-  int n_rot = 0;              // rotated dims per head
-  float norm_eps = 1e-5f;     // RMSNorm epsilon
+  int n_rot = 0;              // rotated dims per head; 0: no RoPE (learned positions: GPT-2, StarCoder)
+  float norm_eps = 1e-5f;     // RMSNorm or LayerNorm epsilon
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
   bool rope_neox = false;     // NeoX pair ordering (GPT-NeoX, Falcon, Qwen2, Phi-3, Gemma)
+  int n_wide = 0;             // per-token floats of Activations::wide, set by the architecture (fused weights)
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_head_kv * head_dim; }

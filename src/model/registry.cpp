@@ -6,11 +6,21 @@
 namespace hearth {
 
 std::unique_ptr<Architecture> make_llama(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
+std::unique_ptr<Architecture> make_gemma(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
+std::unique_ptr<Architecture> make_gpt2(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
+std::unique_ptr<Architecture> make_falcon(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
 
 namespace {
 const std::map<std::string, ArchitectureFactory>& registry() {
   static const std::map<std::string, ArchitectureFactory> r = {
-      {"llama", make_llama},
+      {"llama", make_llama},    // also Mistral, Yi, Vicuna, TinyLlama...
+      {"qwen2", make_llama},    // Q/K/V biases and NeoX RoPE come from the file and the hparams
+      {"qwen3", make_llama},    // per-head Q/K norms likewise
+      {"phi3", make_llama},     // fused QKV and gate+up likewise
+      {"gemma", make_gemma},
+      {"gpt2", make_gpt2},
+      {"starcoder", make_gpt2},
+      {"falcon", make_falcon},
   };
   return r;
 }

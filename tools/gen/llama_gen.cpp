@@ -158,6 +158,10 @@ LlamaShape shape_preset(const std::string& name) {
 
 std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tinyllama", "llama2-7b", "llama3-8b"}; }
 
+std::vector<std::string> gen_arch_names() {
+  return {"llama", "qwen2", "qwen3", "phi3", "gemma", "gpt2", "starcoder", "falcon"};
+}
+
 GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   const LlamaShape& s = opt.shape;
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_vocab <= 0)
@@ -171,18 +175,30 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   const int64_t n_embd_kv = head_dim * s.n_head_kv;
   int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
+  const std::string& arch = opt.arch;
+  const auto archs = gen_arch_names();
+  if (std::find(archs.begin(), archs.end(), arch) == archs.end()) throw Error("unknown architecture '" + arch + "'");
+  const bool gpt2 = arch == "gpt2" || arch == "starcoder";  // LayerNorm, learned positions, biases
+  const bool layer_norm = gpt2 || arch == "falcon";
+  const std::string a = arch + ".";
   GgufWriter w;
-  w.set_string("general.architecture", "llama");
+  w.set_string("general.architecture", arch);
   w.set_string("general.name", "hearth-gen " + s.name + " " + opt.file_type.name);
-  w.set_u32("llama.context_length", static_cast<uint32_t>(s.n_ctx));
-  w.set_u32("llama.embedding_length", static_cast<uint32_t>(s.n_embd));
-  w.set_u32("llama.feed_forward_length", static_cast<uint32_t>(s.n_ff));
-  w.set_u32("llama.block_count", static_cast<uint32_t>(s.n_layer));
-  w.set_u32("llama.attention.head_count", static_cast<uint32_t>(s.n_head));
-  w.set_u32("llama.attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
-  w.set_f32("llama.rope.freq_base", static_cast<float>(s.rope_base));
-  w.set_f32("llama.attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
-  w.set_u32("llama.rope.dimension_count", static_cast<uint32_t>(head_dim));
+  w.set_u32(a + "context_length", static_cast<uint32_t>(s.n_ctx));
+  w.set_u32(a + "embedding_length", static_cast<uint32_t>(s.n_embd));
+  w.set_u32(a + "feed_forward_length", static_cast<uint32_t>(s.n_ff));
+  w.set_u32(a + "block_count", static_cast<uint32_t>(s.n_layer));
+  w.set_u32(a + "attention.head_count", static_cast<uint32_t>(s.n_head));
+  w.set_u32(a + "attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
+  if (layer_norm) {
+    w.set_f32(a + "attention.layer_norm_epsilon", static_cast<float>(s.rms_eps));
+  } else {
+    w.set_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
+  }
+  if (!gpt2) {
+    w.set_f32(a + "rope.freq_base", static_cast<float>(s.rope_base));
+    w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(head_dim));
+  }
 
   int64_t n_vocab = s.n_vocab;
   std::unique_ptr<GgufFile> vocab;
@@ -191,7 +207,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     n_vocab = static_cast<int64_t>(vocab->get_array_strings("tokenizer.ggml.tokens").size());
     if (n_vocab == 0) throw Error(opt.vocab_path + ": no tokenizer.ggml.tokens array");
   }
-  w.set_u32("llama.vocab_size", static_cast<uint32_t>(n_vocab));
+  w.set_u32(a + "vocab_size", static_cast<uint32_t>(n_vocab));
   w.set_u32("general.file_type", opt.file_type.id);
   w.set_u32("general.quantization_version", 2);
   if (vocab) {
@@ -202,11 +218,12 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   }
 
   ModelFacts facts;
-  facts.arch = "llama";
+  facts.arch = arch;
   facts.n_layer = s.n_layer;
   facts.n_head = s.n_head;
   facts.n_head_kv = s.n_head_kv;
-  facts.has_output = !opt.tied_output;
+  const bool tied = opt.tied_output || arch == "gemma";  // Gemma's head is always its embedding table
+  facts.has_output = !tied;
 
   GenSummary sum;
   std::map<std::string, size_t> counts;
@@ -227,22 +244,51 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
       fill_tensor(dst, t, row_len, n_rows, seed, mean, stddev, threads);
     });
   };
-  add("token_embd.weight", -1, {s.n_embd, n_vocab}, false);
+  // A norm's weight, and its bias (N(0, norm_scale^2)) for a LayerNorm; a bias of a matrix.
+  auto norm = [&](const std::string& prefix, int layer) {
+    add(prefix + ".weight", layer, {s.n_embd}, true);
+    if (layer_norm) add(prefix + ".bias", layer, {s.n_embd}, false);
+  };
+  const int64_t E = s.n_embd, KV = n_embd_kv, F = s.n_ff;
+  add("token_embd.weight", -1, {E, n_vocab}, false);
+  if (gpt2) add("position_embd.weight", -1, {E, s.n_ctx}, false);
   for (int64_t l = 0; l < s.n_layer; ++l) {
     std::string p = "blk." + std::to_string(l) + ".";
     int li = static_cast<int>(l);
-    add(p + "attn_norm.weight", li, {s.n_embd}, true);
-    add(p + "attn_q.weight", li, {s.n_embd, s.n_embd}, false);
-    add(p + "attn_k.weight", li, {s.n_embd, n_embd_kv}, false);
-    add(p + "attn_v.weight", li, {s.n_embd, n_embd_kv}, false);
-    add(p + "attn_output.weight", li, {s.n_embd, s.n_embd}, false);
-    add(p + "ffn_norm.weight", li, {s.n_embd}, true);
-    add(p + "ffn_gate.weight", li, {s.n_embd, s.n_ff}, false);
-    add(p + "ffn_up.weight", li, {s.n_embd, s.n_ff}, false);
-    add(p + "ffn_down.weight", li, {s.n_ff, s.n_embd}, false);
+    norm(p + "attn_norm", li);
+    if (arch == "falcon" && opt.falcon_norm_2) norm(p + "attn_norm_2", li);
+    if (gpt2 || arch == "falcon" || arch == "phi3") {
+      add(p + "attn_qkv.weight", li, {E, E + 2 * KV}, false);
+      if (gpt2) add(p + "attn_qkv.bias", li, {E + 2 * KV}, false);
+    } else {
+      add(p + "attn_q.weight", li, {E, E}, false);
+      add(p + "attn_k.weight", li, {E, KV}, false);
+      add(p + "attn_v.weight", li, {E, KV}, false);
+      if (arch == "qwen2") {
+        add(p + "attn_q.bias", li, {E}, false);
+        add(p + "attn_k.bias", li, {KV}, false);
+        add(p + "attn_v.bias", li, {KV}, false);
+      }
+    }
+    if (arch == "qwen3") {
+      add(p + "attn_q_norm.weight", li, {head_dim}, true);
+      add(p + "attn_k_norm.weight", li, {head_dim}, true);
+    }
+    add(p + "attn_output.weight", li, {E, E}, false);
+    if (gpt2) add(p + "attn_output.bias", li, {E}, false);
+    if (arch != "falcon") norm(p + "ffn_norm", li);
+    if (arch == "phi3") {
+      add(p + "ffn_up.weight", li, {E, 2 * F}, false);  // gate rows, then up rows
+    } else {
+      if (!gpt2 && arch != "falcon") add(p + "ffn_gate.weight", li, {E, F}, false);
+      add(p + "ffn_up.weight", li, {E, F}, false);
+      if (gpt2) add(p + "ffn_up.bias", li, {F}, false);
+    }
+    add(p + "ffn_down.weight", li, {F, E}, false);
+    if (gpt2) add(p + "ffn_down.bias", li, {E}, false);
   }
-  add("output_norm.weight", -1, {s.n_embd}, true);
-  if (!opt.tied_output) add("output.weight", -1, {s.n_embd, n_vocab}, false);
+  norm("output_norm", -1);
+  if (!tied) add("output.weight", -1, {E, n_vocab}, false);
 
   w.write(path);
   sum.n_tensors = w.n_tensors();

@@ -1,5 +1,6 @@
-// Random-weight Llama-architecture GGUF files, named and typed as llama.cpp's convert script and
-// llama-quantize name and type them, for benchmarks and logit comparisons at real model shapes.
+// Random-weight GGUF files, named and typed as llama.cpp's convert script and llama-quantize name and type
+// them, for benchmarks and logit comparisons at real model shapes: the Llama architecture, and the tensor sets
+// of qwen2, qwen3, phi3, gemma, gpt2, starcoder and falcon at the same shapes.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -32,8 +33,13 @@ using hearth::FileType;
 using hearth::file_type_from_name;
 using hearth::file_type_names;
 
+// The general.architecture values generate_llama writes.
+std::vector<std::string> gen_arch_names();
+
 struct GenOptions {
   LlamaShape shape;
+  std::string arch = "llama";  // general.architecture: which tensors and keys (gen_arch_names())
+  bool falcon_norm_2 = false;  // falcon: a second LayerNorm per block (attn_norm_2, as Falcon-40B)
   FileType file_type;
   uint64_t seed = 42;
   float scale = 0.02f;       // standard deviation of matrix weights

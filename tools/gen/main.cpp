@@ -10,7 +10,7 @@
 
 int main(int argc, char** argv) {
   using namespace hearth::gen;
-  CLI::App app{"hearth-gen: random-weight Llama GGUF files named and quantized as llama.cpp does"};
+  CLI::App app{"hearth-gen: random-weight GGUF files named and quantized as llama.cpp does"};
   std::string out, shape_name = "tiny", type_name = "f16";
   GenOptions opt;
   int64_t n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_vocab = 0, n_ctx = 0;
@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
   for (const auto& n : file_type_names()) types += (types.empty() ? "" : ", ") + n;
   app.add_option("-o,--output", out, "output GGUF path (written atomically)")->required();
   app.add_option("--shape", shape_name, "shape preset: " + shapes)->capture_default_str();
+  std::string archs;
+  for (const auto& n : gen_arch_names()) archs += (archs.empty() ? "" : ", ") + n;
+  app.add_option("--arch", opt.arch, "architecture: " + archs)->capture_default_str();
+  app.add_flag("--falcon-norm-2", opt.falcon_norm_2, "falcon: a second LayerNorm per block (as Falcon-40B)");
   app.add_option("--type", type_name, "file type (llama-quantize mix): " + types)->capture_default_str();
   app.add_option("--n-embd", n_embd, "override: hidden size");
   app.add_option("--n-layer", n_layer, "override: number of blocks");
@@ -29,7 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--n-vocab", n_vocab, "override: vocabulary size (synthetic vocab)");
   app.add_option("--n-ctx", n_ctx, "override: context length");
   app.add_option("--rope-base", rope_base, "override: RoPE frequency base");
-  app.add_option("--rms-eps", rms_eps, "override: RMSNorm epsilon");
+  app.add_option("--rms-eps", rms_eps, "override: RMSNorm (LayerNorm) epsilon");
   app.add_option("--vocab", opt.vocab_path, "GGUF to copy the tokenizer from (sets the vocabulary size)");
   app.add_option("--seed", opt.seed, "random seed")->capture_default_str();
   app.add_option("--scale", opt.scale, "standard deviation of matrix weights")->capture_default_str();

@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/activation.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/layer_ops.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/packed.h"
 #include "backend/cpu/thread_pool.h"
@@ -158,6 +159,29 @@ class CpuBackend final : public Backend {
   void add(float* x, const float* y, size_t n) override {
     split(n, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) x[i] += y[i];
+    });
+  }
+
+  void layer_norm(const float* x, const Weight& w, const Weight& b, float* y, int n_rows, int dim,
+                  float eps) override {
+    cpu::layer_norm_ref(x, static_cast<const float*>(w.data), static_cast<const float*>(b.data), y, n_rows, dim, eps);
+  }
+
+  void gelu(const float* x, float* out, size_t n) override {
+    split(n, [&](size_t b, size_t e) { cpu::gelu_ref(x + b, out + b, e - b); });
+  }
+
+  void geglu(const float* gate, const float* up, float* out, size_t n) override {
+    split(n, [&](size_t b, size_t e) { cpu::geglu_ref(gate + b, up + b, out + b, e - b); });
+  }
+
+  void add_bias(float* x, const Weight& b, int n_rows) override {
+    cpu::add_bias_ref(x, static_cast<const float*>(b.data), n_rows, static_cast<int>(b.cols()));
+  }
+
+  void scale(float* x, float s, size_t n) override {
+    split(n, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) x[i] *= s;
     });
   }
 

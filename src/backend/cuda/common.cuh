@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -25,6 +26,8 @@ void check(cudaError_t e, const char* what);
 inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
 
 inline unsigned div_up(int64_t a, int64_t b) { return static_cast<unsigned>((a + b - 1) / b); }
+// Blocks of 256 for a grid-stride loop over n elements.
+inline unsigned grid_for(size_t n) { return static_cast<unsigned>(std::min<size_t>((n + 255) / 256, 1u << 16)); }
 
 // 32 weights decoded: w[e] = d[e / 16] * (q[e] - off) + m[e / 16], with q[e] byte e % 4 of v[e / 4] (signed).
 // The integer dot subtracts off * sum(x_q) exactly; centering the unsigned codes this way keeps the error of

@@ -259,6 +259,31 @@ class CudaBackend final : public Backend {
     use();
     cuda::add(x, y, n, stream_);
   }
+  void layer_norm(const float* x, const Weight& w, const Weight& b, float* y, int n_rows, int dim,
+                  float eps) override {
+    use();
+    if (w.type != DType::F32 || (b.data && b.type != DType::F32))
+      throw Error("CUDA layer_norm: the norm weight and bias must be F32");
+    cuda::layer_norm(x, static_cast<const float*>(w.data), static_cast<const float*>(b.data), y, n_rows, dim, eps,
+                     stream_);
+  }
+  void gelu(const float* x, float* out, size_t n) override {
+    use();
+    cuda::gelu(x, nullptr, out, n, stream_);
+  }
+  void geglu(const float* gate, const float* up, float* out, size_t n) override {
+    use();
+    cuda::gelu(gate, up, out, n, stream_);
+  }
+  void add_bias(float* x, const Weight& b, int n_rows) override {
+    use();
+    if (b.type != DType::F32) throw Error("CUDA add_bias: the bias must be F32");
+    cuda::add_bias(x, static_cast<const float*>(b.data), n_rows, static_cast<int>(b.cols()), stream_);
+  }
+  void scale(float* x, float s, size_t n) override {
+    use();
+    cuda::scale(x, s, n, stream_);
+  }
   void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
                size_t n_rows) override {
     use();

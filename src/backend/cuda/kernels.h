@@ -39,6 +39,14 @@ void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens, c
               const int32_t* seq, cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, size_t n, cudaStream_t stream);
 void add(float* x, const float* y, size_t n, cudaStream_t stream);
+// b may be null (no bias).
+void layer_norm(const float* x, const float* w, const float* b, float* y, int n_rows, int dim, float eps,
+                cudaStream_t stream);
+// out = gelu(x) * up, or gelu(x) when up is null.
+void gelu(const float* x, const float* up, float* out, size_t n, cudaStream_t stream);
+// x[r, :] += b for n_rows rows of dim values.
+void add_bias(float* x, const float* b, int n_rows, int dim, cudaStream_t stream);
+void scale(float* x, float s, size_t n, cudaStream_t stream);
 // Whether this build's kernels can run on the device (false, with the runtime's reason, for a GPU whose
 // architecture is older than every one compiled in, or newer with no PTX to compile for it).
 bool has_kernel_image(int device, std::string* why);

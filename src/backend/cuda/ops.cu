@@ -84,8 +84,6 @@ __global__ void add_kernel(float* x, const float* y, size_t n) {
     x[i] += y[i];
 }
 
-unsigned grid_for(size_t n) { return static_cast<unsigned>(std::min<size_t>((n + 255) / 256, 1u << 16)); }
-
 }  // namespace
 
 void rms_norm(const float* x, const float* w, float* y, int n_rows, int dim, float eps, cudaStream_t stream) {
