@@ -277,6 +277,54 @@ TEST_F(CudaOps, SwigluAndAdd) {
   EXPECT_LT(nmse(sum[0], sum[1]), 1e-14);
 }
 
+// The other architectures' ops (LayerNorm with and without bias, GELU, GeGLU, bias rows, scaling) against the CPU
+// backend, whose versions are the scalar references.
+TEST_F(CudaOps, LayerNormGeluBiasScale) {
+  Backend* bes[2] = {cpu_.get(), gpu_.get()};
+  for (int dim : {100, 4096})
+    for (bool with_bias : {false, true}) {
+      const int n_rows = 5;
+      std::vector<float> x = random_normal(n_rows * dim, 1, 3.0f), w = random_normal(dim, 2), bias = random_normal(dim, 3);
+      for (float& v : x) v += 2.0f;  // a mean away from zero
+      std::vector<float> out[2];
+      for (int b = 0; b < 2; ++b) {
+        Buf xb(*bes[b], x.data(), x.size() * 4), wb(*bes[b], w.data(), w.size() * 4),
+            bb(*bes[b], bias.data(), bias.size() * 4), yb(*bes[b], x.size() * 4);
+        Weight wt, bt;
+        wt.ne[0] = bt.ne[0] = dim;
+        wt.data = wb.p;
+        if (with_bias) bt.data = bb.p;
+        bes[b]->layer_norm(xb.f(), wt, bt, yb.f(), n_rows, dim, 1e-5f);
+        out[b] = download(*bes[b], yb.p, x.size());
+      }
+      EXPECT_LT(nmse(out[0], out[1]), 1e-10) << "dim " << dim << " bias " << with_bias;
+    }
+  const size_t n = 100003;
+  const int dim = 1000;  // n is not a multiple of it: add_bias takes whole rows only
+  std::vector<float> g = random_normal(n, 1, 4.0f), u = random_normal(n, 2), bias = random_normal(dim, 3);
+  std::vector<float> gelu[2], geglu[2], biased[2], scaled[2];
+  for (int b = 0; b < 2; ++b) {
+    Buf gb(*bes[b], g.data(), n * 4), ub(*bes[b], u.data(), n * 4), ob(*bes[b], n * 4),
+        bb(*bes[b], bias.data(), dim * 4);
+    bes[b]->gelu(gb.f(), ob.f(), n);
+    gelu[b] = download(*bes[b], ob.p, n);
+    bes[b]->geglu(gb.f(), ub.f(), ob.f(), n);
+    geglu[b] = download(*bes[b], ob.p, n);
+    Weight bt;
+    bt.ne[0] = dim;
+    bt.data = bb.p;
+    bes[b]->add_bias(ub.f(), bt, static_cast<int>(n / dim));
+    biased[b] = download(*bes[b], ub.p, n);
+    bes[b]->scale(gb.f(), 0.37f, n);
+    scaled[b] = download(*bes[b], gb.p, n);
+  }
+  EXPECT_LT(nmse(gelu[0], gelu[1]), 1e-10);
+  EXPECT_LT(nmse(geglu[0], geglu[1]), 1e-10);
+  EXPECT_LT(nmse(biased[0], biased[1]), 1e-14);
+  EXPECT_EQ(biased[1][n - 1], u[n - 1]);  // past the last whole row: untouched
+  EXPECT_LT(nmse(scaled[0], scaled[1]), 1e-14);
+}
+
 // A KV layer with the same contents on a backend.
 struct Cache {
   KvLayer kv;
