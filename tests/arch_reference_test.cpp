@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "hearth/error.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
 #include "llama_gen.h"
@@ -48,6 +49,7 @@ gen::GenOptions options_from(const std::vector<std::string>& args) {
     else if (a == "--n-head") opt.shape.n_head = std::stoll(v);
     else if (a == "--n-head-kv") opt.shape.n_head_kv = std::stoll(v);
     else if (a == "--n-ff") opt.shape.n_ff = std::stoll(v);
+    else if (a == "--head-dim") opt.shape.head_dim = std::stoll(v);
     else if (a == "--n-vocab") opt.shape.n_vocab = std::stoll(v);
     else if (a == "--n-ctx") opt.shape.n_ctx = std::stoll(v);
     else if (a == "--scale") opt.scale = std::stof(v);
@@ -127,6 +129,31 @@ INSTANTIATE_TEST_SUITE_P(Models, ArchReference, ::testing::Range(0, static_cast<
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// GPT-2 has a learned embedding per position: a longer context is refused with the limit, not run off the table.
+TEST(ArchReference, ContextBeyondLearnedPositionsIsAnError) {
+  gen::GenOptions opt = options_from({"--arch", "gpt2", "--n-head-kv", "2", "--type", "f32", "--n-embd", "64",
+                                      "--n-layer", "1", "--n-head", "2", "--n-ff", "128", "--n-vocab", "300",
+                                      "--n-ctx", "32"});
+  const std::string dir = std::string(HEARTH_TEST_TMP) + "/arch";
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/gpt2-positions." + std::to_string(::getpid()) + ".gguf";
+  gen::generate_llama(opt, path);
+  LoadParams lp;
+  lp.n_gpu_layers = 0;
+  auto model = Model::load(path, lp);
+  SessionParams sp;
+  sp.n_ctx = 33;
+  try {
+    Session s(*model, sp);
+    ADD_FAILURE() << "a 33-token context was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("32 learned positions"), std::string::npos) << e.what();
+  }
+  Session fits(*model, SessionParams{});  // the default context is the training context: 32
+  EXPECT_EQ(fits.n_ctx(), 32);
+  std::filesystem::remove(path);
+}
 
 // The architectures the registry knows are the ones the reference covers (a new one needs its reference).
 TEST(ArchReference, EveryGeneratedArchitectureHasAReference) {

@@ -28,6 +28,8 @@ CONFIGS = [
     ("qwen3-f32", "qwen3", 2, "f32", []),
     ("phi3-f32", "phi3", 2, "f32", []),
     ("gemma-f32", "gemma", 2, "f32", []),
+    ("gemma-wide-heads-f32", "gemma", 2, "f32", ["--head-dim", "64"]),  # Gemma-7B: q_dim > n_embd
+    ("qwen3-wide-heads-f32", "qwen3", 2, "f32", ["--head-dim", "64"]),  # Qwen3 0.6B-8B likewise
     ("gpt2-f32", "gpt2", 4, "f32", []),
     ("starcoder-f32", "starcoder", 1, "f32", []),
     ("falcon-f32", "falcon", 2, "f32", []),

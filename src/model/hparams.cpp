@@ -44,7 +44,7 @@ HParams hparams_from_gguf(const GgufFile& f) {
   h.norm_eps = static_cast<float>(f.get_float(
       a + (layer_norm_arch(h.arch) ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"), 1e-5));
   h.rope_neox = neox_rope(h.arch);
-  if (learned_positions(h.arch)) h.n_rot = 0;
+  if (learned_positions(h.arch)) h.n_rot = 0, h.n_pos = h.n_ctx_train;
   h.rope_freq_base = static_cast<float>(f.get_float(a + "rope.freq_base", 10000.0));
   std::string scaling = f.get_string(a + "rope.scaling.type", "none");
   if (scaling == "linear") {

@@ -22,6 +22,7 @@ struct HParams {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
   bool rope_neox = false;     // NeoX pair ordering (GPT-NeoX, Falcon, Qwen2, Phi-3, Gemma)
+  int n_pos = 0;              // learned position embeddings: how many (the longest context); 0: RoPE, no limit
   int n_wide = 0;             // per-token floats of Activations::wide, set by the architecture (fused weights)
 
   int q_dim() const { return n_head * head_dim; }

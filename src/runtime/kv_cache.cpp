@@ -1,10 +1,16 @@
 #include "runtime/kv_cache.h"
 
+#include <string>
 #include <vector>
+
+#include "hearth/error.h"
 
 namespace hearth {
 
 KvCache::KvCache(const HParams& h, const PlacementPlan& plan, int n_ctx, int n_seq, DType type) {
+  if (h.n_pos > 0 && n_ctx > h.n_pos)
+    throw Error("context size " + std::to_string(n_ctx) + " is longer than this " + h.arch + " model can position (" +
+                std::to_string(h.n_pos) + " learned positions): use -c " + std::to_string(h.n_pos) + " or less");
   const size_t elems = static_cast<size_t>(n_seq) * n_ctx * h.kv_dim();
   const size_t bytes = elems * (type == DType::F32 ? 4 : 2);
   std::vector<uint8_t> zeros;

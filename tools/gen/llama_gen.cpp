@@ -166,13 +166,15 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   const LlamaShape& s = opt.shape;
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 || s.n_vocab <= 0)
     throw Error("shape: every size must be positive");
-  if (s.n_embd % s.n_head != 0)
+  if (s.head_dim == 0 && s.n_embd % s.n_head != 0)
     throw Error("shape: n_embd " + std::to_string(s.n_embd) + " is not a multiple of n_head " + std::to_string(s.n_head));
+  if (s.head_dim < 0 || s.head_dim % 2) throw Error("shape: head_dim must be even");
   if (s.n_head % s.n_head_kv != 0)
     throw Error("shape: n_head " + std::to_string(s.n_head) + " is not a multiple of n_head_kv " +
                 std::to_string(s.n_head_kv));
-  const int64_t head_dim = s.n_embd / s.n_head;
+  const int64_t head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
   const int64_t n_embd_kv = head_dim * s.n_head_kv;
+  const int64_t n_embd_q = head_dim * s.n_head;
   int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   const std::string& arch = opt.arch;
@@ -194,6 +196,10 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     w.set_f32(a + "attention.layer_norm_epsilon", static_cast<float>(s.rms_eps));
   } else {
     w.set_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
+  }
+  if (s.head_dim > 0) {
+    w.set_u32(a + "attention.key_length", static_cast<uint32_t>(head_dim));
+    w.set_u32(a + "attention.value_length", static_cast<uint32_t>(head_dim));
   }
   if (!gpt2) {
     w.set_f32(a + "rope.freq_base", static_cast<float>(s.rope_base));
@@ -249,7 +255,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     add(prefix + ".weight", layer, {s.n_embd}, true);
     if (layer_norm) add(prefix + ".bias", layer, {s.n_embd}, false);
   };
-  const int64_t E = s.n_embd, KV = n_embd_kv, F = s.n_ff;
+  const int64_t E = s.n_embd, Q = n_embd_q, KV = n_embd_kv, F = s.n_ff;
   add("token_embd.weight", -1, {E, n_vocab}, false);
   if (gpt2) add("position_embd.weight", -1, {E, s.n_ctx}, false);
   for (int64_t l = 0; l < s.n_layer; ++l) {
@@ -258,14 +264,14 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     norm(p + "attn_norm", li);
     if (arch == "falcon" && opt.falcon_norm_2) norm(p + "attn_norm_2", li);
     if (gpt2 || arch == "falcon" || arch == "phi3") {
-      add(p + "attn_qkv.weight", li, {E, E + 2 * KV}, false);
-      if (gpt2) add(p + "attn_qkv.bias", li, {E + 2 * KV}, false);
+      add(p + "attn_qkv.weight", li, {E, Q + 2 * KV}, false);
+      if (gpt2) add(p + "attn_qkv.bias", li, {Q + 2 * KV}, false);
     } else {
-      add(p + "attn_q.weight", li, {E, E}, false);
+      add(p + "attn_q.weight", li, {E, Q}, false);
       add(p + "attn_k.weight", li, {E, KV}, false);
       add(p + "attn_v.weight", li, {E, KV}, false);
       if (arch == "qwen2") {
-        add(p + "attn_q.bias", li, {E}, false);
+        add(p + "attn_q.bias", li, {Q}, false);
         add(p + "attn_k.bias", li, {KV}, false);
         add(p + "attn_v.bias", li, {KV}, false);
       }
@@ -274,7 +280,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
       add(p + "attn_q_norm.weight", li, {head_dim}, true);
       add(p + "attn_k_norm.weight", li, {head_dim}, true);
     }
-    add(p + "attn_output.weight", li, {E, E}, false);
+    add(p + "attn_output.weight", li, {Q, E}, false);
     if (gpt2) add(p + "attn_output.bias", li, {E}, false);
     if (arch != "falcon") norm(p + "ffn_norm", li);
     if (arch == "phi3") {

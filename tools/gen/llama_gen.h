@@ -18,6 +18,7 @@ struct LlamaShape {
   int64_t n_head = 8;       // query heads
   int64_t n_head_kv = 4;    // key/value heads (GQA when < n_head)
   int64_t n_ff = 768;       // feed-forward hidden size
+  int64_t head_dim = 0;     // per attention head; 0: n_embd / n_head (Gemma-7B and Qwen3 have wider heads)
   int64_t n_vocab = 512;    // tokens
   int64_t n_ctx = 2048;     // training context length
   double rope_base = 10000.0;
