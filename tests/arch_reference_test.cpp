@@ -50,6 +50,9 @@ gen::GenOptions options_from(const std::vector<std::string>& args) {
     else if (a == "--n-head-kv") opt.shape.n_head_kv = std::stoll(v);
     else if (a == "--n-ff") opt.shape.n_ff = std::stoll(v);
     else if (a == "--head-dim") opt.shape.head_dim = std::stoll(v);
+    else if (a == "--n-expert") opt.shape.n_expert = std::stoll(v);
+    else if (a == "--n-expert-used") opt.shape.n_expert_used = std::stoll(v);
+    else if (a == "--n-ff-exp") opt.shape.n_ff_exp = std::stoll(v);
     else if (a == "--n-vocab") opt.shape.n_vocab = std::stoll(v);
     else if (a == "--n-ctx") opt.shape.n_ctx = std::stoll(v);
     else if (a == "--scale") opt.scale = std::stof(v);

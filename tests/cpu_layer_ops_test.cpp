@@ -87,3 +87,22 @@ TEST(LayerOps, CpuBackendRunsTheReferences) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(LayerOps, GatherAndScatterAddRows) {
+  const int width = 3;
+  const std::vector<float> src = {0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32};  // 4 rows
+  const std::vector<int32_t> rows = {3, 1};
+  std::vector<float> got(2 * width);
+  cpu::gather_rows_ref(src.data(), rows.data(), 2, width, got.data());
+  EXPECT_EQ(got, (std::vector<float>{30, 31, 32, 10, 11, 12}));
+  std::vector<float> dst(4 * width, 1.0f);
+  const std::vector<float> scales = {0.5f, 2.0f};
+  cpu::scatter_add_rows_ref(dst.data(), got.data(), rows.data(), scales.data(), 2, width);
+  EXPECT_EQ(dst, (std::vector<float>{1, 1, 1, 21, 23, 25, 1, 1, 1, 16, 16.5f, 17}));
+}
+
+}  // namespace
+}  // namespace hearth

@@ -325,6 +325,25 @@ TEST_F(CudaOps, LayerNormGeluBiasScale) {
   EXPECT_LT(nmse(scaled[0], scaled[1]), 1e-14);
 }
 
+TEST_F(CudaOps, GatherAndScatterAddRows) {
+  const int n_rows = 50, width = 1000, n = 7;
+  const std::vector<int32_t> rows = {49, 0, 3, 17, 18, 2, 40};
+  const std::vector<float> scales = {0.5f, -1.0f, 2.0f, 0.25f, 1.0f, 3.0f, -0.5f};
+  std::vector<float> src = random_normal(static_cast<size_t>(n_rows) * width, 1), dst0 = random_normal(src.size(), 2);
+  std::vector<float> gathered[2], scattered[2];
+  Backend* bes[2] = {cpu_.get(), gpu_.get()};
+  for (int b = 0; b < 2; ++b) {
+    Buf sb(*bes[b], src.data(), src.size() * 4), gb(*bes[b], static_cast<size_t>(n) * width * 4),
+        db(*bes[b], dst0.data(), dst0.size() * 4);
+    bes[b]->gather_rows(sb.f(), rows.data(), n, width, gb.f());
+    gathered[b] = download(*bes[b], gb.p, static_cast<size_t>(n) * width);
+    bes[b]->scatter_add_rows(db.f(), gb.f(), rows.data(), scales.data(), n, width);
+    scattered[b] = download(*bes[b], db.p, dst0.size());
+  }
+  EXPECT_EQ(gathered[0], gathered[1]);
+  EXPECT_LT(nmse(scattered[0], scattered[1]), 1e-14);
+}
+
 // A KV layer with the same contents on a backend.
 struct Cache {
   KvLayer kv;

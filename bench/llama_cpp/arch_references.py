@@ -30,6 +30,9 @@ CONFIGS = [
     ("gemma-f32", "gemma", 2, "f32", []),
     ("gemma-wide-heads-f32", "gemma", 2, "f32", ["--head-dim", "64"]),  # Gemma-7B: q_dim > n_embd
     ("qwen3-wide-heads-f32", "qwen3", 2, "f32", ["--head-dim", "64"]),  # Qwen3 0.6B-8B likewise
+    ("mixtral-f32", "llama", 2, "f32", ["--n-expert", "8", "--n-expert-used", "2"]),
+    ("qwen3moe-f32", "qwen3moe", 2, "f32", ["--n-expert", "16", "--n-expert-used", "4", "--n-ff-exp", "64"]),
+    ("mixtral-q8_0", "llama", 2, "q8_0", ["--n-expert", "8", "--n-expert-used", "2"]),
     ("gpt2-f32", "gpt2", 4, "f32", []),
     ("starcoder-f32", "starcoder", 1, "f32", []),
     ("falcon-f32", "falcon", 2, "f32", []),

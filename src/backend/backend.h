@@ -121,6 +121,11 @@ class Backend {
   virtual void add_bias(float* x, const Weight& b, int n_rows) = 0;
   // x *= s over n values.
   virtual void scale(float* x, float s, size_t n) = 0;
+  // Mixture-of-experts routing: dst[i, :] = src[rows[i], :] for i < n, rows of width values (rows: host).
+  virtual void gather_rows(const float* src, const int32_t* rows, int n, int width, float* dst) = 0;
+  // dst[rows[i], :] += scales[i] * src[i, :] for i < n (rows, scales: host; rows distinct).
+  virtual void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* scales, int n,
+                                int width) = 0;
   // dst[r * dst_stride + i] = src[r * src_stride + i] for r < n_rows, i < width (both on this backend).
   virtual void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
                        size_t n_rows) = 0;

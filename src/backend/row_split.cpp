@@ -212,6 +212,13 @@ class RowSplitBackend final : public Backend {
   void geglu(const float* gate, const float* up, float* out, size_t n) override { main().geglu(gate, up, out, n); }
   void add_bias(float* x, const Weight& b, int n_rows) override { main().add_bias(x, b, n_rows); }
   void scale(float* x, float s, size_t n) override { main().scale(x, s, n); }
+  void gather_rows(const float* src, const int32_t* rows, int n, int width, float* dst) override {
+    main().gather_rows(src, rows, n, width, dst);
+  }
+  void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* scales, int n,
+                        int width) override {
+    main().scatter_add_rows(dst, src, rows, scales, n, width);
+  }
   void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
                size_t n_rows) override {
     main().copy_2d(dst, dst_stride, src, src_stride, width, n_rows);

@@ -1,5 +1,7 @@
 #include "model/activations.h"
 
+#include <algorithm>
+
 #include "placement/plan.h"
 
 namespace hearth {
@@ -22,8 +24,10 @@ void alloc_activations(const HParams& h, const PlacementPlan& plan, const std::s
     a.k = take(n_batch * h.kv_dim());
     a.v = take(n_batch * h.kv_dim());
     a.att = take(n_batch * h.q_dim());
-    a.gate = take(n_batch * h.n_ff);
-    a.up = take(n_batch * h.n_ff);
+    const size_t ff = std::max(h.n_ff, h.n_ff_exp);
+    a.gate = take(n_batch * ff);
+    a.up = take(n_batch * ff);
+    if (h.n_expert > 0) a.router = take(n_batch * h.n_expert);
     a.y = take(n_batch * h.n_embd);
     if (h.n_wide > 0) a.wide = take(n_batch * h.n_wide);
     if (with_logits && b == plan.output_backend) a.logits = take(n_batch * h.n_vocab);

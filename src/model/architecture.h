@@ -24,8 +24,9 @@ struct Activations {
   float* k = nullptr;     // [n_batch, kv_dim]
   float* v = nullptr;     // [n_batch, kv_dim]
   float* att = nullptr;   // [n_batch, q_dim]
-  float* gate = nullptr;  // [n_batch, n_ff]
-  float* up = nullptr;    // [n_batch, n_ff]
+  float* gate = nullptr;  // [n_batch, max(n_ff, n_ff_exp)]
+  float* up = nullptr;    // [n_batch, max(n_ff, n_ff_exp)]
+  float* router = nullptr;  // [n_batch, n_expert] the experts' scores (mixtures of experts only)
   float* y = nullptr;     // [n_batch, n_embd] a second block output (parallel attention and FFN)
   float* wide = nullptr;  // [n_batch, HParams::n_wide] outputs of fused matrices (QKV, gate+up); null if 0
   float* logits = nullptr;  // [n_batch, n_vocab] (output backend only)

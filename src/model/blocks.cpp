@@ -80,14 +80,17 @@ Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backen
   b.attn_norm = bind_norm(ws, p + "attn_norm", h.n_embd, be, layer_norm);
   b.attn = bind_attention(ws, p, h, be);
   b.ffn_norm = bind_norm(ws, p + "ffn_norm", h.n_embd, be, layer_norm);
-  b.ffn = bind_ffn(ws, p, h, be, kind);
+  if (h.n_expert > 0)
+    b.moe = bind_moe(ws, p, h, be);
+  else
+    b.ffn = bind_ffn(ws, p, h, be, kind);
   return b;
 }
 
 int wide_dim(const AttentionWeights& a, const FfnWeights& f, const HParams& h) {
   int w = 0;
   if (present(a.wqkv)) w = std::max(w, h.q_dim() + 2 * h.kv_dim());
-  if (f.kind != FfnKind::Gelu && !present(f.gate)) w = std::max(w, 2 * h.n_ff);
+  if (f.kind != FfnKind::Gelu && present(f.up) && !present(f.gate)) w = std::max(w, 2 * h.n_ff);
   return w;
 }
 
@@ -180,6 +183,7 @@ void pre_norm_block(Backend& be, Activations& a, const Block& b, const KvLayer& 
   attention_block(be, a, b.attn, kv, h, rope, n_tokens, a.xn, a.xn);
   be.add(a.x, a.xn, n);
   apply_norm(be, b.ffn_norm, a.x, a.xn, n_tokens, h.n_embd, h.norm_eps);
+  if (!b.moe.empty()) return moe_block(be, a, b.moe, h, n_tokens, a.xn, a.x);
   ffn_block(be, a, b.ffn, h, n_tokens, a.xn, a.xn);
   be.add(a.x, a.xn, n);
 }

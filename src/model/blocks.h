@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 #include "model/architecture.h"
 #include "model/hparams.h"
+#include "model/moe.h"
 
 namespace hearth {
 
@@ -53,7 +54,8 @@ struct Block {
   Norm attn_norm;  // [n_embd]
   AttentionWeights attn;
   Norm ffn_norm;   // [n_embd]
-  FfnWeights ffn;
+  FfnWeights ffn;  // or, in a mixture of experts:
+  MoeWeights moe;
 };
 
 // "{prefix}.weight" and, for a LayerNorm, "{prefix}.bias" when the file has it.
@@ -66,7 +68,7 @@ FfnWeights bind_ffn(WeightStore& ws, const std::string& p, const HParams& h, Bac
 // The per-token widths the blocks need beyond the usual buffers (Activations::wide): for fused weights.
 int wide_dim(const AttentionWeights& a, const FfnWeights& f, const HParams& h);
 
-// attn_norm, the attention weights, ffn_norm and the FFN of block p.
+// attn_norm, the attention weights, ffn_norm and the FFN (the experts when h.n_expert > 0) of block p.
 Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, bool layer_norm, FfnKind kind);
 
 void apply_norm(Backend& be, const Norm& norm, const float* x, float* y, int n_rows, int dim, float eps);

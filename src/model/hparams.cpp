@@ -14,7 +14,7 @@ int positive(const GgufFile& f, const std::string& key, uint64_t v) {
 // How each architecture positions tokens (llama.cpp's rope types): NeoX pairs (i, i + n_rot/2), or learned
 // position embeddings and no RoPE; the others rotate adjacent pairs.
 bool neox_rope(const std::string& arch) {
-  for (const char* a : {"qwen2", "qwen3", "phi3", "gemma", "falcon", "gptneox", "stablelm", "starcoder2"})
+  for (const char* a : {"qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "falcon", "gptneox", "stablelm", "starcoder2"})
     if (arch == a) return true;
   return false;
 }
@@ -50,6 +50,15 @@ HParams hparams_from_gguf(const GgufFile& f) {
   if (scaling == "linear") {
     double factor = f.get_float(a + "rope.scaling.factor", 1.0);
     if (factor > 0) h.rope_freq_scale = static_cast<float>(1.0 / factor);
+  }
+  const uint64_t n_expert = f.get_uint(a + "expert_count", 0);
+  if (n_expert > 0) {
+    h.n_expert = positive(f, a + "expert_count", n_expert);
+    h.n_expert_used = positive(f, a + "expert_used_count", f.get_uint(a + "expert_used_count", 0));
+    if (h.n_expert_used > h.n_expert)
+      throw Error(f.path() + ": expert_used_count " + std::to_string(h.n_expert_used) + " exceeds expert_count " +
+                  std::to_string(h.n_expert));
+    h.n_ff_exp = positive(f, a + "expert_feed_forward_length", f.get_uint(a + "expert_feed_forward_length", h.n_ff));
   }
   // The vocabulary size comes from the tokenizer when the key is absent.
   h.n_vocab = static_cast<int>(f.get_uint(a + "vocab_size", f.get_array_strings("tokenizer.ggml.tokens").size()));

@@ -3,7 +3,8 @@
 // weights their files hold and in small fixed choices:
 //   llama   Llama 1/2/3/3.1/3.2, Mistral, Yi, Vicuna, TinyLlama...; SwiGLU; Llama 3.1 rope_freqs
 //   qwen2   Qwen2 / Qwen2.5: biases on Q, K and V; NeoX RoPE
-//   qwen3   Qwen3: RMSNorm of each query and key head before RoPE; NeoX RoPE
+//   qwen3   Qwen3: RMSNorm of each query and key head before RoPE; NeoX RoPE (qwen3moe: with experts)
+// A file with experts (Mixtral, Qwen3-MoE) has a mixture of experts in place of each FFN (model/moe.h).
 //   phi3    Phi-3: Q, K, V in one matrix and gate+up in one; NeoX RoPE
 //   gemma   Gemma: GeGLU, embeddings scaled by sqrt(n_embd), head from the embedding table (the converter
 //           already stores the norm weights as 1 + w)

@@ -65,8 +65,25 @@ Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> 
 
 Weight WeightStore::matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
   if (placed(name)) return get(name, shape, backend);  // streamed: used in its slot as it is
+  return place_matrix(view(name, shape), backend);
+}
+
+Weight WeightStore::expert(const std::string& name, std::initializer_list<int64_t> shape, int index,
+                           Backend& backend) {
   Weight w = view(name, shape);
-  // A backend spreading matrices over several devices copies each device's rows itself.
+  if (shape.size() != 3 || index < 0 || index >= w.ne[2])
+    throw Error("tensor " + name + ": no matrix " + std::to_string(index) + " in a stack of " + std::to_string(w.ne[2]));
+  w.ne[2] = 1;
+  w.nbytes = row_bytes(w.type, w.ne[0]) * w.ne[1];
+  w.data = static_cast<const uint8_t*>(w.data) + w.nbytes * index;
+  if (placed(name)) {  // streamed: used in its slot as it is
+    if (!backend.is_host()) throw Error("tensor " + name + ": streamed weights must be on the CPU");
+    return w;
+  }
+  return place_matrix(w, backend);
+}
+
+Weight WeightStore::place_matrix(Weight w, Backend& backend) {  // A backend spreading matrices over several devices copies each device's rows itself.
   if (const void* handle = backend.split_weight(w, pack_)) {
     w.packed = handle;
     w.data = nullptr;

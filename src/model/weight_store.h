@@ -37,12 +37,17 @@ class WeightStore {
   Weight view(const std::string& name, std::initializer_list<int64_t> shape) const;
   // get() for a matrix the model multiplies with (matmul): also packed where the backend has a layout for it.
   Weight matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend);
+  // Matrix `index` of a stack of matrices (shape {cols, rows, n}: a mixture of experts' ffn_*_exps), bound as
+  // matrix() binds a whole one.
+  Weight expert(const std::string& name, std::initializer_list<int64_t> shape, int index, Backend& backend);
   // Bytes of a tensor (0 when absent).
   size_t bytes(const std::string& name) const;
   const GgufFile& file() const { return file_; }
 
  private:
   const void* placed(const std::string& name) const;
+  // A matrix of host memory onto the backend: split by rows, or packed / copied (place_weight).
+  Weight place_matrix(Weight w, Backend& backend);
 
   const GgufFile& file_;
   std::vector<const GgufFile*> more_files_;

@@ -159,7 +159,7 @@ LlamaShape shape_preset(const std::string& name) {
 std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tinyllama", "llama2-7b", "llama3-8b"}; }
 
 std::vector<std::string> gen_arch_names() {
-  return {"llama", "qwen2", "qwen3", "phi3", "gemma", "gpt2", "starcoder", "falcon"};
+  return {"llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gpt2", "starcoder", "falcon"};
 }
 
 GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
@@ -197,6 +197,16 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   } else {
     w.set_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
   }
+  const bool moe = s.n_expert > 0;
+  if (moe && arch != "llama" && arch != "qwen3moe") throw Error("experts: only for the llama and qwen3moe architectures");
+  if (arch == "qwen3moe" && !moe) throw Error("qwen3moe needs experts (n_expert)");
+  const int64_t n_ff_exp = s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff;
+  if (moe) {
+    if (s.n_expert_used <= 0 || s.n_expert_used > s.n_expert) throw Error("shape: n_expert_used must be in [1, n_expert]");
+    w.set_u32(a + "expert_count", static_cast<uint32_t>(s.n_expert));
+    w.set_u32(a + "expert_used_count", static_cast<uint32_t>(s.n_expert_used));
+    if (s.n_ff_exp > 0) w.set_u32(a + "expert_feed_forward_length", static_cast<uint32_t>(s.n_ff_exp));
+  }
   if (s.head_dim > 0) {
     w.set_u32(a + "attention.key_length", static_cast<uint32_t>(head_dim));
     w.set_u32(a + "attention.value_length", static_cast<uint32_t>(head_dim));
@@ -230,6 +240,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   facts.n_head_kv = s.n_head_kv;
   const bool tied = opt.tied_output || arch == "gemma";  // Gemma's head is always its embedding table
   facts.has_output = !tied;
+  facts.n_expert = s.n_expert;
 
   GenSummary sum;
   std::map<std::string, size_t> counts;
@@ -276,21 +287,26 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
         add(p + "attn_v.bias", li, {KV}, false);
       }
     }
-    if (arch == "qwen3") {
+    if (arch == "qwen3" || arch == "qwen3moe") {
       add(p + "attn_q_norm.weight", li, {head_dim}, true);
       add(p + "attn_k_norm.weight", li, {head_dim}, true);
     }
     add(p + "attn_output.weight", li, {Q, E}, false);
     if (gpt2) add(p + "attn_output.bias", li, {E}, false);
     if (arch != "falcon") norm(p + "ffn_norm", li);
-    if (arch == "phi3") {
+    if (moe) {
+      add(p + "ffn_gate_inp.weight", li, {E, s.n_expert}, false);
+      add(p + "ffn_gate_exps.weight", li, {E, n_ff_exp, s.n_expert}, false);
+      add(p + "ffn_down_exps.weight", li, {n_ff_exp, E, s.n_expert}, false);
+      add(p + "ffn_up_exps.weight", li, {E, n_ff_exp, s.n_expert}, false);
+    } else if (arch == "phi3") {
       add(p + "ffn_up.weight", li, {E, 2 * F}, false);  // gate rows, then up rows
     } else {
       if (!gpt2 && arch != "falcon") add(p + "ffn_gate.weight", li, {E, F}, false);
       add(p + "ffn_up.weight", li, {E, F}, false);
       if (gpt2) add(p + "ffn_up.bias", li, {F}, false);
     }
-    add(p + "ffn_down.weight", li, {F, E}, false);
+    if (!moe) add(p + "ffn_down.weight", li, {F, E}, false);
     if (gpt2) add(p + "ffn_down.bias", li, {E}, false);
   }
   norm("output_norm", -1);

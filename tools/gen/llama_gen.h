@@ -1,6 +1,6 @@
 // Random-weight GGUF files, named and typed as llama.cpp's convert script and llama-quantize name and type
-// them, for benchmarks and logit comparisons at real model shapes: the Llama architecture, and the tensor sets
-// of qwen2, qwen3, phi3, gemma, gpt2, starcoder and falcon at the same shapes.
+// them, for benchmarks and logit comparisons at real model shapes: the Llama architecture (with experts: Mixtral),
+// and the tensor sets of qwen2, qwen3, qwen3moe, phi3, gemma, gpt2, starcoder and falcon at the same shapes.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -19,6 +19,9 @@ struct LlamaShape {
   int64_t n_head_kv = 4;    // key/value heads (GQA when < n_head)
   int64_t n_ff = 768;       // feed-forward hidden size
   int64_t head_dim = 0;     // per attention head; 0: n_embd / n_head (Gemma-7B and Qwen3 have wider heads)
+  int64_t n_expert = 0;     // llama / qwen3moe: a mixture of this many experts in place of each FFN
+  int64_t n_expert_used = 0;  // experts per token
+  int64_t n_ff_exp = 0;     // an expert's feed-forward size; 0: n_ff
   int64_t n_vocab = 512;    // tokens
   int64_t n_ctx = 2048;     // training context length
   double rope_base = 10000.0;

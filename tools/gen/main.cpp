@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   std::string out, shape_name = "tiny", type_name = "f16";
   GenOptions opt;
   int64_t n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_vocab = 0, n_ctx = 0, head_dim = 0;
+  int64_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0;
   double rope_base = 0, rms_eps = 0;
   std::string shapes, types;
   for (const auto& n : shape_preset_names()) shapes += (shapes.empty() ? "" : ", ") + n;
@@ -31,6 +32,9 @@ int main(int argc, char** argv) {
   app.add_option("--n-head-kv", n_head_kv, "override: key/value heads");
   app.add_option("--n-ff", n_ff, "override: feed-forward size");
   app.add_option("--head-dim", head_dim, "override: attention head size (default n_embd / n_head)");
+  app.add_option("--n-expert", n_expert, "a mixture of N experts per layer (llama: Mixtral; qwen3moe)");
+  app.add_option("--n-expert-used", n_expert_used, "experts per token");
+  app.add_option("--n-ff-exp", n_ff_exp, "an expert's feed-forward size (default --n-ff)");
   app.add_option("--n-vocab", n_vocab, "override: vocabulary size (synthetic vocab)");
   app.add_option("--n-ctx", n_ctx, "override: context length");
   app.add_option("--rope-base", rope_base, "override: RoPE frequency base");
@@ -53,6 +57,9 @@ int main(int argc, char** argv) {
     if (n_head_kv) s.n_head_kv = n_head_kv;
     if (n_ff) s.n_ff = n_ff;
     if (head_dim) s.head_dim = head_dim;
+    if (n_expert) s.n_expert = n_expert;
+    if (n_expert_used) s.n_expert_used = n_expert_used;
+    if (n_ff_exp) s.n_ff_exp = n_ff_exp;
     if (n_ctx) s.n_ctx = n_ctx;
     if (rope_base) s.rope_base = rope_base;
     if (rms_eps) s.rms_eps = rms_eps;

@@ -185,6 +185,15 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void gather_rows(const float* src, const int32_t* rows, int n, int width, float* dst) override {
+    cpu::gather_rows_ref(src, rows, n, width, dst);
+  }
+
+  void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* scales, int n,
+                        int width) override {
+    cpu::scatter_add_rows_ref(dst, src, rows, scales, n, width);
+  }
+
   void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
                size_t n_rows) override {
     for (size_t r = 0; r < n_rows; ++r) std::memcpy(dst + r * dst_stride, src + r * src_stride, width * sizeof(float));

@@ -40,4 +40,15 @@ void add_bias_ref(float* x, const float* b, int n_rows, int dim) {
   }
 }
 
+void gather_rows_ref(const float* src, const int32_t* rows, int n, int width, float* dst) {
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < width; ++j) dst[static_cast<int64_t>(i) * width + j] = src[static_cast<int64_t>(rows[i]) * width + j];
+}
+
+void scatter_add_rows_ref(float* dst, const float* src, const int32_t* rows, const float* scales, int n, int width) {
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < width; ++j)
+      dst[static_cast<int64_t>(rows[i]) * width + j] += scales[i] * src[static_cast<int64_t>(i) * width + j];
+}
+
 }  // namespace hearth::cpu

@@ -2,6 +2,7 @@
 // the scalar references the CUDA versions are tested against and what the CPU backend runs.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace hearth::cpu {
 
@@ -14,5 +15,9 @@ void gelu_ref(const float* x, float* out, size_t n);
 void geglu_ref(const float* gate, const float* up, float* out, size_t n);
 // x[r, :] += b for each of n_rows rows of dim elements.
 void add_bias_ref(float* x, const float* b, int n_rows, int dim);
+
+// dst[i, :] = src[rows[i], :]; dst[rows[i], :] += scales[i] * src[i, :] (mixture-of-experts routing).
+void gather_rows_ref(const float* src, const int32_t* rows, int n, int width, float* dst);
+void scatter_add_rows_ref(float* dst, const float* src, const int32_t* rows, const float* scales, int n, int width);
 
 }  // namespace hearth::cpu

@@ -284,6 +284,19 @@ class CudaBackend final : public Backend {
     use();
     cuda::scale(x, s, n, stream_);
   }
+  void gather_rows(const float* src, const int32_t* rows, int n, int width, float* dst) override {
+    use();
+    if (n <= 0) return;
+    const int32_t* d = upload_route(rows, nullptr, n);
+    cuda::gather_rows(src, d, n, width, dst, stream_);
+  }
+  void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* scales, int n,
+                        int width) override {
+    use();
+    if (n <= 0) return;
+    const int32_t* d = upload_route(rows, scales, n);
+    cuda::scatter_add_rows(dst, src, d, reinterpret_cast<const float*>(d + n), n, width, stream_);
+  }
   void copy_2d(float* dst, size_t dst_stride, const float* src, size_t src_stride, size_t width,
                size_t n_rows) override {
     use();
@@ -295,6 +308,17 @@ class CudaBackend final : public Backend {
 
  private:
   void set_device() const { check(cudaSetDevice(device_), "cudaSetDevice"); }
+  // n row indices, then n scales when given, in one upload to the routing scratch (stream-ordered, so the next
+  // upload waits for the kernels reading this one).
+  const int32_t* upload_route(const int32_t* rows, const float* scales, int n) {
+    route_staging_.resize(2 * static_cast<size_t>(n));
+    std::copy(rows, rows + n, route_staging_.begin());
+    if (scales) std::memcpy(route_staging_.data() + n, scales, static_cast<size_t>(n) * sizeof(float));
+    const size_t bytes = (scales ? 2 : 1) * static_cast<size_t>(n) * sizeof(int32_t);
+    auto* d = static_cast<int32_t*>(route_.get(bytes, device_));
+    check(cudaMemcpyAsync(d, route_staging_.data(), bytes, cudaMemcpyHostToDevice, stream_), "route upload");
+    return d;
+  }
   // Every op but matmul may write device memory, so it forgets the quantized activations.
   void use() {
     set_device();
@@ -334,7 +358,8 @@ class CudaBackend final : public Backend {
   int n_sm_ = 1;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
-  Scratch acts_, wf16_, xf16_, part_, ids_, batch_, freq_;
+  Scratch acts_, wf16_, xf16_, part_, ids_, batch_, freq_, route_;
+  std::vector<int32_t> route_staging_;
   std::vector<int32_t> pos_, staging_;
   std::vector<float> freq_host_, freq_uploaded_;
   const float* acts_x_ = nullptr;  // the x whose quantized form acts_ holds, or null

@@ -47,6 +47,10 @@ void gelu(const float* x, const float* up, float* out, size_t n, cudaStream_t st
 // x[r, :] += b for n_rows rows of dim values.
 void add_bias(float* x, const float* b, int n_rows, int dim, cudaStream_t stream);
 void scale(float* x, float s, size_t n, cudaStream_t stream);
+// rows, scales: device arrays of n entries.
+void gather_rows(const float* src, const int32_t* rows, int n, int width, float* dst, cudaStream_t stream);
+void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* scales, int n, int width,
+                      cudaStream_t stream);
 // Whether this build's kernels can run on the device (false, with the runtime's reason, for a GPU whose
 // architecture is older than every one compiled in, or newer with no PTX to compile for it).
 bool has_kernel_image(int device, std::string* why);

@@ -66,7 +66,35 @@ __global__ void scale_kernel(float* x, float s, size_t n) {
     x[i] *= s;
 }
 
+// One block per row.
+__global__ void gather_rows_kernel(const float* src, const int32_t* __restrict__ rows, int width, float* dst) {
+  const float* s = src + static_cast<size_t>(rows[blockIdx.x]) * width;
+  float* d = dst + static_cast<size_t>(blockIdx.x) * width;
+  for (int j = threadIdx.x; j < width; j += blockDim.x) d[j] = s[j];
+}
+
+__global__ void scatter_add_rows_kernel(float* dst, const float* src, const int32_t* __restrict__ rows,
+                                        const float* __restrict__ scales, int width) {
+  float* d = dst + static_cast<size_t>(rows[blockIdx.x]) * width;
+  const float* s = src + static_cast<size_t>(blockIdx.x) * width;
+  const float c = scales[blockIdx.x];
+  for (int j = threadIdx.x; j < width; j += blockDim.x) d[j] += c * s[j];
+}
+
 }  // namespace
+
+void gather_rows(const float* src, const int32_t* rows, int n, int width, float* dst, cudaStream_t stream) {
+  if (n <= 0) return;
+  gather_rows_kernel<<<n, 256, 0, stream>>>(src, rows, width, dst);
+  check_launch("gather_rows");
+}
+
+void scatter_add_rows(float* dst, const float* src, const int32_t* rows, const float* scales, int n, int width,
+                      cudaStream_t stream) {
+  if (n <= 0) return;
+  scatter_add_rows_kernel<<<n, 256, 0, stream>>>(dst, src, rows, scales, width);
+  check_launch("scatter_add_rows");
+}
 
 void layer_norm(const float* x, const float* w, const float* b, float* y, int n_rows, int dim, float eps,
                 cudaStream_t stream) {
