@@ -49,8 +49,13 @@ TEST_P(CpuAttention, MatchesDoublePrecisionReference) {
   const int n_tokens = static_cast<int>(pos.size());
   std::vector<float> q(size_t(n_tokens) * n_head * hd), out(q.size());
   for (auto& x : q) x = nd(rng);
-  AttentionParams ap{n_head, n_head_kv, hd, 1.0f / std::sqrt(float(hd))};
+  // Plain causal attention; a sliding window (Gemma 2/3's local layers); soft-capped scores (Gemma 2); both.
+  const std::pair<int, float> variants[] = {{0, 0.0f}, {8, 0.0f}, {0, 1.5f}, {5, 2.0f}};
+  for (const auto& [window, softcap] : variants)
   for (int threads : {1, 2}) {
+    AttentionParams ap{n_head, n_head_kv, hd, 1.0f / std::sqrt(float(hd))};
+    ap.window = window;
+    ap.softcap = softcap;
     ThreadPool pool(threads);
     attention(q.data(), kv, n_tokens, pos.data(), seq.data(), out.data(), ap, pool);
     for (int t = 0; t < n_tokens; ++t)
@@ -58,20 +63,23 @@ TEST_P(CpuAttention, MatchesDoublePrecisionReference) {
         const double* kb = kval.data() + size_t(seq[t]) * n_ctx * kv_dim + (h / (n_head / n_head_kv)) * hd;
         const double* vb = vval.data() + (kb - kval.data());
         const float* qh = q.data() + (size_t(t) * n_head + h) * hd;
-        std::vector<double> w(pos[t] + 1);
+        const int first = window > 0 ? std::max(0, pos[t] + 1 - window) : 0;
+        std::vector<double> w(pos[t] + 1, 0.0);
         double mx = -1e300, sum = 0;
-        for (int j = 0; j <= pos[t]; ++j) {
+        for (int j = first; j <= pos[t]; ++j) {
           double d = 0;
           for (int i = 0; i < hd; ++i) d += double(qh[i]) * kb[size_t(j) * kv_dim + i];
           w[j] = d * ap.scale;
+          if (softcap > 0) w[j] = softcap * std::tanh(w[j] / softcap);
           mx = std::max(mx, w[j]);
         }
-        for (double& x : w) sum += (x = std::exp(x - mx));
+        for (int j = first; j <= pos[t]; ++j) sum += (w[j] = std::exp(w[j] - mx));
         for (int i = 0; i < hd; ++i) {
           double want = 0;
-          for (int j = 0; j <= pos[t]; ++j) want += w[j] / sum * vb[size_t(j) * kv_dim + i];
+          for (int j = first; j <= pos[t]; ++j) want += w[j] / sum * vb[size_t(j) * kv_dim + i];
           ASSERT_NEAR(out[(size_t(t) * n_head + h) * hd + i], want, 2e-5 * (1 + std::fabs(want)))
-              << "token " << t << " head " << h << " dim " << i << " threads " << threads;
+              << "token " << t << " head " << h << " dim " << i << " threads " << threads << " window " << window
+              << " softcap " << softcap;
         }
       }
   }
@@ -103,8 +111,8 @@ TEST(CpuAttention, SoftmaxWeightsAreExact) {
   for (double x : score) mx = std::max(mx, x);
   for (double x : score) sum += std::exp(x - mx);
   std::vector<float> fast(hd), ref(hd), scratch;
-  attend_f16_avx2(q.data(), k.data(), v.data(), hd, n, hd, 1.0f, fast.data(), scratch);
-  attend_ref(q.data(), k.data(), v.data(), DType::F16, hd, n, hd, 1.0f, ref.data(), scratch);
+  attend_f16_avx2(q.data(), k.data(), v.data(), hd, n, hd, 1.0f, 0.0f, fast.data(), scratch);
+  attend_ref(q.data(), k.data(), v.data(), DType::F16, hd, n, hd, 1.0f, 0.0f, ref.data(), scratch);
   for (int j = 0; j < n; ++j) {
     const double want = std::exp(score[j] - mx) / sum;
     EXPECT_NEAR(fast[j], want, 1e-6 * want + 1e-37) << "key " << j;

@@ -418,13 +418,18 @@ TEST_F(CudaOps, Attention) {
       {16, 4, 128, prompt_pos, prompt_seq},                   // prompt batch
       {2, 2, 96, {0}, {0}},                                   // a single key
   };
+  // Plain, a sliding window (shorter than some contexts, longer than others), soft-capped scores.
+  const std::pair<int, float> variants[] = {{0, 0.0f}, {512, 0.0f}, {0, 2.0f}, {7, 3.0f}};
   for (DType type : {DType::F16, DType::F32})
-    for (const AttnCase& ac : cases) {
+    for (const AttnCase& ac : cases)
+    for (const auto& [window, softcap] : variants) {
       const int n_tokens = static_cast<int>(ac.pos.size()), kv_dim = ac.n_head_kv * ac.head_dim;
       const std::vector<float> kh = random_normal(size_t{2} * n_ctx * kv_dim, 1),
                                vh = random_normal(size_t{2} * n_ctx * kv_dim, 2),
                                q = random_normal(static_cast<size_t>(n_tokens) * ac.n_head * ac.head_dim, 3, 0.3f);
       AttentionParams p{ac.n_head, ac.n_head_kv, ac.head_dim, 1.0f / std::sqrt(static_cast<float>(ac.head_dim))};
+      p.window = window;
+      p.softcap = softcap;
       std::vector<float> out[2];
       Backend* bes[2] = {cpu_.get(), gpu_.get()};
       for (int b = 0; b < 2; ++b) {
@@ -436,7 +441,7 @@ TEST_F(CudaOps, Attention) {
       }
       EXPECT_LT(nmse(out[0], out[1]), 1e-8)
           << dtype_name(type) << " heads " << ac.n_head << "/" << ac.n_head_kv << " hd " << ac.head_dim
-          << " n_tokens " << n_tokens;
+          << " n_tokens " << n_tokens << " window " << window << " softcap " << softcap;
     }
 }
 

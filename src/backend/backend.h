@@ -51,6 +51,8 @@ struct AttentionParams {
   int n_head_kv = 0;
   int head_dim = 0;
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
+  int window = 0;      // sliding window: a query at position p sees keys p - window + 1 .. p; 0: all (causal)
+  float softcap = 0;   // scores s become softcap * tanh(s / softcap) before the softmax (Gemma 2); 0: none
 };
 
 class Backend {

@@ -77,14 +77,18 @@ void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens, c
   }
 }
 
+void softcap_scores(float* s, int n, float softcap) {
+  if (softcap <= 0) return;
+  for (int j = 0; j < n; ++j) s[j] = softcap * std::tanh(s[j] / softcap);
+}
+
 void attend_ref(const float* q, const void* k, const void* v, DType type, int64_t stride, int n_keys, int hd,
-                float scale, float* out, std::vector<float>& scores) {
+                float scale, float softcap, float* out, std::vector<float>& scores) {
   scores.resize(n_keys);
+  for (int j = 0; j < n_keys; ++j) scores[j] = dot_row(q, k, type, j * stride, hd) * scale;
+  softcap_scores(scores.data(), n_keys, softcap);
   float mx = -INFINITY;
-  for (int j = 0; j < n_keys; ++j) {
-    scores[j] = dot_row(q, k, type, j * stride, hd) * scale;
-    mx = std::max(mx, scores[j]);
-  }
+  for (int j = 0; j < n_keys; ++j) mx = std::max(mx, scores[j]);
   float sum = 0;
   for (int j = 0; j < n_keys; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
   std::fill(out, out + hd, 0.0f);
@@ -102,16 +106,20 @@ void attention(const float* q, const KvLayer& kv, int n_tokens, const int32_t* p
     thread_local std::vector<float> scores;
     for (int64_t job = b; job < e; ++job) {
       const int t = static_cast<int>(job / p.n_head), h = static_cast<int>(job % p.n_head);
-      const int64_t first = static_cast<int64_t>(seq[t]) * kv.n_ctx * kv.kv_dim + (h / group) * hd;
+      // Keys first_key .. pos[t]: all of them, or the last `window` (a sliding window).
+      const int first_key = p.window > 0 ? std::max(0, pos[t] + 1 - p.window) : 0;
+      const int n_keys = pos[t] + 1 - first_key;
+      const int64_t first =
+          (static_cast<int64_t>(seq[t]) * kv.n_ctx + first_key) * kv.kv_dim + (h / group) * hd;
       const float* qh = q + (static_cast<int64_t>(t) * p.n_head + h) * hd;
       float* oh = out + (static_cast<int64_t>(t) * p.n_head + h) * hd;
       if (fast)
         attend_f16_avx2(qh, static_cast<const uint16_t*>(kv.k) + first, static_cast<const uint16_t*>(kv.v) + first,
-                        kv.kv_dim, pos[t] + 1, hd, p.scale, oh, scores);
+                        kv.kv_dim, n_keys, hd, p.scale, p.softcap, oh, scores);
       else
         attend_ref(qh, static_cast<const char*>(kv.k) + first * dtype_info(kv.type).block_bytes,
                    static_cast<const char*>(kv.v) + first * dtype_info(kv.type).block_bytes, kv.type, kv.kv_dim,
-                   pos[t] + 1, hd, p.scale, oh, scores);
+                   n_keys, hd, p.scale, p.softcap, oh, scores);
     }
   });
 }

@@ -24,11 +24,14 @@ void axpy_f16_avx2(float a, const uint16_t* x, float* y, int n);
 void f32_to_f16_row_avx2(const float* x, uint16_t* y, int n);
 bool cpu_has_avx2_f16c();
 
-// One query row against n_keys cache rows (F16, stride elements apart): out[hd] = softmax(scale * q.k) . v.
-// scores is scratch. The _ref version works on F16 or F32 rows and is the reference for the AVX2 one.
+// One query row against n_keys cache rows (F16, stride elements apart): out[hd] = softmax(cap(scale * q.k)) . v,
+// cap(s) = softcap * tanh(s / softcap) when softcap > 0. scores is scratch. The _ref version works on F16 or F32
+// rows and is the reference for the AVX2 one.
 void attend_f16_avx2(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int n_keys, int hd,
-                     float scale, float* out, std::vector<float>& scores);
+                     float scale, float softcap, float* out, std::vector<float>& scores);
 void attend_ref(const float* q, const void* k, const void* v, DType type, int64_t stride, int n_keys, int hd,
-                float scale, float* out, std::vector<float>& scores);
+                float scale, float softcap, float* out, std::vector<float>& scores);
+// Applies cap() to n scores in place (nothing when softcap is 0).
+void softcap_scores(float* s, int n, float softcap);
 
 }  // namespace hearth::cpu

@@ -62,7 +62,7 @@ void f32_to_f16_row_avx2(const float* x, uint16_t* y, int n) {
 }
 
 void attend_f16_avx2(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int n_keys, int hd,
-                     float scale, float* out, std::vector<float>& scores) {
+                     float scale, float softcap, float* out, std::vector<float>& scores) {
   scores.resize((n_keys + 7) / 8 * 8);
   float* s = scores.data();
   // Scores, four keys at a time: four dot products reduced together.
@@ -80,6 +80,7 @@ void attend_f16_avx2(const float* q, const uint16_t* k, const uint16_t* v, int64
     }
   }
   for (; j < n_keys; ++j) s[j] = dot_f32_f16_avx2(q, k + j * stride, hd) * scale;
+  softcap_scores(s, n_keys, softcap);
 
   // Softmax: e^(s - max) in place, then normalized.
   float mx = -INFINITY;

@@ -25,11 +25,13 @@ __global__ void __launch_bounds__(32 * kWarps)
     attention_kernel(const float* __restrict__ q, const KV* __restrict__ kc, const KV* __restrict__ vc,
                      float* __restrict__ out, float* __restrict__ part, const int32_t* __restrict__ pos,
                      const int32_t* __restrict__ seq, int n_head, int group, int hd, int kv_dim, int n_ctx,
-                     float scale, int keys_per_split) {
+                     float scale, int keys_per_split, int window, float softcap) {
   const int th = blockIdx.x;  // token * n_head + head
   const int t = th / n_head, h = th % n_head, kvh = h / group;
   const int n_keys = pos[t] + 1;
-  const int k0 = blockIdx.y * keys_per_split, k1 = min(n_keys, k0 + keys_per_split);
+  const int first = window > 0 ? max(0, n_keys - window) : 0;  // the oldest key a sliding window sees
+  const int k0 = max(first, static_cast<int>(blockIdx.y) * keys_per_split);
+  const int k1 = min(n_keys, static_cast<int>(blockIdx.y + 1) * keys_per_split);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
   float qr[EPL], acc[EPL];
@@ -59,6 +61,7 @@ __global__ void __launch_bounds__(32 * kWarps)
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (softcap > 0.0f) s = softcap * tanhf(s / softcap);
     const float mn = fmaxf(m, s);
     const float corr = __expf(m - mn), p = __expf(s - mn);
     l = l * corr + p;
@@ -131,7 +134,7 @@ void launch(const float* q, const KvLayer& kv, int n_tokens, const int32_t* pos,
   const dim3 grid(n_tokens * p.n_head, n_splits);
   attention_kernel<EPL, KV><<<grid, 32 * kWarps, 0, stream>>>(
       q, static_cast<const KV*>(kv.k), static_cast<const KV*>(kv.v), out, part, pos, seq, p.n_head,
-      p.n_head / p.n_head_kv, p.head_dim, kv.kv_dim, kv.n_ctx, p.scale, keys_per_split);
+      p.n_head / p.n_head_kv, p.head_dim, kv.kv_dim, kv.n_ctx, p.scale, keys_per_split, p.window, p.softcap);
 }
 
 template <typename KV>
