@@ -53,6 +53,10 @@ gen::GenOptions options_from(const std::vector<std::string>& args) {
     else if (a == "--n-expert") opt.shape.n_expert = std::stoll(v);
     else if (a == "--n-expert-used") opt.shape.n_expert_used = std::stoll(v);
     else if (a == "--n-ff-exp") opt.shape.n_ff_exp = std::stoll(v);
+    else if (a == "--sliding-window") opt.shape.sliding_window = std::stoll(v);
+    else if (a == "--attn-softcap") opt.shape.attn_softcap = std::stod(v);
+    else if (a == "--final-softcap") opt.shape.final_softcap = std::stod(v);
+    else if (a == "--rope-scale") opt.shape.rope_scale = std::stod(v);
     else if (a == "--n-vocab") opt.shape.n_vocab = std::stoll(v);
     else if (a == "--n-ctx") opt.shape.n_ctx = std::stoll(v);
     else if (a == "--scale") opt.scale = std::stof(v);

@@ -30,6 +30,11 @@ CONFIGS = [
     ("gemma-f32", "gemma", 2, "f32", []),
     ("gemma-wide-heads-f32", "gemma", 2, "f32", ["--head-dim", "64"]),  # Gemma-7B: q_dim > n_embd
     ("qwen3-wide-heads-f32", "qwen3", 2, "f32", ["--head-dim", "64"]),  # Qwen3 0.6B-8B likewise
+    # Gemma 2: local (even) and global layers, soft-capped scores and logits; Gemma 3: five local layers (window
+    # 3, RoPE base 10000) to one global (the file's base, linearly scaled), Q/K norms, wide heads.
+    ("gemma2-f32", "gemma2", 2, "f32", ["--sliding-window", "3", "--attn-softcap", "1.0", "--final-softcap", "2.0"]),
+    ("gemma3-f32", "gemma3", 2, "f32", ["--n-layer", "6", "--sliding-window", "3", "--rope-scale", "8",
+                                        "--head-dim", "64"]),
     ("mixtral-f32", "llama", 2, "f32", ["--n-expert", "8", "--n-expert-used", "2"]),
     ("qwen3moe-f32", "qwen3moe", 2, "f32", ["--n-expert", "16", "--n-expert-used", "4", "--n-ff-exp", "64"]),
     ("mixtral-q8_0", "llama", 2, "q8_0", ["--n-expert", "8", "--n-expert-used", "2"]),
@@ -44,6 +49,22 @@ IDS = [1, 100, 200, 300, 400, 5, 77, 300, 12, 511]
 STRIDE = 8
 
 
+def with_overrides(shape, extra):
+    """shape's flags and values, those that extra also gives taking extra's value, then extra's other flags."""
+    out = list(shape)
+    rest = []
+    i = 0
+    while i < len(extra):
+        flag = extra[i]
+        has_value = i + 1 < len(extra) and not extra[i + 1].startswith("--")
+        if flag in out and has_value:
+            out[out.index(flag) + 1] = extra[i + 1]
+        else:
+            rest += extra[i:i + 1 + has_value]
+        i += 1 + has_value
+    return out + rest
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hearth-gen", default="build/hearth-gen")
@@ -56,7 +77,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name, arch, kv, ftype, extra in CONFIGS:
             gguf = os.path.join(tmp, name + ".gguf")
-            gen_args = ["--arch", arch, "--n-head-kv", str(kv), "--type", ftype] + SHAPE + extra
+            gen_args = ["--arch", arch, "--n-head-kv", str(kv), "--type", ftype] + with_overrides(SHAPE, extra)
             subprocess.run([args.hearth_gen, *gen_args, "-o", gguf, "-t", "1"], check=True, capture_output=True)
             with open(gguf, "rb") as f:
                 sha = hashlib.sha256(f.read()).hexdigest()

@@ -112,7 +112,7 @@ RopeParams rope_params(const HParams& h, const float* freq_factors) {
 }
 
 void attention_block(Backend& be, Activations& a, const AttentionWeights& w, const KvLayer& kv, const HParams& h,
-                     const RopeParams& rope, int n_tokens, const float* in, float* out) {
+                     const RopeParams& rope, int n_tokens, const float* in, float* out, const AttentionOptions& opt) {
   const size_t Q = h.q_dim(), KV = h.kv_dim();
   if (present(w.wqkv)) {
     const size_t width = Q + 2 * KV;
@@ -140,7 +140,9 @@ void attention_block(Backend& be, Activations& a, const AttentionWeights& w, con
   ap.n_head = h.n_head;
   ap.n_head_kv = h.n_head_kv;
   ap.head_dim = h.head_dim;
-  ap.scale = 1.0f / std::sqrt(static_cast<float>(h.head_dim));
+  ap.scale = opt.scale > 0 ? opt.scale : 1.0f / std::sqrt(static_cast<float>(h.head_dim));
+  ap.window = opt.window;
+  ap.softcap = opt.softcap;
   be.attention(a.q, kv, n_tokens, a.att, ap);
   be.matmul(w.wo, a.att, out, n_tokens);
   if (present(w.bo)) be.add_bias(out, w.bo, n_tokens);

@@ -72,9 +72,18 @@ int wide_dim(const AttentionWeights& a, const FfnWeights& f, const HParams& h);
 Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, bool layer_norm, FfnKind kind);
 
 void apply_norm(Backend& be, const Norm& norm, const float* x, float* y, int n_rows, int dim, float eps);
+// What a few architectures change in the attention (Gemma 2/3): the score scale, a sliding window, soft-capped
+// scores (AttentionParams).
+struct AttentionOptions {
+  float scale = 0;   // 0: 1 / sqrt(head_dim)
+  int window = 0;
+  float softcap = 0;
+};
+
 // Self-attention on in ([n_tokens, n_embd], already normalized) into out (may be in).
 void attention_block(Backend& be, Activations& a, const AttentionWeights& w, const KvLayer& kv, const HParams& h,
-                     const RopeParams& rope, int n_tokens, const float* in, float* out);
+                     const RopeParams& rope, int n_tokens, const float* in, float* out,
+                     const AttentionOptions& opt = {});
 // The feed-forward block on in into out (may be in).
 void ffn_block(Backend& be, Activations& a, const FfnWeights& w, const HParams& h, int n_tokens, const float* in,
                float* out);

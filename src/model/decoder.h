@@ -38,6 +38,7 @@ class Decoder : public Architecture {
   Weight tok_embd_;  // [n_embd, n_vocab] on the CPU
   Norm output_norm_;
   Weight output_;    // [n_embd, n_vocab]
+  float final_softcap_ = 0;  // logits l become c * tanh(l / c) (Gemma 2); 0: none
 
  private:
   int move_hidden(ForwardPass& pass, int from, int to, size_t bytes);

@@ -14,7 +14,8 @@ int positive(const GgufFile& f, const std::string& key, uint64_t v) {
 // How each architecture positions tokens (llama.cpp's rope types): NeoX pairs (i, i + n_rot/2), or learned
 // position embeddings and no RoPE; the others rotate adjacent pairs.
 bool neox_rope(const std::string& arch) {
-  for (const char* a : {"qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "falcon", "gptneox", "stablelm", "starcoder2"})
+  for (const char* a : {"qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "falcon", "gptneox",
+                        "stablelm", "starcoder2"})
     if (arch == a) return true;
   return false;
 }

@@ -6,9 +6,6 @@
 //   qwen3   Qwen3: RMSNorm of each query and key head before RoPE; NeoX RoPE (qwen3moe: with experts)
 // A file with experts (Mixtral, Qwen3-MoE) has a mixture of experts in place of each FFN (model/moe.h).
 //   phi3    Phi-3: Q, K, V in one matrix and gate+up in one; NeoX RoPE
-//   gemma   Gemma: GeGLU, embeddings scaled by sqrt(n_embd), head from the embedding table (the converter
-//           already stores the norm weights as 1 + w)
-#include <cmath>
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -22,18 +19,13 @@
 namespace hearth {
 namespace {
 
-struct Variant {
-  FfnKind ffn = FfnKind::SwiGlu;
-  bool scale_embeddings = false;  // x *= sqrt(n_embd) after the lookup
-};
-
 class Llama final : public Decoder {
  public:
-  Llama(const HParams& h, WeightStore& ws, const PlacementPlan& plan, Variant v) : Decoder(h, plan), v_(v) {
+  Llama(const HParams& h, WeightStore& ws, const PlacementPlan& plan) : Decoder(h, plan) {
     bind_io(ws, false);
     layers_.resize(h.n_layer);
     for_each_layer([&](int l, const std::string& p, Backend& be) {
-      layers_[l] = bind_block(ws, p, h_, be, false, v_.ffn);
+      layers_[l] = bind_block(ws, p, h_, be, false, FfnKind::SwiGlu);
       h_.n_wide = std::max(h_.n_wide, wide_dim(layers_[l].attn, layers_[l].ffn, h_));
     });
     // Llama 3.1 rope scaling: per-frequency divisors.
@@ -50,16 +42,10 @@ class Llama final : public Decoder {
   }
 
  private:
-  void embed(Backend& cpu, Activations& a, const ForwardPass& pass) override {
-    if (v_.scale_embeddings)
-      cpu.scale(a.x, std::sqrt(static_cast<float>(h_.n_embd)), static_cast<size_t>(pass.n_tokens) * h_.n_embd);
-  }
-
   void layer(Backend& be, Activations& a, int l, const KvLayer& kv, int n) override {
     pre_norm_block(be, a, layers_[l], kv, h_, rope_, n);
   }
 
-  Variant v_;
   std::vector<Block> layers_;
   std::vector<float> freq_factors_;  // [n_rot / 2] or empty
   RopeParams rope_;
@@ -68,11 +54,7 @@ class Llama final : public Decoder {
 }  // namespace
 
 std::unique_ptr<Architecture> make_llama(const GgufFile&, const HParams& h, WeightStore& ws, const PlacementPlan& plan) {
-  return std::make_unique<Llama>(h, ws, plan, Variant{});
-}
-
-std::unique_ptr<Architecture> make_gemma(const GgufFile&, const HParams& h, WeightStore& ws, const PlacementPlan& plan) {
-  return std::make_unique<Llama>(h, ws, plan, Variant{FfnKind::GeGlu, true});
+  return std::make_unique<Llama>(h, ws, plan);
 }
 
 }  // namespace hearth

@@ -19,6 +19,8 @@ const std::map<std::string, ArchitectureFactory>& registry() {
       {"qwen3moe", make_llama}, // and a mixture of experts (as Mixtral's, which is "llama")
       {"phi3", make_llama},     // fused QKV and gate+up likewise
       {"gemma", make_gemma},
+      {"gemma2", make_gemma},
+      {"gemma3", make_gemma},
       {"gpt2", make_gpt2},
       {"starcoder", make_gpt2},
       {"falcon", make_falcon},

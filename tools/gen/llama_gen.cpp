@@ -159,7 +159,7 @@ LlamaShape shape_preset(const std::string& name) {
 std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tinyllama", "llama2-7b", "llama3-8b"}; }
 
 std::vector<std::string> gen_arch_names() {
-  return {"llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gpt2", "starcoder", "falcon"};
+  return {"llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "gpt2", "starcoder", "falcon"};
 }
 
 GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
@@ -207,6 +207,14 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     w.set_u32(a + "expert_used_count", static_cast<uint32_t>(s.n_expert_used));
     if (s.n_ff_exp > 0) w.set_u32(a + "expert_feed_forward_length", static_cast<uint32_t>(s.n_ff_exp));
   }
+  const bool gemma = arch.rfind("gemma", 0) == 0;
+  if (s.sliding_window > 0) w.set_u32(a + "attention.sliding_window", static_cast<uint32_t>(s.sliding_window));
+  if (s.attn_softcap > 0) w.set_f32(a + "attn_logit_softcapping", static_cast<float>(s.attn_softcap));
+  if (s.final_softcap > 0) w.set_f32(a + "final_logit_softcapping", static_cast<float>(s.final_softcap));
+  if (s.rope_scale > 0) {
+    w.set_string(a + "rope.scaling.type", "linear");
+    w.set_f32(a + "rope.scaling.factor", static_cast<float>(s.rope_scale));
+  }
   if (s.head_dim > 0) {
     w.set_u32(a + "attention.key_length", static_cast<uint32_t>(head_dim));
     w.set_u32(a + "attention.value_length", static_cast<uint32_t>(head_dim));
@@ -238,7 +246,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   facts.n_layer = s.n_layer;
   facts.n_head = s.n_head;
   facts.n_head_kv = s.n_head_kv;
-  const bool tied = opt.tied_output || arch == "gemma";  // Gemma's head is always its embedding table
+  const bool tied = opt.tied_output || gemma;  // Gemma's head is always its embedding table
   facts.has_output = !tied;
   facts.n_expert = s.n_expert;
 
@@ -287,12 +295,13 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
         add(p + "attn_v.bias", li, {KV}, false);
       }
     }
-    if (arch == "qwen3" || arch == "qwen3moe") {
+    if (arch == "qwen3" || arch == "qwen3moe" || arch == "gemma3") {
       add(p + "attn_q_norm.weight", li, {head_dim}, true);
       add(p + "attn_k_norm.weight", li, {head_dim}, true);
     }
     add(p + "attn_output.weight", li, {Q, E}, false);
     if (gpt2) add(p + "attn_output.bias", li, {E}, false);
+    if (arch == "gemma2" || arch == "gemma3") add(p + "post_attention_norm.weight", li, {E}, true);
     if (arch != "falcon") norm(p + "ffn_norm", li);
     if (moe) {
       add(p + "ffn_gate_inp.weight", li, {E, s.n_expert}, false);
@@ -307,6 +316,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
       if (gpt2) add(p + "ffn_up.bias", li, {F}, false);
     }
     if (!moe) add(p + "ffn_down.weight", li, {F, E}, false);
+    if (arch == "gemma2" || arch == "gemma3") add(p + "post_ffw_norm.weight", li, {E}, true);
     if (gpt2) add(p + "ffn_down.bias", li, {E}, false);
   }
   norm("output_norm", -1);

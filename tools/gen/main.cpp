@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   std::string out, shape_name = "tiny", type_name = "f16";
   GenOptions opt;
   int64_t n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_vocab = 0, n_ctx = 0, head_dim = 0;
-  int64_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0;
+  int64_t n_expert = 0, n_expert_used = 0, n_ff_exp = 0, sliding_window = 0;
+  double attn_softcap = 0, final_softcap = 0, rope_scale = 0;
   double rope_base = 0, rms_eps = 0;
   std::string shapes, types;
   for (const auto& n : shape_preset_names()) shapes += (shapes.empty() ? "" : ", ") + n;
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
   app.add_option("--n-expert", n_expert, "a mixture of N experts per layer (llama: Mixtral; qwen3moe)");
   app.add_option("--n-expert-used", n_expert_used, "experts per token");
   app.add_option("--n-ff-exp", n_ff_exp, "an expert's feed-forward size (default --n-ff)");
+  app.add_option("--sliding-window", sliding_window, "gemma2/gemma3: the local layers' attention window");
+  app.add_option("--attn-softcap", attn_softcap, "gemma2: attn_logit_softcapping");
+  app.add_option("--final-softcap", final_softcap, "gemma2: final_logit_softcapping");
+  app.add_option("--rope-scale", rope_scale, "linear RoPE scaling factor");
   app.add_option("--n-vocab", n_vocab, "override: vocabulary size (synthetic vocab)");
   app.add_option("--n-ctx", n_ctx, "override: context length");
   app.add_option("--rope-base", rope_base, "override: RoPE frequency base");
@@ -60,6 +65,10 @@ int main(int argc, char** argv) {
     if (n_expert) s.n_expert = n_expert;
     if (n_expert_used) s.n_expert_used = n_expert_used;
     if (n_ff_exp) s.n_ff_exp = n_ff_exp;
+    if (sliding_window) s.sliding_window = sliding_window;
+    if (attn_softcap) s.attn_softcap = attn_softcap;
+    if (final_softcap) s.final_softcap = final_softcap;
+    if (rope_scale) s.rope_scale = rope_scale;
     if (n_ctx) s.n_ctx = n_ctx;
     if (rope_base) s.rope_base = rope_base;
     if (rms_eps) s.rms_eps = rms_eps;
