@@ -145,6 +145,51 @@ TEST(Split, TiedEmbeddingsModelKeepsTheHeadInTheEndPart) {
   EXPECT_EQ(test::max_abs_diff(chain, single), 0.0f);
 }
 
+// Other architectures: GPT-2's position embeddings go with the token embeddings into the begin part and the final
+// LayerNorm's bias with the head into the end part; Gemma 3's local/global layers and a mixture of experts run
+// from layer parts as from the whole file.
+TEST(Split, OtherArchitecturesKeepTheirInputAndHeadTensors) {
+  for (const std::string arch : {"gpt2", "falcon", "gemma3", "qwen3moe"}) {
+    SCOPED_TRACE(arch);
+    gen::GenOptions opt;
+    opt.shape = gen::shape_preset("tiny");
+    opt.arch = arch;
+    opt.shape.n_layer = 6;
+    opt.shape.n_embd = 128;
+    opt.shape.n_head = 4;
+    opt.shape.n_head_kv = arch == "gpt2" ? 4 : 2;
+    opt.shape.n_ff = 256;
+    if (arch == "gemma3") opt.shape.sliding_window = 3;
+    if (arch == "qwen3moe") opt.shape.n_expert = 4, opt.shape.n_expert_used = 2;
+    opt.file_type = gen::file_type_from_name("q8_0");
+    opt.scale = 0.08f;
+    opt.threads = 2;
+    const std::string path = fresh_dir(arch) + ".gguf";
+    gen::generate_llama(opt, path);
+    const std::string dir = fresh_dir(arch + "-parts");
+    SplitOptions so;
+    so.stages = 3;
+    SplitManifest m = pipeline::split_model(path, dir, so);
+    check_parts(path, dir, m);
+    auto begin = GgufFile::open(dir + "/begin.gguf");
+    auto end = GgufFile::open(dir + "/end.gguf");
+    if (arch == "gpt2") {
+      EXPECT_NE(begin->find_tensor("position_embd.weight"), nullptr);
+    }
+    if (arch == "gpt2" || arch == "falcon") {
+      EXPECT_NE(end->find_tensor("output_norm.bias"), nullptr);
+      EXPECT_EQ(begin->find_tensor("output_norm.bias"), nullptr);
+    }
+    const std::vector<int32_t> prompt = {1, 2, 3, 200, 7, 9};
+    test::GreedyRun single = test::greedy_single(path, prompt, 12, test::cpu_load());
+    auto stages = test::open_chain(dir, pipeline::plan_stages(pipeline::layer_bytes_of(dir), 3), test::cpu_load());
+    test::GreedyRun chain = test::greedy_chain(stages, prompt, 12);
+    EXPECT_EQ(chain.ids, single.ids);
+    EXPECT_EQ(test::max_abs_diff(chain, single), 0.0f);
+    fs::remove(path);
+  }
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();

@@ -4,6 +4,7 @@
 
 #include "hearth/error.h"
 #include "model/model_impl.h"
+#include "model/tensor_roles.h"
 #include "backend/row_split.h"
 #include "placement/layer_stream.h"
 
@@ -14,11 +15,10 @@ ModelFootprint footprint(const GgufFile& f, const HParams& h, int n_ctx) {
   ModelFootprint fp;
   fp.layer_bytes.assign(h.n_layer, 0);
   for (const GgufTensor& t : f.tensors()) {
-    std::string_view n = t.name;
-    if (n.rfind("blk.", 0) == 0) {
-      int l = std::atoi(std::string(n.substr(4)).c_str());
-      if (l >= 0 && l < h.n_layer) fp.layer_bytes[l] += t.nbytes;
-    } else if (n == "output.weight" || n == "output_norm.weight") {
+    const int l = tensor_layer(t.name);
+    if (l >= 0) {
+      if (l < h.n_layer) fp.layer_bytes[l] += t.nbytes;
+    } else if (is_head_tensor(t.name)) {
       fp.output_bytes += t.nbytes;
     }
   }

@@ -11,22 +11,13 @@
 #include "gguf/gguf_writer.h"
 #include "hearth/error.h"
 #include "model/hparams.h"
+#include "model/tensor_roles.h"
 #include "store/sha256.h"
 
 namespace fs = std::filesystem;
 
 namespace hearth::pipeline {
 namespace {
-
-// The layer of a "blk.N.*" tensor, or -1.
-int layer_of(std::string_view name) {
-  if (name.rfind("blk.", 0) != 0) return -1;
-  int l = 0;
-  size_t i = 4;
-  if (i >= name.size() || name[i] < '0' || name[i] > '9') return -1;
-  while (i < name.size() && name[i] >= '0' && name[i] <= '9') l = l * 10 + (name[i++] - '0');
-  return i < name.size() && name[i] == '.' ? l : -1;
-}
 
 std::string part_name(int begin, int end_inclusive, int width) {
   char buf[64];
@@ -77,7 +68,7 @@ SplitManifest split_model(const std::string& model_path, const std::string& out_
   const HParams h = hparams_from_gguf(*src);
   std::vector<size_t> layer_bytes(h.n_layer, 0);
   for (const GgufTensor& t : src->tensors()) {
-    int l = layer_of(t.name);
+    int l = tensor_layer(t.name);
     if (l >= h.n_layer) throw Error(model_path + ": tensor " + std::string(t.name) + " is beyond block_count");
     if (l >= 0) layer_bytes[l] += t.nbytes;
   }
@@ -113,8 +104,7 @@ SplitManifest split_model(const std::string& model_path, const std::string& out_
     // Begin: the token embeddings and any tensor that belongs to no layer and not to the head.
     GgufWriter w = part_writer(*src, h, "begin", 0, 0, true);
     for (const GgufTensor& t : src->tensors()) {
-      if (layer_of(t.name) >= 0 || t.name == "output.weight" || t.name == "output_norm.weight" ||
-          t.name == "rope_freqs.weight")
+      if (tensor_layer(t.name) >= 0 || is_head_tensor(t.name) || t.name == "rope_freqs.weight")
         continue;
       add_view(w, t);
     }
@@ -124,7 +114,7 @@ SplitManifest split_model(const std::string& model_path, const std::string& out_
   for (const StageSpec& r : ranges) {
     GgufWriter w = part_writer(*src, h, "layers", r.layer_begin, r.layer_end, false);
     for (const GgufTensor& t : src->tensors()) {
-      int l = layer_of(t.name);
+      int l = tensor_layer(t.name);
       // RoPE frequency factors are used by every layer: each layer part carries a copy.
       if ((l >= r.layer_begin && l < r.layer_end) || t.name == "rope_freqs.weight") add_view(w, t);
     }
@@ -134,7 +124,7 @@ SplitManifest split_model(const std::string& model_path, const std::string& out_
   {
     GgufWriter w = part_writer(*src, h, "end", 0, 0, true);
     for (const GgufTensor& t : src->tensors())
-      if (t.name == "output.weight" || t.name == "output_norm.weight") add_view(w, t);
+      if (is_head_tensor(t.name)) add_view(w, t);
     // Tied embeddings: the head is the embedding table, so the end part holds a copy of it.
     if (tied) {
       if (!tok_embd) throw Error(model_path + ": neither output.weight nor token_embd.weight");

@@ -11,6 +11,7 @@
 #include "hearth/error.h"
 #include "model/activations.h"
 #include "model/model_impl.h"
+#include "model/tensor_roles.h"
 #include "pipeline/split.h"
 #include "placement/layer_stream.h"
 #include "runtime/kv_cache.h"
@@ -155,9 +156,7 @@ class StageImpl final : public Stage {
 // Per-layer weight bytes of the "blk.N." tensors of a file.
 void add_layer_bytes(const GgufFile& f, std::vector<size_t>& out) {
   for (const GgufTensor& t : f.tensors()) {
-    std::string_view n = t.name;
-    if (n.rfind("blk.", 0) != 0) continue;
-    int l = std::atoi(std::string(n.substr(4)).c_str());
+    const int l = tensor_layer(t.name);
     if (l >= 0 && l < static_cast<int>(out.size())) out[l] += t.nbytes;
   }
 }
