@@ -25,8 +25,8 @@ Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend&
   n.layer = layer_norm;
   n.w = ws.get(prefix + ".weight", {dim}, be);
   require_f32(n.w, prefix + ".weight");
-  if (layer_norm) {
-    n.b = optional(ws, prefix + ".bias", {dim}, be);
+  if (layer_norm) {  // every LayerNorm architecture hearth runs has the bias
+    n.b = ws.get(prefix + ".bias", {dim}, be);
     require_f32(n.b, prefix + ".bias");
   }
   return n;

@@ -17,7 +17,7 @@ inline bool present(const Weight& w) { return w.data != nullptr || w.packed != n
 
 struct Norm {
   Weight w;            // [dim] F32
-  Weight b;            // [dim] F32 bias (LayerNorm only; may be empty)
+  Weight b;            // [dim] F32 bias (LayerNorm only)
   bool layer = false;  // LayerNorm (mean and variance); RMSNorm otherwise
 };
 
@@ -58,7 +58,7 @@ struct Block {
   MoeWeights moe;
 };
 
-// "{prefix}.weight" and, for a LayerNorm, "{prefix}.bias" when the file has it.
+// "{prefix}.weight" and, for a LayerNorm, "{prefix}.bias".
 Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend& be, bool layer_norm);
 // The attention weights of block `p` ("blk.N."): attn_qkv or attn_q/k/v, their biases, attn_q_norm/attn_k_norm
 // and attn_output with its bias, whichever the file has.
