@@ -29,6 +29,26 @@ inline unsigned div_up(int64_t a, int64_t b) { return static_cast<unsigned>((a +
 // Blocks of 256 for a grid-stride loop over n elements.
 inline unsigned grid_for(size_t n) { return static_cast<unsigned>(std::min<size_t>((n + 255) / 256, 1u << 16)); }
 
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
+__device__ __forceinline__ float block_sum(float v, float* shared32) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) shared32[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < static_cast<int>(blockDim.x / 32) ? shared32[lane] : 0.0f;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0) shared32[0] = v;
+  }
+  __syncthreads();
+  const float total = shared32[0];
+  __syncthreads();  // shared32 is reused by the next call
+  return total;
+}
+
+
 // 32 weights decoded: w[e] = d[e / 16] * (q[e] - off) + m[e / 16], with q[e] byte e % 4 of v[e / 4] (signed).
 // The integer dot subtracts off * sum(x_q) exactly; centering the unsigned codes this way keeps the error of
 // the int8 activations small for the types with a min.

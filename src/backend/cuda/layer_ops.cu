@@ -9,25 +9,6 @@
 namespace hearth::cuda {
 namespace {
 
-// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
-__device__ float block_sum(float v, float* shared32) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) shared32[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x / 32) ? shared32[lane] : 0.0f;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0) shared32[0] = v;
-  }
-  __syncthreads();
-  const float total = shared32[0];
-  __syncthreads();  // shared32 is reused by the next call
-  return total;
-}
-
 // One block per row: the mean, then the variance around it (two passes, as the reference).
 __global__ void layer_norm_kernel(const float* x, const float* __restrict__ w, const float* __restrict__ b,
                                   float* y, int dim, float eps) {

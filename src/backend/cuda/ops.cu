@@ -12,24 +12,12 @@ namespace {
 // One block per row.
 __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, float* y,
                                 int dim, float eps) {
+  __shared__ float shared32[32];
   const float* xr = x + static_cast<size_t>(blockIdx.x) * dim;
   float* yr = y + static_cast<size_t>(blockIdx.x) * dim;
   float ss = 0.0f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-  __shared__ float partial[32];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) partial[warp] = ss;
-  __syncthreads();
-  if (warp == 0) {
-    ss = lane < static_cast<int>(blockDim.x / 32) ? partial[lane] : 0.0f;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (lane == 0) partial[0] = ss;
-  }
-  __syncthreads();
-  const float scale = rsqrtf(partial[0] / dim + eps);
+  const float scale = rsqrtf(block_sum(ss, shared32) / dim + eps);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * scale * w[i];
 }
 
