@@ -36,8 +36,8 @@ gen::GenOptions options_from(const std::vector<std::string>& args) {
   opt.threads = 1;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--falcon-norm-2") {
-      opt.falcon_norm_2 = true;
+    if (a == "--falcon-norm-2" || a == "--long-rope") {
+      (a == "--long-rope" ? opt.shape.long_rope : opt.falcon_norm_2) = true;
       continue;
     }
     if (i + 1 >= args.size()) throw std::runtime_error("flag without a value: " + a);
@@ -57,6 +57,8 @@ gen::GenOptions options_from(const std::vector<std::string>& args) {
     else if (a == "--attn-softcap") opt.shape.attn_softcap = std::stod(v);
     else if (a == "--final-softcap") opt.shape.final_softcap = std::stod(v);
     else if (a == "--rope-scale") opt.shape.rope_scale = std::stod(v);
+    else if (a == "--n-ctx-orig") opt.shape.n_ctx_orig = std::stoll(v);
+    else if (a == "--n-rot") opt.shape.n_rot = std::stoll(v);
     else if (a == "--n-vocab") opt.shape.n_vocab = std::stoll(v);
     else if (a == "--n-ctx") opt.shape.n_ctx = std::stoll(v);
     else if (a == "--scale") opt.scale = std::stof(v);

@@ -35,6 +35,11 @@ CONFIGS = [
     ("gemma2-f32", "gemma2", 2, "f32", ["--sliding-window", "3", "--attn-softcap", "1.0", "--final-softcap", "2.0"]),
     ("gemma3-f32", "gemma3", 2, "f32", ["--n-layer", "6", "--sliding-window", "3", "--rope-scale", "8",
                                         "--head-dim", "64"]),
+    # LongRoPE: the short factors within the original context, the long ones beyond it (original 4 < every
+    # context either engine uses); Phi-4-mini's partial rotation (3/4 of each head).
+    ("phi3-longrope-short-f32", "phi3", 2, "f32", ["--long-rope"]),
+    ("phi3-longrope-long-f32", "phi3", 2, "f32", ["--long-rope", "--n-ctx-orig", "4"]),
+    ("phi4-mini-f32", "phi3", 2, "f32", ["--long-rope", "--n-ctx-orig", "4", "--n-rot", "24"]),
     ("mixtral-f32", "llama", 2, "f32", ["--n-expert", "8", "--n-expert-used", "2"]),
     ("qwen3moe-f32", "qwen3moe", 2, "f32", ["--n-expert", "16", "--n-expert-used", "4", "--n-ff-exp", "64"]),
     ("mixtral-q8_0", "llama", 2, "q8_0", ["--n-expert", "8", "--n-expert-used", "2"]),

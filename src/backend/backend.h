@@ -34,7 +34,8 @@ struct RopeParams {
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;               // 1 / linear scaling factor
   bool neox = false;                     // NeoX ordering: pairs (i, i + n_rot/2) instead of (2i, 2i+1)
-  const float* freq_factors = nullptr;   // [n_rot/2] host array (Llama-3.1 rope scaling) or null
+  const float* freq_factors = nullptr;   // [n_rot/2] host array (Llama-3.1 rope scaling, LongRoPE) or null
+  float attn_factor = 1.0f;              // multiplies the rotated values (LongRoPE's magnitude scaling)
 };
 
 // One layer's KV cache: n_seq slots of n_ctx rows of kv_dim elements, for K and for V.

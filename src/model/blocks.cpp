@@ -108,7 +108,18 @@ RopeParams rope_params(const HParams& h, const float* freq_factors) {
   r.freq_scale = h.rope_freq_scale;
   r.neox = h.rope_neox;
   r.freq_factors = freq_factors;
+  r.attn_factor = h.rope_attn_factor;
   return r;
+}
+
+std::vector<float> rope_factors(WeightStore& ws, const std::string& name, const HParams& h) {
+  const GgufTensor* t = ws.find(name);
+  if (!t) return {};
+  if (t->type != DType::F32 || t->n_elements() != h.n_rot / 2)
+    throw Error("tensor " + name + ": expected " + std::to_string(h.n_rot / 2) + " f32 values, file has " +
+                t->shape_str());
+  const float* v = static_cast<const float*>(ws.view(name, {h.n_rot / 2}).data);
+  return std::vector<float>(v, v + h.n_rot / 2);
 }
 
 void attention_block(Backend& be, Activations& a, const AttentionWeights& w, const KvLayer& kv, const HParams& h,

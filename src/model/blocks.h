@@ -3,6 +3,7 @@
 // file has them and are empty Weights (present() false) otherwise.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "model/architecture.h"
@@ -93,5 +94,7 @@ void pre_norm_block(Backend& be, Activations& a, const Block& b, const KvLayer& 
                     const RopeParams& rope, int n_tokens);
 
 RopeParams rope_params(const HParams& h, const float* freq_factors);
+// The n_rot / 2 F32 values of a RoPE frequency-factor tensor, or none when the file does not have it.
+std::vector<float> rope_factors(WeightStore& ws, const std::string& name, const HParams& h);
 
 }  // namespace hearth

@@ -47,6 +47,8 @@ HParams hparams_from_gguf(const GgufFile& f) {
   h.rope_neox = neox_rope(h.arch);
   if (learned_positions(h.arch)) h.n_rot = 0, h.n_pos = h.n_ctx_train;
   h.rope_freq_base = static_cast<float>(f.get_float(a + "rope.freq_base", 10000.0));
+  h.rope_attn_factor = static_cast<float>(f.get_float(a + "rope.scaling.attn_factor", 1.0));
+  h.n_ctx_orig = static_cast<int>(f.get_uint(a + "rope.scaling.original_context_length", h.n_ctx_train));
   std::string scaling = f.get_string(a + "rope.scaling.type", "none");
   if (scaling == "linear") {
     double factor = f.get_float(a + "rope.scaling.factor", 1.0);

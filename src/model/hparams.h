@@ -21,6 +21,8 @@ struct HParams {
   float norm_eps = 1e-5f;     // RMSNorm or LayerNorm epsilon
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
+  float rope_attn_factor = 1.0f;  // rope.scaling.attn_factor: LongRoPE's scale of the rotated values
+  int n_ctx_orig = 0;         // rope.scaling.original_context_length: LongRoPE's long factors beyond it
   bool rope_neox = false;     // NeoX pair ordering (GPT-NeoX, Falcon, Qwen2, Phi-3, Gemma)
   int n_expert = 0;           // mixture of experts: experts per layer (0: a dense FFN)
   int n_expert_used = 0;      // experts each token is routed to

@@ -5,7 +5,7 @@
 //   qwen2   Qwen2 / Qwen2.5: biases on Q, K and V; NeoX RoPE
 //   qwen3   Qwen3: RMSNorm of each query and key head before RoPE; NeoX RoPE (qwen3moe: with experts)
 // A file with experts (Mixtral, Qwen3-MoE) has a mixture of experts in place of each FFN (model/moe.h).
-//   phi3    Phi-3: Q, K, V in one matrix and gate+up in one; NeoX RoPE
+//   phi3    Phi-3 / Phi-3.5 / Phi-4-mini: Q, K, V in one matrix and gate+up in one; NeoX RoPE, LongRoPE factors
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -28,27 +28,26 @@ class Llama final : public Decoder {
       layers_[l] = bind_block(ws, p, h_, be, false, FfnKind::SwiGlu);
       h_.n_wide = std::max(h_.n_wide, wide_dim(layers_[l].attn, layers_[l].ffn, h_));
     });
-    // Llama 3.1 rope scaling: per-frequency divisors.
-    if (const GgufTensor* t = ws.find("rope_freqs.weight")) {
-      if (t->type != DType::F32 || t->n_elements() != h.n_rot / 2)
-        throw Error("tensor rope_freqs.weight: expected " + std::to_string(h.n_rot / 2) + " f32 values, file has " +
-                    t->shape_str());
-      freq_factors_.assign(reinterpret_cast<const float*>(t->data),
-                           reinterpret_cast<const float*>(t->data) + h.n_rot / 2);
-    }
-    if (ws.has("blk.0.rope_factors_long.weight") || ws.has("rope_factors_long.weight"))
-      throw Error("this " + h.arch + " model uses LongRoPE scaling (rope_factors_long), which hearth does not run yet");
+    // Per-frequency divisors: Llama 3.1's rope scaling, or LongRoPE's (Phi-3 128k, Phi-3.5, Phi-4-mini) short
+    // factors, and its long ones for a context beyond the original one.
+    freq_factors_ = rope_factors(ws, "rope_freqs.weight", h);
+    if (freq_factors_.empty()) freq_factors_ = rope_factors(ws, "rope_factors_short.weight", h);
+    long_factors_ = rope_factors(ws, "rope_factors_long.weight", h);
     rope_ = rope_params(h_, freq_factors_.empty() ? nullptr : freq_factors_.data());
+    rope_long_ = rope_params(h_, long_factors_.empty() ? nullptr : long_factors_.data());
   }
 
  private:
   void layer(Backend& be, Activations& a, int l, const KvLayer& kv, int n) override {
-    pre_norm_block(be, a, layers_[l], kv, h_, rope_, n);
+    // As llama.cpp, the long factors serve a context (per sequence) longer than the original one.
+    const bool long_ctx = !long_factors_.empty() && kv.n_ctx > h_.n_ctx_orig;
+    pre_norm_block(be, a, layers_[l], kv, h_, long_ctx ? rope_long_ : rope_, n);
   }
 
   std::vector<Block> layers_;
   std::vector<float> freq_factors_;  // [n_rot / 2] or empty
-  RopeParams rope_;
+  std::vector<float> long_factors_;  // [n_rot / 2] or empty
+  RopeParams rope_, rope_long_;
 };
 
 }  // namespace

@@ -22,4 +22,9 @@ inline bool is_head_tensor(std::string_view name) {
          name == "output_norm.bias";
 }
 
+// Tensors every layer reads (RoPE frequency factors): each layer part of a split model carries a copy.
+inline bool is_shared_by_layers(std::string_view name) {
+  return name == "rope_freqs.weight" || name == "rope_factors_long.weight" || name == "rope_factors_short.weight";
+}
+
 }  // namespace hearth

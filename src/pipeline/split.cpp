@@ -104,7 +104,7 @@ SplitManifest split_model(const std::string& model_path, const std::string& out_
     // Begin: the token embeddings and any tensor that belongs to no layer and not to the head.
     GgufWriter w = part_writer(*src, h, "begin", 0, 0, true);
     for (const GgufTensor& t : src->tensors()) {
-      if (tensor_layer(t.name) >= 0 || is_head_tensor(t.name) || t.name == "rope_freqs.weight")
+      if (tensor_layer(t.name) >= 0 || is_head_tensor(t.name) || is_shared_by_layers(t.name))
         continue;
       add_view(w, t);
     }
@@ -116,7 +116,7 @@ SplitManifest split_model(const std::string& model_path, const std::string& out_
     for (const GgufTensor& t : src->tensors()) {
       int l = tensor_layer(t.name);
       // RoPE frequency factors are used by every layer: each layer part carries a copy.
-      if ((l >= r.layer_begin && l < r.layer_end) || t.name == "rope_freqs.weight") add_view(w, t);
+      if ((l >= r.layer_begin && l < r.layer_end) || is_shared_by_layers(t.name)) add_view(w, t);
     }
     m.parts.push_back(
         finish_part(w, out_dir, part_name(r.layer_begin, r.layer_end - 1, width), "layers", r.layer_begin, r.layer_end));

@@ -1,6 +1,6 @@
 // `hearth split`: a model cut into per-part GGUF files so that each node stores only its part.
 //   begin part: token embeddings, tokenizer and all metadata;
-//   layer parts: one per layer range (blk.N.*, plus rope_freqs), all metadata but the tokenizer;
+//   layer parts: one per layer range (blk.N.*, plus the RoPE factors), all metadata but the tokenizer;
 //   end part:   output norm and head (and the token embeddings when the head is tied to them), with the tokenizer.
 // Every part is a valid GGUF file with the model's hyperparameters; manifest.json lists the parts with their
 // role, layer range, size and SHA-256.

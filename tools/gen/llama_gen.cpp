@@ -1,6 +1,7 @@
 #include "llama_gen.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -175,6 +176,8 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   const int64_t head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
   const int64_t n_embd_kv = head_dim * s.n_head_kv;
   const int64_t n_embd_q = head_dim * s.n_head;
+  const int64_t n_rot = s.n_rot > 0 ? s.n_rot : head_dim;
+  if (n_rot > head_dim || n_rot % 2) throw Error("shape: n_rot must be even and at most head_dim");
   int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   const std::string& arch = opt.arch;
@@ -215,13 +218,20 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     w.set_string(a + "rope.scaling.type", "linear");
     w.set_f32(a + "rope.scaling.factor", static_cast<float>(s.rope_scale));
   }
+  if (s.long_rope) {
+    // As the converter writes Phi-3's: sqrt(1 + ln(scale) / ln(original context)), scale = context / original.
+    const double orig = static_cast<double>(s.n_ctx_orig > 0 ? s.n_ctx_orig : s.n_ctx);
+    w.set_f32(a + "rope.scaling.attn_factor",
+              static_cast<float>(std::sqrt(1 + std::log(std::max(1.0, s.n_ctx / orig)) / std::log(orig))));
+    if (s.n_ctx_orig > 0) w.set_u32(a + "rope.scaling.original_context_length", static_cast<uint32_t>(s.n_ctx_orig));
+  }
   if (s.head_dim > 0) {
     w.set_u32(a + "attention.key_length", static_cast<uint32_t>(head_dim));
     w.set_u32(a + "attention.value_length", static_cast<uint32_t>(head_dim));
   }
   if (!gpt2) {
     w.set_f32(a + "rope.freq_base", static_cast<float>(s.rope_base));
-    w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(head_dim));
+    w.set_u32(a + "rope.dimension_count", static_cast<uint32_t>(n_rot));
   }
 
   int64_t n_vocab = s.n_vocab;
@@ -252,7 +262,10 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
 
   GenSummary sum;
   std::map<std::string, size_t> counts;
-  auto add = [&](const std::string& name, int layer, std::vector<int64_t> dims, bool is_norm) {
+  // A tensor of N(mean, stddev^2) values: norms around 1 (mean 1, norm_scale), others around 0 (scale), unless
+  // the call says otherwise.
+  auto add = [&](const std::string& name, int layer, std::vector<int64_t> dims, bool is_norm, float mean_of = -1,
+                 float stddev_of = -1) {
     // Tensors are added layer by layer, one attn_v each: the layer is llama.cpp's attn_v counter too.
     DType t = tensor_is_quantizable(name, dims) ? tensor_type(opt.file_type, facts, name, layer, dims).type
                                                 : DType::F32;
@@ -263,8 +276,8 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     sum.n_params += static_cast<uint64_t>(row_len * n_rows);
     ++counts[std::string(dtype_name(t))];
     uint64_t seed = hash_name(opt.seed, name);
-    float mean = is_norm ? 1.0f : 0.0f;
-    float stddev = is_norm ? opt.norm_scale : opt.scale;
+    float mean = mean_of >= 0 ? mean_of : is_norm ? 1.0f : 0.0f;
+    float stddev = stddev_of >= 0 ? stddev_of : is_norm ? opt.norm_scale : opt.scale;
     w.add_tensor_producer(name, t, dims, [=](uint8_t* dst, size_t) {
       fill_tensor(dst, t, row_len, n_rows, seed, mean, stddev, threads);
     });
@@ -276,6 +289,10 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   };
   const int64_t E = s.n_embd, Q = n_embd_q, KV = n_embd_kv, F = s.n_ff;
   add("token_embd.weight", -1, {E, n_vocab}, false);
+  if (s.long_rope) {  // divisors of each frequency: around 1 (short) and larger (long), as the real ones
+    add("rope_factors_long.weight", -1, {n_rot / 2}, true, 4.0f, 2.0f);
+    add("rope_factors_short.weight", -1, {n_rot / 2}, true, 1.0f, 0.3f);
+  }
   if (gpt2) add("position_embd.weight", -1, {E, s.n_ctx}, false);
   for (int64_t l = 0; l < s.n_layer; ++l) {
     std::string p = "blk." + std::to_string(l) + ".";

@@ -19,6 +19,7 @@ struct LlamaShape {
   int64_t n_head_kv = 4;    // key/value heads (GQA when < n_head)
   int64_t n_ff = 768;       // feed-forward hidden size
   int64_t head_dim = 0;     // per attention head; 0: n_embd / n_head (Gemma-7B and Qwen3 have wider heads)
+  int64_t n_rot = 0;        // rotated dims per head; 0: all of them (Phi-4-mini rotates 3/4)
   int64_t n_expert = 0;     // llama / qwen3moe: a mixture of this many experts in place of each FFN
   int64_t n_expert_used = 0;  // experts per token
   int64_t n_ff_exp = 0;     // an expert's feed-forward size; 0: n_ff
@@ -26,6 +27,8 @@ struct LlamaShape {
   double attn_softcap = 0;     // gemma2: attn_logit_softcapping (0: not written)
   double final_softcap = 0;    // gemma2: final_logit_softcapping (0: not written)
   double rope_scale = 0;       // rope.scaling.type linear with this factor (0: none)
+  bool long_rope = false;      // LongRoPE (Phi-3 128k / 3.5): rope_factors_short/long and an attention factor
+  int64_t n_ctx_orig = 0;      // LongRoPE: rope.scaling.original_context_length (0: not written)
   int64_t n_vocab = 512;    // tokens
   int64_t n_ctx = 2048;     // training context length
   double rope_base = 10000.0;

@@ -40,6 +40,12 @@ int main(int argc, char** argv) {
   app.add_option("--attn-softcap", attn_softcap, "gemma2: attn_logit_softcapping");
   app.add_option("--final-softcap", final_softcap, "gemma2: final_logit_softcapping");
   app.add_option("--rope-scale", rope_scale, "linear RoPE scaling factor");
+  bool long_rope = false;
+  int64_t n_ctx_orig = 0;
+  app.add_flag("--long-rope", long_rope, "LongRoPE factors and attention factor (Phi-3 128k, Phi-3.5)");
+  int64_t n_rot = 0;
+  app.add_option("--n-rot", n_rot, "rotated dims per head (default: all)");
+  app.add_option("--n-ctx-orig", n_ctx_orig, "LongRoPE: the original context (long factors beyond it)");
   app.add_option("--n-vocab", n_vocab, "override: vocabulary size (synthetic vocab)");
   app.add_option("--n-ctx", n_ctx, "override: context length");
   app.add_option("--rope-base", rope_base, "override: RoPE frequency base");
@@ -69,6 +75,9 @@ int main(int argc, char** argv) {
     if (attn_softcap) s.attn_softcap = attn_softcap;
     if (final_softcap) s.final_softcap = final_softcap;
     if (rope_scale) s.rope_scale = rope_scale;
+    s.long_rope = long_rope;
+    if (n_rot) s.n_rot = n_rot;
+    if (n_ctx_orig) s.n_ctx_orig = n_ctx_orig;
     if (n_ctx) s.n_ctx = n_ctx;
     if (rope_base) s.rope_base = rope_base;
     if (rms_eps) s.rms_eps = rms_eps;

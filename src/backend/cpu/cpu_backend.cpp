@@ -127,7 +127,7 @@ class CpuBackend final : public Backend {
       // The angles of a position, once for all its heads.
       for (int i = 0; i < half; ++i) {
         const float theta = static_cast<float>(pos_[t]) * p.freq_scale * freq_[i];
-        cos_[i] = std::cos(theta), sin_[i] = std::sin(theta);
+        cos_[i] = std::cos(theta) * p.attn_factor, sin_[i] = std::sin(theta) * p.attn_factor;
       }
       for (int h = 0; h < n_heads; ++h) {
         float* v = x + (static_cast<int64_t>(t) * n_heads + h) * head_dim;

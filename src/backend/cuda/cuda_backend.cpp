@@ -230,8 +230,8 @@ class CudaBackend final : public Backend {
       check(cudaMemcpyAsync(d, freq_uploaded_.data(), half * sizeof(float), cudaMemcpyHostToDevice, stream_),
             "rope frequencies");
     }
-    cuda::rope(x, n_tokens, n_heads, head_dim, p.n_rot, p.neox, static_cast<const float*>(freq_.p), pos_d_,
-               stream_);
+    cuda::rope(x, n_tokens, n_heads, head_dim, p.n_rot, p.neox, static_cast<const float*>(freq_.p), p.attn_factor,
+               pos_d_, stream_);
   }
 
   void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens) override {

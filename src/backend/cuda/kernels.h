@@ -32,9 +32,10 @@ void f32_to_f16(const float* x, __half* y, int64_t n, cudaStream_t stream);
 void get_rows(const Weight& table, const int32_t* ids, int n, float* out, cudaStream_t stream);
 
 void rms_norm(const float* x, const float* w, float* y, int n_rows, int dim, float eps, cudaStream_t stream);
-// freq: [n_rot / 2] per-pair frequencies (freq_scale and freq_factors already applied).
+// freq: [n_rot / 2] per-pair frequencies (freq_scale and freq_factors already applied); attn_factor scales the
+// rotated values.
 void rope(float* x, int n_tokens, int n_heads, int head_dim, int n_rot, bool neox, const float* freq,
-          const int32_t* pos, cudaStream_t stream);
+          float attn_factor, const int32_t* pos, cudaStream_t stream);
 void kv_store(const float* k, const float* v, const KvLayer& kv, int n_tokens, const int32_t* pos,
               const int32_t* seq, cudaStream_t stream);
 void swiglu(const float* gate, const float* up, float* out, size_t n, cudaStream_t stream);

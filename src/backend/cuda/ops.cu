@@ -23,7 +23,7 @@ __global__ void rms_norm_kernel(const float* x, const float* __restrict__ w, flo
 
 // One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, int n_tokens, int n_heads, int head_dim, int half, bool neox,
-                            const float* __restrict__ freq, const int32_t* __restrict__ pos) {
+                            const float* __restrict__ freq, float attn_factor, const int32_t* __restrict__ pos) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= static_cast<int64_t>(n_tokens) * n_heads * half) return;
   const int p = static_cast<int>(i % half);
@@ -36,8 +36,9 @@ __global__ void rope_kernel(float* __restrict__ x, int n_tokens, int n_heads, in
   float* v = x + th * head_dim;
   const int a = neox ? p : 2 * p, b = neox ? p + half : 2 * p + 1;
   const float x0 = v[a], x1 = v[b];
-  v[a] = x0 * static_cast<float>(c) - x1 * static_cast<float>(s);
-  v[b] = x0 * static_cast<float>(s) + x1 * static_cast<float>(c);
+  const float cf = static_cast<float>(c) * attn_factor, sf = static_cast<float>(s) * attn_factor;
+  v[a] = x0 * cf - x1 * sf;
+  v[b] = x0 * sf + x1 * cf;
 }
 
 template <typename Cache>
@@ -81,11 +82,12 @@ void rms_norm(const float* x, const float* w, float* y, int n_rows, int dim, flo
 }
 
 void rope(float* x, int n_tokens, int n_heads, int head_dim, int n_rot, bool neox, const float* freq,
-          const int32_t* pos, cudaStream_t stream) {
+          float attn_factor, const int32_t* pos, cudaStream_t stream) {
   const int half = n_rot / 2;
   const int64_t n = static_cast<int64_t>(n_tokens) * n_heads * half;
   if (n <= 0) return;
-  rope_kernel<<<div_up(n, 256), 256, 0, stream>>>(x, n_tokens, n_heads, head_dim, half, neox, freq, pos);
+  rope_kernel<<<div_up(n, 256), 256, 0, stream>>>(x, n_tokens, n_heads, head_dim, half, neox, freq, attn_factor,
+                                                   pos);
   check_launch("rope");
 }
 
