@@ -38,6 +38,7 @@ struct ModelInfo {
   uint64_t n_params = 0;
   int n_ctx_train = 0;
   int n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_vocab = 0, head_dim = 0;
+  int n_expert = 0, n_expert_used = 0, n_ff_exp = 0;  // a mixture of experts (0: dense)
   std::string tokenizer_model;  // "llama" (SentencePiece), "gpt2" (byte-level BPE)
   std::string tokenizer_pre;
   std::string chat_template;    // empty when the file has none

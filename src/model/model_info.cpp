@@ -19,6 +19,9 @@ ModelInfo model_info_from_gguf(const GgufFile& f, const HParams& h) {
   info.n_head = h.n_head;
   info.n_head_kv = h.n_head_kv;
   info.n_ff = h.n_ff;
+  info.n_expert = h.n_expert;
+  info.n_expert_used = h.n_expert_used;
+  info.n_ff_exp = h.n_ff_exp;
   info.n_vocab = h.n_vocab;
   info.head_dim = h.head_dim;
   info.tokenizer_model = f.get_string("tokenizer.ggml.model");

@@ -47,6 +47,9 @@ int info(InfoOptions& o) {
   if (mi.n_layer > 0) {
     std::printf("shape:          %d layers, embedding %d, %d heads (%d KV heads, head dim %d), feed-forward %d\n",
                 mi.n_layer, mi.n_embd, mi.n_head, mi.n_head_kv, mi.head_dim, mi.n_ff);
+    if (mi.n_expert > 0)
+      std::printf("experts:        %d per layer, %d per token, feed-forward %d each\n", mi.n_expert, mi.n_expert_used,
+                  mi.n_ff_exp);
     std::printf("context:        %d trained\n", mi.n_ctx_train);
   }
   std::printf("tokenizer:      %s%s%s, %d tokens\n", mi.tokenizer_model.c_str(),
