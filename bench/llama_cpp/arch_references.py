@@ -43,6 +43,9 @@ CONFIGS = [
     ("mixtral-f32", "llama", 2, "f32", ["--n-expert", "8", "--n-expert-used", "2"]),
     ("qwen3moe-f32", "qwen3moe", 2, "f32", ["--n-expert", "16", "--n-expert-used", "4", "--n-ff-exp", "64"]),
     ("mixtral-q8_0", "llama", 2, "q8_0", ["--n-expert", "8", "--n-expert-used", "2"]),
+    # Granite 3's multipliers (embeddings, residuals, attention, logits); its MoE with a shared expert.
+    ("granite-f32", "granite", 2, "f32", []),
+    ("granitemoe-f32", "granitemoe", 2, "f32", ["--n-expert", "8", "--n-expert-used", "2", "--n-ff-shexp", "96"]),
     ("gpt2-f32", "gpt2", 4, "f32", []),
     ("starcoder-f32", "starcoder", 1, "f32", []),
     ("falcon-f32", "falcon", 2, "f32", []),

@@ -24,7 +24,7 @@ void alloc_activations(const HParams& h, const PlacementPlan& plan, const std::s
     a.k = take(n_batch * h.kv_dim());
     a.v = take(n_batch * h.kv_dim());
     a.att = take(n_batch * h.q_dim());
-    const size_t ff = std::max(h.n_ff, h.n_ff_exp);
+    const size_t ff = std::max({h.n_ff, h.n_ff_exp, h.n_ff_shexp});
     a.gate = take(n_batch * ff);
     a.up = take(n_batch * ff);
     if (h.n_expert > 0) a.router = take(n_batch * h.n_expert);

@@ -80,9 +80,16 @@ Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backen
   b.attn_norm = bind_norm(ws, p + "attn_norm", h.n_embd, be, layer_norm);
   b.attn = bind_attention(ws, p, h, be);
   b.ffn_norm = bind_norm(ws, p + "ffn_norm", h.n_embd, be, layer_norm);
-  if (h.n_expert > 0)
+  if (h.n_expert > 0) {
     b.moe = bind_moe(ws, p, h, be);
-  else
+    if (h.n_ff_shexp > 0) {  // the shared expert: a SwiGLU FFN of its own size
+      HParams hs = h;
+      hs.n_ff = h.n_ff_shexp;
+      b.shared.up = ws.matrix(p + "ffn_up_shexp.weight", {h.n_embd, hs.n_ff}, be);
+      b.shared.gate = ws.matrix(p + "ffn_gate_shexp.weight", {h.n_embd, hs.n_ff}, be);
+      b.shared.down = ws.matrix(p + "ffn_down_shexp.weight", {hs.n_ff, h.n_embd}, be);
+    }
+  } else
     b.ffn = bind_ffn(ws, p, h, be, kind);
   return b;
 }
@@ -159,9 +166,9 @@ void attention_block(Backend& be, Activations& a, const AttentionWeights& w, con
   if (present(w.bo)) be.add_bias(out, w.bo, n_tokens);
 }
 
-void ffn_block(Backend& be, Activations& a, const FfnWeights& w, const HParams& h, int n_tokens, const float* in,
-               float* out) {
-  const size_t F = h.n_ff, n = static_cast<size_t>(n_tokens) * F;
+void ffn_block(Backend& be, Activations& a, const FfnWeights& w, int n_tokens, const float* in, float* out) {
+  // n_ff, or the shared expert's size
+  const size_t F = static_cast<size_t>(w.down.cols()), n = static_cast<size_t>(n_tokens) * F;
   if (w.kind == FfnKind::Gelu) {
     be.matmul(w.up, in, a.up, n_tokens);
     if (present(w.up_b)) be.add_bias(a.up, w.up_b, n_tokens);
@@ -190,14 +197,20 @@ void ffn_block(Backend& be, Activations& a, const FfnWeights& w, const HParams& 
 namespace hearth {
 
 void pre_norm_block(Backend& be, Activations& a, const Block& b, const KvLayer& kv, const HParams& h,
-                    const RopeParams& rope, int n_tokens) {
+                    const RopeParams& rope, int n_tokens, const BlockOptions& opt) {
   const size_t n = static_cast<size_t>(n_tokens) * h.n_embd;
+  const float s = opt.residual_scale;
   apply_norm(be, b.attn_norm, a.x, a.xn, n_tokens, h.n_embd, h.norm_eps);
-  attention_block(be, a, b.attn, kv, h, rope, n_tokens, a.xn, a.xn);
+  attention_block(be, a, b.attn, kv, h, rope, n_tokens, a.xn, a.xn, opt.attn);
+  if (s != 0) be.scale(a.xn, s, n);
   be.add(a.x, a.xn, n);
   apply_norm(be, b.ffn_norm, a.x, a.xn, n_tokens, h.n_embd, h.norm_eps);
-  if (!b.moe.empty()) return moe_block(be, a, b.moe, h, n_tokens, a.xn, a.x);
-  ffn_block(be, a, b.ffn, h, n_tokens, a.xn, a.xn);
+  if (!b.moe.empty()) {
+    moe_block(be, a, b.moe, h, n_tokens, a.xn, a.x, s != 0 ? s : 1.0f);  // leaves a.xn as it was
+    if (!present(b.shared.down)) return;
+  }
+  ffn_block(be, a, b.moe.empty() ? b.ffn : b.shared, n_tokens, a.xn, a.xn);
+  if (s != 0) be.scale(a.xn, s, n);
   be.add(a.x, a.xn, n);
 }
 

@@ -57,6 +57,7 @@ struct Block {
   Norm ffn_norm;   // [n_embd]
   FfnWeights ffn;  // or, in a mixture of experts:
   MoeWeights moe;
+  FfnWeights shared;  // a shared expert every token also goes through (Granite MoE), or empty
 };
 
 // "{prefix}.weight" and, for a LayerNorm, "{prefix}.bias".
@@ -86,12 +87,16 @@ void attention_block(Backend& be, Activations& a, const AttentionWeights& w, con
                      const RopeParams& rope, int n_tokens, const float* in, float* out,
                      const AttentionOptions& opt = {});
 // The feed-forward block on in into out (may be in).
-void ffn_block(Backend& be, Activations& a, const FfnWeights& w, const HParams& h, int n_tokens, const float* in,
-               float* out);
+void ffn_block(Backend& be, Activations& a, const FfnWeights& w, int n_tokens, const float* in, float* out);
+
+struct BlockOptions {
+  AttentionOptions attn;
+  float residual_scale = 0;  // Granite: x += s * attn(...), x += s * ffn(...); 0: 1
+};
 
 // x += attn(norm(x)); x += ffn(norm(x)) on a.x.
 void pre_norm_block(Backend& be, Activations& a, const Block& b, const KvLayer& kv, const HParams& h,
-                    const RopeParams& rope, int n_tokens);
+                    const RopeParams& rope, int n_tokens, const BlockOptions& opt = {});
 
 RopeParams rope_params(const HParams& h, const float* freq_factors);
 // The n_rot / 2 F32 values of a RoPE frequency-factor tensor, or none when the file does not have it.

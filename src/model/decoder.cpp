@@ -1,7 +1,5 @@
 #include "model/decoder.h"
 
-#include <cmath>
-
 #include "hearth/error.h"
 #include "model/weight_store.h"
 #include "placement/plan.h"
@@ -70,9 +68,7 @@ void Decoder::head(ForwardPass& pass, Backend& be, Activations& a) {
     i = j;
   }
   be.to_host(pass.logits_out, a.logits, done * h_.n_vocab * sizeof(float));
-  if (final_softcap_ > 0)  // on the host: a few rows of n_vocab values
-    for (size_t i = 0; i < done * h_.n_vocab; ++i)
-      pass.logits_out[i] = final_softcap_ * std::tanh(pass.logits_out[i] / final_softcap_);
+  finish_logits(pass.logits_out, done * h_.n_vocab);
 }
 
 // Moves the hidden state from backend `from` to backend `to` through host memory; returns `to`.

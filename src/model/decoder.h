@@ -25,6 +25,8 @@ class Decoder : public Architecture {
   // After the token lookup on the first stage (a: the CPU's activations, a.x filled): position embeddings,
   // scaling. None by default.
   virtual void embed(Backend& cpu, Activations& a, const ForwardPass& pass) { (void)cpu, (void)a, (void)pass; }
+  // The n logits the head wrote to the host, before anyone reads them: soft-capping (Gemma 2), scaling (Granite).
+  virtual void finish_logits(float* logits, size_t n) { (void)logits, (void)n; }
 
   // Binds token_embd (on the stage with input), the output norm (`output_norm.weight`, and its bias when
   // norm.layer) and the head (`output.weight`, or the embedding table when the file ties them).
@@ -38,7 +40,6 @@ class Decoder : public Architecture {
   Weight tok_embd_;  // [n_embd, n_vocab] on the CPU
   Norm output_norm_;
   Weight output_;    // [n_embd, n_vocab]
-  float final_softcap_ = 0;  // logits l become c * tanh(l / c) (Gemma 2); 0: none
 
  private:
   int move_hidden(ForwardPass& pass, int from, int to, size_t bytes);

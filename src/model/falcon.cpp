@@ -47,7 +47,7 @@ class Falcon final : public Decoder {
       attn_in = a.y;
     }
     attention_block(be, a, L.attn, kv, h_, rope_, n, attn_in, a.y);
-    ffn_block(be, a, L.ffn, h_, n, a.xn, a.xn);
+    ffn_block(be, a, L.ffn, n, a.xn, a.xn);
     be.add(a.x, a.y, static_cast<size_t>(n) * E);
     be.add(a.x, a.xn, static_cast<size_t>(n) * E);
   }

@@ -75,6 +75,11 @@ class Gemma final : public Decoder {
     cpu.scale(a.x, std::sqrt(static_cast<float>(h_.n_embd)), static_cast<size_t>(pass.n_tokens) * h_.n_embd);
   }
 
+  void finish_logits(float* logits, size_t n) override {
+    if (final_softcap_ > 0)  // on the host: a few rows of n_vocab values
+      for (size_t i = 0; i < n; ++i) logits[i] = final_softcap_ * std::tanh(logits[i] / final_softcap_);
+  }
+
   void layer(Backend& be, Activations& a, int l, const KvLayer& kv, int n) override {
     const GemmaLayer& L = layers_[l];
     const size_t size = static_cast<size_t>(n) * h_.n_embd;
@@ -84,13 +89,14 @@ class Gemma final : public Decoder {
     if (present(L.post_attn_norm.w)) apply_norm(be, L.post_attn_norm, a.xn, a.xn, n, h_.n_embd, h_.norm_eps);
     be.add(a.x, a.xn, size);
     apply_norm(be, L.block.ffn_norm, a.x, a.xn, n, h_.n_embd, h_.norm_eps);
-    ffn_block(be, a, L.block.ffn, h_, n, a.xn, a.xn);
+    ffn_block(be, a, L.block.ffn, n, a.xn, a.xn);
     if (present(L.post_ffn_norm.w)) apply_norm(be, L.post_ffn_norm, a.xn, a.xn, n, h_.n_embd, h_.norm_eps);
     be.add(a.x, a.xn, size);
   }
 
   std::vector<GemmaLayer> layers_;
   AttentionOptions attn_, local_;  // global and local (sliding-window) layers
+  float final_softcap_ = 0;        // logits l become c * tanh(l / c) (Gemma 2); 0: none
   RopeParams rope_, local_rope_;
 };
 

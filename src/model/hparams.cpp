@@ -62,6 +62,8 @@ HParams hparams_from_gguf(const GgufFile& f) {
       throw Error(f.path() + ": expert_used_count " + std::to_string(h.n_expert_used) + " exceeds expert_count " +
                   std::to_string(h.n_expert));
     h.n_ff_exp = positive(f, a + "expert_feed_forward_length", f.get_uint(a + "expert_feed_forward_length", h.n_ff));
+    const uint64_t shexp = f.get_uint(a + "expert_shared_feed_forward_length", 0);
+    if (shexp > 0) h.n_ff_shexp = positive(f, a + "expert_shared_feed_forward_length", shexp);
   }
   // The vocabulary size comes from the tokenizer when the key is absent.
   h.n_vocab = static_cast<int>(f.get_uint(a + "vocab_size", f.get_array_strings("tokenizer.ggml.tokens").size()));

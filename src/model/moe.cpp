@@ -47,11 +47,14 @@ MoeWeights bind_moe(WeightStore& ws, const std::string& p, const HParams& h, Bac
 }
 
 void moe_block(Backend& be, Activations& a, const MoeWeights& w, const HParams& h, int n_tokens, const float* in,
-               float* x) {
+               float* x, float scale) {
   be.matmul(w.router, in, a.router, n_tokens);
   std::vector<float> host_scores(static_cast<size_t>(n_tokens) * h.n_expert);
   be.to_host(host_scores.data(), a.router, host_scores.size() * sizeof(float));
-  const Routing r = route_tokens(host_scores.data(), n_tokens, h.n_expert, h.n_expert_used);
+  Routing r = route_tokens(host_scores.data(), n_tokens, h.n_expert, h.n_expert_used);
+  if (scale != 1.0f)
+    for (auto& ws : r.weights)
+      for (float& v : ws) v *= scale;
   for (int e = 0; e < h.n_expert; ++e) {
     const int n = static_cast<int>(r.tokens[e].size());
     if (n == 0) continue;

@@ -33,9 +33,9 @@ struct Routing {
 Routing route_tokens(const float* scores, int n_tokens, int n_expert, int k);
 
 MoeWeights bind_moe(WeightStore& ws, const std::string& p, const HParams& h, Backend& be);
-// x += the experts' weighted outputs for in ([n_tokens, n_embd], normalized). Reads the router's scores back to the
-// host (a synchronization) to route.
+// x += scale * the experts' weighted outputs for in ([n_tokens, n_embd], normalized; left unchanged). Reads the
+// router's scores back to the host (a synchronization) to route.
 void moe_block(Backend& be, Activations& a, const MoeWeights& w, const HParams& h, int n_tokens, const float* in,
-               float* x);
+               float* x, float scale = 1.0f);
 
 }  // namespace hearth

@@ -18,6 +18,8 @@ const std::map<std::string, ArchitectureFactory>& registry() {
       {"qwen3", make_llama},    // per-head Q/K norms likewise
       {"qwen3moe", make_llama}, // and a mixture of experts (as Mixtral's, which is "llama")
       {"phi3", make_llama},     // fused QKV and gate+up likewise
+      {"granite", make_llama},  // with Granite's scales
+      {"granitemoe", make_llama},
       {"gemma", make_gemma},
       {"gemma2", make_gemma},
       {"gemma3", make_gemma},

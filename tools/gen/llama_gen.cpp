@@ -160,7 +160,8 @@ LlamaShape shape_preset(const std::string& name) {
 std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tinyllama", "llama2-7b", "llama3-8b"}; }
 
 std::vector<std::string> gen_arch_names() {
-  return {"llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "gpt2", "starcoder", "falcon"};
+  return {"llama",  "qwen2", "qwen3",     "qwen3moe", "phi3",   "gemma",     "gemma2",
+          "gemma3", "gpt2",  "starcoder", "falcon",   "granite", "granitemoe"};
 }
 
 GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
@@ -201,8 +202,16 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     w.set_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
   }
   const bool moe = s.n_expert > 0;
-  if (moe && arch != "llama" && arch != "qwen3moe") throw Error("experts: only for the llama and qwen3moe architectures");
-  if (arch == "qwen3moe" && !moe) throw Error("qwen3moe needs experts (n_expert)");
+  if (moe && arch != "llama" && arch != "qwen3moe" && arch != "granitemoe")
+    throw Error("experts: only for the llama, qwen3moe and granitemoe architectures");
+  if ((arch == "qwen3moe" || arch == "granitemoe") && !moe) throw Error(arch + " needs experts (n_expert)");
+  if (arch == "granite" || arch == "granitemoe") {  // Granite 3's multipliers
+    w.set_f32(a + "embedding_scale", 12.0f);
+    w.set_f32(a + "residual_scale", 0.22f);
+    w.set_f32(a + "attention.scale", 0.015625f);
+    w.set_f32(a + "logit_scale", 8.0f);
+  }
+  if (s.n_ff_shexp > 0) w.set_u32(a + "expert_shared_feed_forward_length", static_cast<uint32_t>(s.n_ff_shexp));
   const int64_t n_ff_exp = s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff;
   if (moe) {
     if (s.n_expert_used <= 0 || s.n_expert_used > s.n_expert) throw Error("shape: n_expert_used must be in [1, n_expert]");
@@ -325,6 +334,11 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
       add(p + "ffn_gate_exps.weight", li, {E, n_ff_exp, s.n_expert}, false);
       add(p + "ffn_down_exps.weight", li, {n_ff_exp, E, s.n_expert}, false);
       add(p + "ffn_up_exps.weight", li, {E, n_ff_exp, s.n_expert}, false);
+      if (s.n_ff_shexp > 0) {
+        add(p + "ffn_gate_shexp.weight", li, {E, s.n_ff_shexp}, false);
+        add(p + "ffn_up_shexp.weight", li, {E, s.n_ff_shexp}, false);
+        add(p + "ffn_down_shexp.weight", li, {s.n_ff_shexp, E}, false);
+      }
     } else if (arch == "phi3") {
       add(p + "ffn_up.weight", li, {E, 2 * F}, false);  // gate rows, then up rows
     } else {

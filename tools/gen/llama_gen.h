@@ -23,6 +23,7 @@ struct LlamaShape {
   int64_t n_expert = 0;     // llama / qwen3moe: a mixture of this many experts in place of each FFN
   int64_t n_expert_used = 0;  // experts per token
   int64_t n_ff_exp = 0;     // an expert's feed-forward size; 0: n_ff
+  int64_t n_ff_shexp = 0;   // granitemoe: a shared expert of this feed-forward size; 0: none
   int64_t sliding_window = 0;  // gemma2 / gemma3: attention.sliding_window (0: the key is not written)
   double attn_softcap = 0;     // gemma2: attn_logit_softcapping (0: not written)
   double final_softcap = 0;    // gemma2: final_logit_softcapping (0: not written)

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   app.add_option("--n-expert", n_expert, "a mixture of N experts per layer (llama: Mixtral; qwen3moe)");
   app.add_option("--n-expert-used", n_expert_used, "experts per token");
   app.add_option("--n-ff-exp", n_ff_exp, "an expert's feed-forward size (default --n-ff)");
+  int64_t n_ff_shexp = 0;
+  app.add_option("--n-ff-shexp", n_ff_shexp, "granitemoe: a shared expert of this feed-forward size");
   app.add_option("--sliding-window", sliding_window, "gemma2/gemma3: the local layers' attention window");
   app.add_option("--attn-softcap", attn_softcap, "gemma2: attn_logit_softcapping");
   app.add_option("--final-softcap", final_softcap, "gemma2: final_logit_softcapping");
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
     if (n_expert) s.n_expert = n_expert;
     if (n_expert_used) s.n_expert_used = n_expert_used;
     if (n_ff_exp) s.n_ff_exp = n_ff_exp;
+    if (n_ff_shexp) s.n_ff_shexp = n_ff_shexp;
     if (sliding_window) s.sliding_window = sliding_window;
     if (attn_softcap) s.attn_softcap = attn_softcap;
     if (final_softcap) s.final_softcap = final_softcap;
