@@ -322,7 +322,8 @@ class StoreDir : public ::testing::Test {
       saved_.emplace_back(k, v ? std::optional<std::string>(v) : std::nullopt);
       unsetenv(k);
     }
-    root_ = fs::path(HEARTH_TEST_TMP) / "store-dir";
+    // Per process: ctest runs the test cases of this suite as parallel processes.
+    root_ = fs::path(HEARTH_TEST_TMP) / ("store-dir-" + std::to_string(::getpid()));
     fs::remove_all(root_);
     setenv("HOME", (root_ / "home").c_str(), 1);
   }
