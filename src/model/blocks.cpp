@@ -80,17 +80,17 @@ Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backen
   b.attn_norm = bind_norm(ws, p + "attn_norm", h.n_embd, be, layer_norm);
   b.attn = bind_attention(ws, p, h, be);
   b.ffn_norm = bind_norm(ws, p + "ffn_norm", h.n_embd, be, layer_norm);
-  if (h.n_expert > 0) {
-    b.moe = bind_moe(ws, p, h, be);
-    if (h.n_ff_shexp > 0) {  // the shared expert: a SwiGLU FFN of its own size
-      HParams hs = h;
-      hs.n_ff = h.n_ff_shexp;
-      b.shared.up = ws.matrix(p + "ffn_up_shexp.weight", {h.n_embd, hs.n_ff}, be);
-      b.shared.gate = ws.matrix(p + "ffn_gate_shexp.weight", {h.n_embd, hs.n_ff}, be);
-      b.shared.down = ws.matrix(p + "ffn_down_shexp.weight", {hs.n_ff, h.n_embd}, be);
-    }
-  } else
+  if (h.n_expert == 0) {
     b.ffn = bind_ffn(ws, p, h, be, kind);
+    return b;
+  }
+  b.moe = bind_moe(ws, p, h, be);
+  if (h.n_ff_shexp > 0) {  // the shared expert: a SwiGLU FFN of its own size
+    const int64_t E = h.n_embd, F = h.n_ff_shexp;
+    b.shared.up = ws.matrix(p + "ffn_up_shexp.weight", {E, F}, be);
+    b.shared.gate = ws.matrix(p + "ffn_gate_shexp.weight", {E, F}, be);
+    b.shared.down = ws.matrix(p + "ffn_down_shexp.weight", {F, E}, be);
+  }
   return b;
 }
 

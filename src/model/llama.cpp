@@ -4,10 +4,11 @@
 //   llama   Llama 1/2/3/3.1/3.2, Mistral, Yi, Vicuna, TinyLlama...; SwiGLU; Llama 3.1 rope_freqs
 //   qwen2   Qwen2 / Qwen2.5: biases on Q, K and V; NeoX RoPE
 //   qwen3   Qwen3: RMSNorm of each query and key head before RoPE; NeoX RoPE (qwen3moe: with experts)
-// A file with experts (Mixtral, Qwen3-MoE) has a mixture of experts in place of each FFN (model/moe.h).
 //   phi3    Phi-3 / Phi-3.5 / Phi-4-mini: Q, K, V in one matrix and gate+up in one; NeoX RoPE, LongRoPE factors
 //   granite Granite 3 (granitemoe: with experts, and a shared one): the embeddings, each block's outputs and the
 //           logits scaled by the file's factors, its own attention scale
+// A file with experts (Mixtral, Qwen3-MoE, Granite MoE) has a mixture of experts in place of each FFN
+// (model/moe.h).
 #include <algorithm>
 #include <string>
 #include <vector>
