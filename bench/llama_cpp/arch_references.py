@@ -50,6 +50,7 @@ CONFIGS = [
     ("starcoder-f32", "starcoder", 1, "f32", []),
     ("falcon-f32", "falcon", 2, "f32", []),
     ("falcon40b-f32", "falcon", 2, "f32", ["--falcon-norm-2"]),
+    ("command-r-f32", "command-r", 2, "f32", []),
     ("phi3-q8_0", "phi3", 2, "q8_0", []),
     ("gpt2-q8_0", "gpt2", 4, "q8_0", []),
 ]

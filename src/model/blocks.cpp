@@ -20,12 +20,12 @@ void require_f32(const Weight& w, const std::string& name) {
 
 }  // namespace
 
-Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend& be, bool layer_norm) {
+Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend& be, NormKind kind) {
   Norm n;
-  n.layer = layer_norm;
+  n.layer = kind != NormKind::Rms;
   n.w = ws.get(prefix + ".weight", {dim}, be);
   require_f32(n.w, prefix + ".weight");
-  if (layer_norm) {  // every LayerNorm architecture hearth runs has the bias
+  if (kind == NormKind::Layer) {  // required: a part file without it must not run without it
     n.b = ws.get(prefix + ".bias", {dim}, be);
     require_f32(n.b, prefix + ".bias");
   }
@@ -75,11 +75,11 @@ FfnWeights bind_ffn(WeightStore& ws, const std::string& p, const HParams& h, Bac
   return f;
 }
 
-Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, bool layer_norm, FfnKind kind) {
+Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, NormKind norm, FfnKind kind) {
   Block b;
-  b.attn_norm = bind_norm(ws, p + "attn_norm", h.n_embd, be, layer_norm);
+  b.attn_norm = bind_norm(ws, p + "attn_norm", h.n_embd, be, norm);
   b.attn = bind_attention(ws, p, h, be);
-  b.ffn_norm = bind_norm(ws, p + "ffn_norm", h.n_embd, be, layer_norm);
+  b.ffn_norm = bind_norm(ws, p + "ffn_norm", h.n_embd, be, norm);
   if (h.n_expert == 0) {
     b.ffn = bind_ffn(ws, p, h, be, kind);
     return b;

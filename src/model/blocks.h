@@ -16,9 +16,15 @@ class WeightStore;
 
 inline bool present(const Weight& w) { return w.data != nullptr || w.packed != nullptr; }
 
+enum class NormKind {
+  Rms,          // RMSNorm
+  Layer,        // LayerNorm with a bias (GPT-2, StarCoder, Falcon)
+  LayerNoBias,  // LayerNorm without one (Command-R)
+};
+
 struct Norm {
   Weight w;            // [dim] F32
-  Weight b;            // [dim] F32 bias (LayerNorm only)
+  Weight b;            // [dim] F32 bias (NormKind::Layer only)
   bool layer = false;  // LayerNorm (mean and variance); RMSNorm otherwise
 };
 
@@ -60,8 +66,8 @@ struct Block {
   FfnWeights shared;  // a shared expert every token also goes through (Granite MoE), or empty
 };
 
-// "{prefix}.weight" and, for a LayerNorm, "{prefix}.bias".
-Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend& be, bool layer_norm);
+// "{prefix}.weight" and, for NormKind::Layer, "{prefix}.bias".
+Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend& be, NormKind kind);
 // The attention weights of block `p` ("blk.N."): attn_qkv or attn_q/k/v, their biases, attn_q_norm/attn_k_norm
 // and attn_output with its bias, whichever the file has.
 AttentionWeights bind_attention(WeightStore& ws, const std::string& p, const HParams& h, Backend& be);
@@ -71,7 +77,7 @@ FfnWeights bind_ffn(WeightStore& ws, const std::string& p, const HParams& h, Bac
 int wide_dim(const AttentionWeights& a, const FfnWeights& f, const HParams& h);
 
 // attn_norm, the attention weights, ffn_norm and the FFN (the experts when h.n_expert > 0) of block p.
-Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, bool layer_norm, FfnKind kind);
+Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backend& be, NormKind norm, FfnKind kind);
 
 void apply_norm(Backend& be, const Norm& norm, const float* x, float* y, int n_rows, int dim, float eps);
 // What a few architectures change in the attention (Gemma 2/3): the score scale, a sliding window, soft-capped

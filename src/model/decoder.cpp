@@ -6,12 +6,12 @@
 
 namespace hearth {
 
-void Decoder::bind_io(WeightStore& ws, bool layer_norm) {
+void Decoder::bind_io(WeightStore& ws, NormKind norm) {
   const int64_t E = h_.n_embd, V = h_.n_vocab;
   if (plan_.input) tok_embd_ = ws.get("token_embd.weight", {E, V}, *plan_.backends[0]);
   if (!plan_.output) return;
   Backend& out = *plan_.backends[plan_.output_backend];
-  output_norm_ = bind_norm(ws, "output_norm", E, out, layer_norm);
+  output_norm_ = bind_norm(ws, "output_norm", E, out, norm);
   // Tied embeddings: the head is the embedding table when output.weight is absent.
   output_ = ws.matrix(ws.has("output.weight") ? "output.weight" : "token_embd.weight", {E, V}, out);
 }

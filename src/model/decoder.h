@@ -28,9 +28,9 @@ class Decoder : public Architecture {
   // The n logits the head wrote to the host, before anyone reads them: soft-capping (Gemma 2), scaling (Granite).
   virtual void finish_logits(float* logits, size_t n) { (void)logits, (void)n; }
 
-  // Binds token_embd (on the stage with input), the output norm (`output_norm.weight`, and its bias when
-  // norm.layer) and the head (`output.weight`, or the embedding table when the file ties them).
-  void bind_io(WeightStore& ws, bool layer_norm);
+  // Binds token_embd (on the stage with input), the output norm (`output_norm.weight`, and its bias for
+  // NormKind::Layer) and the head (`output.weight`, or the embedding table when the file ties them).
+  void bind_io(WeightStore& ws, NormKind norm);
   // Calls f(layer, "blk.N.", backend) for every layer this part of the model holds.
   template <class F>
   void for_each_layer(F&& f);

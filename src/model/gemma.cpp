@@ -31,7 +31,7 @@ class Gemma final : public Decoder {
   Gemma(const GgufFile& f, const HParams& h, WeightStore& ws, const PlacementPlan& plan) : Decoder(h, plan) {
     const std::string a = h.arch + ".";
     const bool v2 = h.arch == "gemma2", v3 = h.arch == "gemma3";
-    bind_io(ws, false);
+    bind_io(ws, NormKind::Rms);
     int window = 0, period = 0;
     if (v2) {
       window = static_cast<int>(f.get_uint(a + "attention.sliding_window", 4096));
@@ -52,10 +52,10 @@ class Gemma final : public Decoder {
     layers_.resize(h.n_layer);
     for_each_layer([&](int l, const std::string& p, Backend& be) {
       GemmaLayer& L = layers_[l];
-      L.block = bind_block(ws, p, h_, be, false, FfnKind::GeGlu);
+      L.block = bind_block(ws, p, h_, be, NormKind::Rms, FfnKind::GeGlu);
       if (v2 || v3) {
-        L.post_attn_norm = bind_norm(ws, p + "post_attention_norm", h.n_embd, be, false);
-        L.post_ffn_norm = bind_norm(ws, p + "post_ffw_norm", h.n_embd, be, false);
+        L.post_attn_norm = bind_norm(ws, p + "post_attention_norm", h.n_embd, be, NormKind::Rms);
+        L.post_ffn_norm = bind_norm(ws, p + "post_ffw_norm", h.n_embd, be, NormKind::Rms);
       }
       // Period P: layers with l % P < P - 1 are local (Gemma 2: the even ones).
       L.local = period > 0 && l % period < period - 1;

@@ -15,11 +15,11 @@ namespace {
 class Gpt2 final : public Decoder {
  public:
   Gpt2(const HParams& h, WeightStore& ws, const PlacementPlan& plan) : Decoder(h, plan) {
-    bind_io(ws, true);
+    bind_io(ws, NormKind::Layer);
     if (plan.input) pos_embd_ = ws.get("position_embd.weight", {h.n_embd, h.n_ctx_train}, *plan.backends[0]);
     layers_.resize(h.n_layer);
     for_each_layer([&](int l, const std::string& p, Backend& be) {
-      layers_[l] = bind_block(ws, p, h_, be, true, FfnKind::Gelu);
+      layers_[l] = bind_block(ws, p, h_, be, NormKind::Layer, FfnKind::Gelu);
       h_.n_wide = std::max(h_.n_wide, wide_dim(layers_[l].attn, layers_[l].ffn, h_));
     });
     rope_ = rope_params(h_, nullptr);  // n_rot is 0: no rotation

@@ -21,7 +21,9 @@ bool neox_rope(const std::string& arch) {
 }
 bool learned_positions(const std::string& arch) { return arch == "gpt2" || arch == "starcoder"; }
 // LayerNorm architectures name their epsilon layer_norm_epsilon.
-bool layer_norm_arch(const std::string& arch) { return arch == "gpt2" || arch == "starcoder" || arch == "falcon"; }
+bool layer_norm_arch(const std::string& arch) {
+  return arch == "gpt2" || arch == "starcoder" || arch == "falcon" || arch == "command-r";
+}
 
 }  // namespace
 

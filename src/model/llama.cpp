@@ -25,7 +25,7 @@ namespace {
 class Llama final : public Decoder {
  public:
   Llama(const GgufFile& f, const HParams& h, WeightStore& ws, const PlacementPlan& plan) : Decoder(h, plan) {
-    bind_io(ws, false);
+    bind_io(ws, NormKind::Rms);
     if (h.arch == "granite" || h.arch == "granitemoe") {
       const std::string a = h.arch + ".";
       embedding_scale_ = static_cast<float>(f.get_float(a + "embedding_scale", 0.0));
@@ -35,7 +35,7 @@ class Llama final : public Decoder {
     }
     layers_.resize(h.n_layer);
     for_each_layer([&](int l, const std::string& p, Backend& be) {
-      layers_[l] = bind_block(ws, p, h_, be, false, FfnKind::SwiGlu);
+      layers_[l] = bind_block(ws, p, h_, be, NormKind::Rms, FfnKind::SwiGlu);
       h_.n_wide = std::max(h_.n_wide, wide_dim(layers_[l].attn, layers_[l].ffn, h_));
     });
     // Per-frequency divisors: Llama 3.1's rope scaling, or LongRoPE's (Phi-3 128k, Phi-3.5, Phi-4-mini) short

@@ -8,7 +8,7 @@ namespace hearth {
 std::unique_ptr<Architecture> make_llama(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
 std::unique_ptr<Architecture> make_gemma(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
 std::unique_ptr<Architecture> make_gpt2(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
-std::unique_ptr<Architecture> make_falcon(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
+std::unique_ptr<Architecture> make_parallel(const GgufFile&, const HParams&, WeightStore&, const PlacementPlan&);
 
 namespace {
 const std::map<std::string, ArchitectureFactory>& registry() {
@@ -25,7 +25,8 @@ const std::map<std::string, ArchitectureFactory>& registry() {
       {"gemma3", make_gemma},
       {"gpt2", make_gpt2},
       {"starcoder", make_gpt2},
-      {"falcon", make_falcon},
+      {"falcon", make_parallel},
+      {"command-r", make_parallel},
   };
   return r;
 }

@@ -161,7 +161,7 @@ std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tiny
 
 std::vector<std::string> gen_arch_names() {
   return {"llama",  "qwen2", "qwen3",     "qwen3moe", "phi3",   "gemma",     "gemma2",
-          "gemma3", "gpt2",  "starcoder", "falcon",   "granite", "granitemoe"};
+          "gemma3", "gpt2",  "starcoder", "falcon",   "granite", "granitemoe", "command-r"};
 }
 
 GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
@@ -185,7 +185,9 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   const auto archs = gen_arch_names();
   if (std::find(archs.begin(), archs.end(), arch) == archs.end()) throw Error("unknown architecture '" + arch + "'");
   const bool gpt2 = arch == "gpt2" || arch == "starcoder";  // LayerNorm, learned positions, biases
-  const bool layer_norm = gpt2 || arch == "falcon";
+  const bool command_r = arch == "command-r";       // LayerNorms without biases, parallel blocks
+  const bool layer_norm = gpt2 || arch == "falcon" || command_r;
+  const bool parallel = arch == "falcon" || command_r;  // one norm per block
   const std::string a = arch + ".";
   GgufWriter w;
   w.set_string("general.architecture", arch);
@@ -212,6 +214,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     w.set_f32(a + "logit_scale", 8.0f);
   }
   if (s.n_ff_shexp > 0) w.set_u32(a + "expert_shared_feed_forward_length", static_cast<uint32_t>(s.n_ff_shexp));
+  if (command_r) w.set_f32(a + "logit_scale", 0.0625f);
   const int64_t n_ff_exp = s.n_ff_exp > 0 ? s.n_ff_exp : s.n_ff;
   if (moe) {
     if (s.n_expert_used <= 0 || s.n_expert_used > s.n_expert) throw Error("shape: n_expert_used must be in [1, n_expert]");
@@ -265,7 +268,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   facts.n_layer = s.n_layer;
   facts.n_head = s.n_head;
   facts.n_head_kv = s.n_head_kv;
-  const bool tied = opt.tied_output || gemma;  // Gemma's head is always its embedding table
+  const bool tied = opt.tied_output || gemma || command_r;  // their heads are the embedding tables
   facts.has_output = !tied;
   facts.n_expert = s.n_expert;
 
@@ -294,7 +297,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
   // A norm's weight, and its bias (N(0, norm_scale^2)) for a LayerNorm; a bias of a matrix.
   auto norm = [&](const std::string& prefix, int layer) {
     add(prefix + ".weight", layer, {s.n_embd}, true);
-    if (layer_norm) add(prefix + ".bias", layer, {s.n_embd}, false);
+    if (layer_norm && !command_r) add(prefix + ".bias", layer, {s.n_embd}, false);
   };
   const int64_t E = s.n_embd, Q = n_embd_q, KV = n_embd_kv, F = s.n_ff;
   add("token_embd.weight", -1, {E, n_vocab}, false);
@@ -328,7 +331,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     add(p + "attn_output.weight", li, {Q, E}, false);
     if (gpt2) add(p + "attn_output.bias", li, {E}, false);
     if (arch == "gemma2" || arch == "gemma3") add(p + "post_attention_norm.weight", li, {E}, true);
-    if (arch != "falcon") norm(p + "ffn_norm", li);
+    if (!parallel) norm(p + "ffn_norm", li);
     if (moe) {
       add(p + "ffn_gate_inp.weight", li, {E, s.n_expert}, false);
       add(p + "ffn_gate_exps.weight", li, {E, n_ff_exp, s.n_expert}, false);
