@@ -168,11 +168,11 @@ class CpuBackend final : public Backend {
   }
 
   void gelu(const float* x, float* out, size_t n) override {
-    split(n, [&](size_t b, size_t e) { cpu::gelu_ref(x + b, out + b, e - b); });
+    split(n, [&](size_t b, size_t e) { cpu::gelu(x + b, out + b, e - b); });
   }
 
   void geglu(const float* gate, const float* up, float* out, size_t n) override {
-    split(n, [&](size_t b, size_t e) { cpu::geglu_ref(gate + b, up + b, out + b, e - b); });
+    split(n, [&](size_t b, size_t e) { cpu::geglu(gate + b, up + b, out + b, e - b); });
   }
 
   void add_bias(float* x, const Weight& b, int n_rows) override {
