@@ -4,6 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev
       libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev python3
+      python3-dev pybind11-dev  # the Python module (bindings/python)
       libopenmpi-dev openmpi-bin  # hearth run/bench --pipeline over MPI
       chromium)  # chromium: headless rendering test of the eval HTML report
 missing=()

@@ -1,0 +1,201 @@
+// The Python module `hearth`: a model you load once and then tokenize with, generate and chat with (streaming
+// through an on_text callback), and embed with. Generation runs without the GIL; callbacks take it back.
+//
+//   import hearth
+//   m = hearth.Model("model.gguf", n_threads=4)
+//   print(m.generate("Once upon a time", max_tokens=50, temperature=0))
+//   m.chat([{"role": "user", "content": "Hi"}], on_text=lambda t: print(t, end=""))
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hearth/chat.h"
+#include "hearth/embed.h"
+#include "hearth/error.h"
+#include "hearth/generate.h"
+#include "hearth/model.h"
+
+namespace py = pybind11;
+
+namespace {
+
+struct Options {
+  int max_tokens = -1;
+  int n_ctx = 0;
+  float temperature = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;
+  bool json = false;
+  std::optional<std::string> json_schema;
+};
+
+class PyModel {
+ public:
+  PyModel(const std::string& path, int n_threads, int n_gpu_layers) {
+    hearth::LoadParams lp;
+    lp.n_threads = n_threads;
+    lp.n_gpu_layers = n_gpu_layers;
+    py::gil_scoped_release nogil;
+    model_ = hearth::Model::load(path, lp);
+  }
+
+  py::dict info() const {
+    const hearth::ModelInfo& i = model_->info();
+    py::dict d;
+    d["path"] = i.path;
+    d["name"] = i.name;
+    d["arch"] = i.arch;
+    d["file_type"] = i.file_type;
+    d["n_params"] = i.n_params;
+    d["n_vocab"] = i.n_vocab;
+    d["n_embd"] = i.n_embd;
+    d["n_layer"] = i.n_layer;
+    d["n_ctx_train"] = i.n_ctx_train;
+    d["chat_template"] = model_->chat_format_name();
+    return d;
+  }
+
+  std::vector<int32_t> tokenize(const std::string& text, bool add_bos, bool special) const {
+    return model_->tokenize(text, add_bos, special);
+  }
+
+  std::string detokenize(const std::vector<int32_t>& ids) const {
+    for (int32_t id : ids)
+      if (id < 0 || id >= model_->info().n_vocab)
+        throw hearth::Error("token id " + std::to_string(id) + " is outside the vocabulary");
+    return model_->detokenize(ids);
+  }
+
+  std::string generate(const std::string& prompt, const Options& o, const py::object& on_text) {
+    return run(model_->tokenize(prompt, true, true), o, on_text);
+  }
+
+  std::string chat(const std::vector<std::map<std::string, std::string>>& messages, const Options& o,
+                   const py::object& on_text) {
+    std::vector<hearth::ChatMessage> msgs;
+    for (const auto& m : messages) {
+      auto role = m.find("role"), content = m.find("content");
+      if (role == m.end() || content == m.end()) throw hearth::Error("chat: every message needs a role and content");
+      msgs.push_back({role->second, content->second});
+    }
+    return run(model_->tokenize_chat(msgs, true), o, on_text);
+  }
+
+  std::vector<float> embed(const std::string& text) {
+    py::gil_scoped_release nogil;
+    return hearth::embed(*model_, {hearth::embed_tokenize(*model_, text)})[0];
+  }
+
+ private:
+  std::string run(const std::vector<int32_t>& tokens, const Options& o, const py::object& on_text) {
+    hearth::GenerateParams g;
+    g.n_predict = o.max_tokens;
+    g.sampling.temperature = o.temperature;
+    g.sampling.top_k = o.top_k;
+    g.sampling.top_p = o.top_p;
+    g.sampling.min_p = o.min_p;
+    g.sampling.repeat_penalty = o.repeat_penalty;
+    if (o.seed) g.sampling.seed = *o.seed;
+    g.stop = o.stop;
+    g.json = o.json || o.json_schema.has_value();
+    if (o.json_schema) {
+      hearth::check_json_schema(*o.json_schema);
+      g.json_schema = *o.json_schema;
+    }
+    hearth::SessionParams sp;
+    sp.n_ctx = o.n_ctx;
+    std::string text;
+    std::exception_ptr callback_error;  // the callback's exception, raised again once the GIL is back
+    {
+      py::gil_scoped_release nogil;
+      hearth::Session session(*model_, sp);
+      hearth::generate(session, tokens, g, [&](const std::string& piece) {
+        text += piece;
+        if (on_text.is_none()) return true;
+        py::gil_scoped_acquire gil;
+        try {
+          // None (a print) or anything true continues; False stops.
+          py::object r = on_text(py::bytes(piece).attr("decode")("utf-8", "replace"));
+          return r.is_none() || r.cast<bool>();
+        } catch (...) {
+          callback_error = std::current_exception();
+          return false;
+        }
+      });
+    }
+    if (callback_error) std::rethrow_exception(callback_error);
+    return text;
+  }
+
+  std::unique_ptr<hearth::Model> model_;
+};
+
+// The sampling keywords of generate() and chat(); an unknown one is a TypeError, as Python's own are.
+Options options(const py::kwargs& kw, py::object& on_text) {
+  Options o;
+  for (const auto& [key, value] : kw) {
+    const std::string k = py::str(key);
+    if (k == "max_tokens") o.max_tokens = value.cast<int>();
+    else if (k == "n_ctx") o.n_ctx = value.cast<int>();
+    else if (k == "temperature") o.temperature = value.cast<float>();
+    else if (k == "top_k") o.top_k = value.cast<int>();
+    else if (k == "top_p") o.top_p = value.cast<float>();
+    else if (k == "min_p") o.min_p = value.cast<float>();
+    else if (k == "repeat_penalty") o.repeat_penalty = value.cast<float>();
+    else if (k == "seed") o.seed = value.is_none() ? std::nullopt : std::optional<uint64_t>(value.cast<uint64_t>());
+    else if (k == "stop") o.stop = value.cast<std::vector<std::string>>();
+    else if (k == "json") o.json = value.cast<bool>();
+    else if (k == "json_schema") o.json_schema = value.is_none() ? std::nullopt : std::optional(value.cast<std::string>());
+    else if (k == "on_text") on_text = py::reinterpret_borrow<py::object>(value);
+    else throw py::type_error("unexpected keyword argument '" + k + "'");
+  }
+  return o;
+}
+
+constexpr const char* kSamplingDoc =
+    " Keywords: max_tokens (-1: until the end), n_ctx (0: the training context, at most 4096), temperature (0: "
+    "greedy), top_k, top_p, min_p, repeat_penalty, seed, stop (list of strings), json (one JSON value), json_schema "
+    "(JSON text), on_text (called with each piece of text; return False to stop).";
+
+}  // namespace
+
+PYBIND11_MODULE(hearth, mod) {
+  mod.doc() = "hearth: run GGUF language models on your own hardware";
+  py::register_exception<hearth::Error>(mod, "Error", PyExc_RuntimeError);
+
+  py::class_<PyModel>(mod, "Model")
+      .def(py::init<const std::string&, int, int>(), py::arg("path"), py::arg("n_threads") = 0,
+           py::arg("n_gpu_layers") = -1, "Loads a GGUF model (n_gpu_layers -1: as many layers on GPUs as fit).")
+      .def_property_readonly("info", &PyModel::info)
+      .def("tokenize", &PyModel::tokenize, py::arg("text"), py::arg("add_bos") = true, py::arg("special") = true)
+      .def("detokenize", &PyModel::detokenize, py::arg("ids"))
+      .def("embed", &PyModel::embed, py::arg("text"), "Mean-pooled, unit-length embedding of text.")
+      .def(
+          "generate",
+          [](PyModel& m, const std::string& prompt, const py::kwargs& kw) {
+            py::object on_text = py::none();
+            const Options o = options(kw, on_text);
+            return m.generate(prompt, o, on_text);
+          },
+          py::arg("prompt"), (std::string("The continuation of prompt.") + kSamplingDoc).c_str())
+      .def(
+          "chat",
+          [](PyModel& m, const std::vector<std::map<std::string, std::string>>& messages, const py::kwargs& kw) {
+            py::object on_text = py::none();
+            const Options o = options(kw, on_text);
+            return m.chat(messages, o, on_text);
+          },
+          py::arg("messages"),
+          (std::string("The reply to messages ([{'role': ..., 'content': ...}]) in the model's chat template.") +
+           kSamplingDoc).c_str());
+}
