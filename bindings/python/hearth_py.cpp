@@ -25,18 +25,10 @@ namespace py = pybind11;
 
 namespace {
 
+// What generate() and chat() take beyond the prompt: the generation settings and the session's context.
 struct Options {
-  int max_tokens = -1;
+  hearth::GenerateParams gen;
   int n_ctx = 0;
-  float temperature = 0.8f;
-  int top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.0f;
-  std::optional<uint64_t> seed;
-  std::vector<std::string> stop;
-  bool json = false;
-  std::optional<std::string> json_schema;
 };
 
 class PyModel {
@@ -98,20 +90,6 @@ class PyModel {
 
  private:
   std::string run(const std::vector<int32_t>& tokens, const Options& o, const py::object& on_text) {
-    hearth::GenerateParams g;
-    g.n_predict = o.max_tokens;
-    g.sampling.temperature = o.temperature;
-    g.sampling.top_k = o.top_k;
-    g.sampling.top_p = o.top_p;
-    g.sampling.min_p = o.min_p;
-    g.sampling.repeat_penalty = o.repeat_penalty;
-    if (o.seed) g.sampling.seed = *o.seed;
-    g.stop = o.stop;
-    g.json = o.json || o.json_schema.has_value();
-    if (o.json_schema) {
-      hearth::check_json_schema(*o.json_schema);
-      g.json_schema = *o.json_schema;
-    }
     hearth::SessionParams sp;
     sp.n_ctx = o.n_ctx;
     std::string text;
@@ -119,7 +97,7 @@ class PyModel {
     {
       py::gil_scoped_release nogil;
       hearth::Session session(*model_, sp);
-      hearth::generate(session, tokens, g, [&](const std::string& piece) {
+      hearth::generate(session, tokens, o.gen, [&](const std::string& piece) {
         text += piece;
         if (on_text.is_none()) return true;
         py::gil_scoped_acquire gil;
@@ -143,21 +121,28 @@ class PyModel {
 // The sampling keywords of generate() and chat(); an unknown one is a TypeError, as Python's own are.
 Options options(const py::kwargs& kw, py::object& on_text) {
   Options o;
+  hearth::GenerateParams& g = o.gen;
+  std::optional<std::string> schema;
   for (const auto& [key, value] : kw) {
     const std::string k = py::str(key);
-    if (k == "max_tokens") o.max_tokens = value.cast<int>();
+    if (k == "max_tokens") g.n_predict = value.cast<int>();
     else if (k == "n_ctx") o.n_ctx = value.cast<int>();
-    else if (k == "temperature") o.temperature = value.cast<float>();
-    else if (k == "top_k") o.top_k = value.cast<int>();
-    else if (k == "top_p") o.top_p = value.cast<float>();
-    else if (k == "min_p") o.min_p = value.cast<float>();
-    else if (k == "repeat_penalty") o.repeat_penalty = value.cast<float>();
-    else if (k == "seed") o.seed = value.is_none() ? std::nullopt : std::optional<uint64_t>(value.cast<uint64_t>());
-    else if (k == "stop") o.stop = value.cast<std::vector<std::string>>();
-    else if (k == "json") o.json = value.cast<bool>();
-    else if (k == "json_schema") o.json_schema = value.is_none() ? std::nullopt : std::optional(value.cast<std::string>());
+    else if (k == "temperature") g.sampling.temperature = value.cast<float>();
+    else if (k == "top_k") g.sampling.top_k = value.cast<int>();
+    else if (k == "top_p") g.sampling.top_p = value.cast<float>();
+    else if (k == "min_p") g.sampling.min_p = value.cast<float>();
+    else if (k == "repeat_penalty") g.sampling.repeat_penalty = value.cast<float>();
+    else if (k == "seed") { if (!value.is_none()) g.sampling.seed = value.cast<uint64_t>(); }
+    else if (k == "stop") g.stop = value.cast<std::vector<std::string>>();
+    else if (k == "json") g.json = value.cast<bool>();
+    else if (k == "json_schema") { if (!value.is_none()) schema = value.cast<std::string>(); }
     else if (k == "on_text") on_text = py::reinterpret_borrow<py::object>(value);
     else throw py::type_error("unexpected keyword argument '" + k + "'");
+  }
+  if (schema) {
+    hearth::check_json_schema(*schema);
+    g.json = true;
+    g.json_schema = *schema;
   }
   return o;
 }
