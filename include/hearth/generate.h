@@ -44,6 +44,8 @@ struct GenerateStats {
   double ttft_ms = 0;      // from the call to the first token
   std::string stop_reason; // "eog", "length", "stop", "context", "cancelled"
   std::vector<int32_t> tokens;  // generated ids
+  int n_drafted = 0;       // speculative decoding: tokens the draft model proposed
+  int n_accepted = 0;      // and those the model accepted
 };
 
 // Throws hearth::Error when schema_json is not a JSON schema generation can be constrained to (the subset of
@@ -54,5 +56,17 @@ void check_json_schema(const std::string& schema_json);
 // until resolved); returning false cancels. The prompt is appended to sequence seq of the session.
 GenerateStats generate(Session& session, std::span<const int32_t> prompt, const GenerateParams& params,
                        const std::function<bool(const std::string& text)>& on_text, int seq = 0);
+
+// Speculative decoding (llama.cpp's --model-draft): draft, a small model with the same vocabulary, proposes up to
+// n_draft tokens greedily; the model evaluates them all in one forward pass and keeps them for as long as its own
+// choice (sampled as generate() samples, from the same distributions) agrees, then takes its own token. The
+// output is what generate() gives with the same settings and seed; it costs fewer passes of the large model
+// when the draft guesses well. Both sessions start empty (sequence 0). Throws hearth::Error when the
+// vocabularies differ.
+GenerateStats generate_speculative(Session& session, Session& draft, std::span<const int32_t> prompt,
+                                   const GenerateParams& params, int n_draft,
+                                   const std::function<bool(const std::string& text)>& on_text);
+// Throws hearth::Error naming the first difference when draft cannot draft for model (another vocabulary).
+void check_draft_vocab(const Model& model, const Model& draft);
 
 }  // namespace hearth

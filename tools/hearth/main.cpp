@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     else if (a == "-ts") a = "--tensor-split";
     else if (a == "-mg") a = "--main-gpu";
     else if (a == "-sys") a = "--system";
+    else if (a == "-md") a = "--model-draft";
   }
   std::reverse(args.begin(), args.end());
   try {

@@ -44,7 +44,9 @@ int run(RunOptions& o) {
                model->info().file_size / 1073741824.0, load_ms, model->placement().text.c_str(), session.n_ctx());
 
   GenerateParams gp = generate_params(o);
-  if (o.prompt.empty() && o.prompt_file.empty()) return chat_loop(*model, session, gp, o.system);
+  const bool one_shot = !o.prompt.empty() || !o.prompt_file.empty();
+  if (!o.model_draft.empty() && !one_shot) throw Error("--model-draft needs a prompt (-p or -f)");
+  if (!one_shot) return chat_loop(*model, session, gp, o.system);
 
   std::vector<int32_t> tokens;
   if (!o.system.empty()) {
@@ -55,11 +57,25 @@ int run(RunOptions& o) {
   if (static_cast<int>(tokens.size()) >= session.n_ctx())
     throw Error("prompt is " + std::to_string(tokens.size()) + " tokens, longer than the context size " +
                 std::to_string(session.n_ctx()) + " (use a larger -c)");
-  GenerateStats st = generate(session, tokens, gp, [](const std::string& text) {
+  auto print = [](const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return true;
-  });
+  };
+  GenerateStats st;
+  if (o.model_draft.empty()) {
+    st = generate(session, tokens, gp, print);
+  } else {
+    LoadParams dlp = lp;
+    dlp.n_ctx = session.n_ctx();
+    auto draft = Model::load(resolve_model(o.model_draft), dlp);
+    SessionParams dsp = sp;
+    dsp.n_ctx = session.n_ctx();
+    Session draft_session(*draft, dsp);
+    std::fprintf(stderr, "hearth: draft model %s (%s); %s\n", o.model_draft.c_str(), draft->info().file_type.c_str(),
+                 draft->placement().text.c_str());
+    st = generate_speculative(session, draft_session, tokens, gp, o.n_draft, print);
+  }
   std::fputc('\n', stdout);
   print_stats(st, load_ms);
   return 0;

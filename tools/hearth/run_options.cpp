@@ -28,6 +28,11 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_flag("--json", o.json, "JSON mode: the output is one JSON object");
   cmd.add_option("-j,--json-schema", o.json_schema, "the output follows this JSON schema (inline JSON)");
   cmd.add_option("--json-schema-file", o.json_schema_file, "the output follows the JSON schema in this file");
+  cmd.add_option("--model-draft", o.model_draft,  // -md (llama.cpp's name) is translated in main.cpp
+                 "speculative decoding: a small model with the same vocabulary proposes tokens (one-shot -p only)");
+  cmd.add_option("--draft,--draft-max", o.n_draft, "tokens the draft model proposes per step")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
 }
 
 GenerateParams generate_params(const RunOptions& o) {
@@ -66,6 +71,9 @@ void print_stats(const GenerateStats& st, double load_ms) {
                "hearth: load %.0f ms | prompt %d tokens in %.1f ms (%.1f tok/s) | generation %d tokens in %.1f ms "
                "(%.1f tok/s) | stop: %s\n",
                load_ms, st.n_prompt, st.prompt_ms, pp, st.n_gen, st.gen_ms, tg, st.stop_reason.c_str());
+  if (st.n_drafted > 0)
+    std::fprintf(stderr, "hearth: draft: %d of %d proposed tokens accepted (%.0f%%)\n", st.n_accepted, st.n_drafted,
+                 100.0 * st.n_accepted / st.n_drafted);
 }
 
 }  // namespace hearth::cli

@@ -29,6 +29,8 @@ struct RunOptions {
   bool ignore_eos = false;
   std::string json_schema;       // inline JSON
   std::string json_schema_file;
+  std::string model_draft;       // speculative decoding: the draft model (same vocabulary)
+  int n_draft = 8;               // tokens it proposes per step
 };
 
 void add_run_options(CLI::App& cmd, RunOptions& o);
