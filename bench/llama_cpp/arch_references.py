@@ -42,6 +42,9 @@ CONFIGS = [
     ("phi4-mini-f32", "phi3", 2, "f32", ["--long-rope", "--n-ctx-orig", "4", "--n-rot", "24"]),
     ("mixtral-f32", "llama", 2, "f32", ["--n-expert", "8", "--n-expert-used", "2"]),
     ("qwen3moe-f32", "qwen3moe", 2, "f32", ["--n-expert", "16", "--n-expert-used", "4", "--n-ff-exp", "64"]),
+    # Qwen2-MoE: biases, weights not renormalized, a shared expert behind a sigmoid gate.
+    ("qwen2moe-f32", "qwen2moe", 2, "f32", ["--n-expert", "8", "--n-expert-used", "2", "--n-ff-exp", "64",
+                                            "--n-ff-shexp", "96"]),
     ("mixtral-q8_0", "llama", 2, "q8_0", ["--n-expert", "8", "--n-expert-used", "2"]),
     # Granite 3's multipliers (embeddings, residuals, attention, logits); its MoE with a shared expert.
     ("granite-f32", "granite", 2, "f32", []),

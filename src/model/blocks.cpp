@@ -90,6 +90,8 @@ Block bind_block(WeightStore& ws, const std::string& p, const HParams& h, Backen
     b.shared.up = ws.matrix(p + "ffn_up_shexp.weight", {E, F}, be);
     b.shared.gate = ws.matrix(p + "ffn_gate_shexp.weight", {E, F}, be);
     b.shared.down = ws.matrix(p + "ffn_down_shexp.weight", {F, E}, be);
+    if (ws.has(p + "ffn_gate_inp_shexp.weight"))
+      b.shared_gate = ws.matrix(p + "ffn_gate_inp_shexp.weight", {E}, be);
   }
   return b;
 }
@@ -196,6 +198,24 @@ void ffn_block(Backend& be, Activations& a, const FfnWeights& w, int n_tokens, c
 
 namespace hearth {
 
+namespace {
+
+// x += scale * g * shared(a.xn) per token, g = sigmoid(shared_gate . a.xn) (Qwen2-MoE) or 1 (Granite MoE).
+void shared_expert(Backend& be, Activations& a, const Block& b, int n_tokens, int n_embd, float scale) {
+  std::vector<float> g(n_tokens, 1.0f);
+  if (present(b.shared_gate)) {
+    be.matmul(b.shared_gate, a.xn, a.router, n_tokens);  // [n_tokens, 1]
+    be.to_host(g.data(), a.router, g.size() * sizeof(float));
+    for (float& v : g) v = 1.0f / (1.0f + std::exp(-v));
+  }
+  std::vector<int32_t> rows(n_tokens);
+  for (int t = 0; t < n_tokens; ++t) rows[t] = t, g[t] *= scale;
+  ffn_block(be, a, b.shared, n_tokens, a.xn, a.y);
+  be.scatter_add_rows(a.x, a.y, rows.data(), g.data(), n_tokens, n_embd);
+}
+
+}  // namespace
+
 void pre_norm_block(Backend& be, Activations& a, const Block& b, const KvLayer& kv, const HParams& h,
                     const RopeParams& rope, int n_tokens, const BlockOptions& opt) {
   const size_t n = static_cast<size_t>(n_tokens) * h.n_embd;
@@ -207,9 +227,10 @@ void pre_norm_block(Backend& be, Activations& a, const Block& b, const KvLayer& 
   apply_norm(be, b.ffn_norm, a.x, a.xn, n_tokens, h.n_embd, h.norm_eps);
   if (!b.moe.empty()) {
     moe_block(be, a, b.moe, h, n_tokens, a.xn, a.x, s != 0 ? s : 1.0f);  // leaves a.xn as it was
-    if (!present(b.shared.down)) return;
+    if (present(b.shared.down)) shared_expert(be, a, b, n_tokens, h.n_embd, s != 0 ? s : 1.0f);
+    return;
   }
-  ffn_block(be, a, b.moe.empty() ? b.ffn : b.shared, n_tokens, a.xn, a.xn);
+  ffn_block(be, a, b.ffn, n_tokens, a.xn, a.xn);
   if (s != 0) be.scale(a.xn, s, n);
   be.add(a.x, a.xn, n);
 }

@@ -63,7 +63,8 @@ struct Block {
   Norm ffn_norm;   // [n_embd]
   FfnWeights ffn;  // or, in a mixture of experts:
   MoeWeights moe;
-  FfnWeights shared;  // a shared expert every token also goes through (Granite MoE), or empty
+  FfnWeights shared;  // a shared expert every token also goes through (Granite MoE, Qwen2-MoE), or empty
+  Weight shared_gate;  // [n_embd] Qwen2-MoE: the shared expert's output times sigmoid(shared_gate . x), or empty
 };
 
 // "{prefix}.weight" and, for NormKind::Layer, "{prefix}.bias".

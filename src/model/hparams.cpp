@@ -14,8 +14,8 @@ int positive(const GgufFile& f, const std::string& key, uint64_t v) {
 // How each architecture positions tokens (llama.cpp's rope types): NeoX pairs (i, i + n_rot/2), or learned
 // position embeddings and no RoPE; the others rotate adjacent pairs.
 bool neox_rope(const std::string& arch) {
-  for (const char* a : {"qwen2", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "falcon", "gptneox",
-                        "stablelm", "starcoder2"})
+  for (const char* a : {"qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gemma", "gemma2", "gemma3", "falcon",
+                        "gptneox", "stablelm", "starcoder2"})
     if (arch == a) return true;
   return false;
 }
@@ -63,9 +63,14 @@ HParams hparams_from_gguf(const GgufFile& f) {
     if (h.n_expert_used > h.n_expert)
       throw Error(f.path() + ": expert_used_count " + std::to_string(h.n_expert_used) + " exceeds expert_count " +
                   std::to_string(h.n_expert));
-    h.n_ff_exp = positive(f, a + "expert_feed_forward_length", f.get_uint(a + "expert_feed_forward_length", h.n_ff));
-    const uint64_t shexp = f.get_uint(a + "expert_shared_feed_forward_length", 0);
+    // As llama.cpp: without the key, Qwen's experts are n_ff / n_expert_used wide, Mixtral's and Granite's n_ff.
+    const bool qwen = h.arch == "qwen2moe" || h.arch == "qwen3moe";
+    const uint64_t ff_exp = qwen ? h.n_ff / h.n_expert_used : h.n_ff;
+    h.n_ff_exp = positive(f, a + "expert_feed_forward_length", f.get_uint(a + "expert_feed_forward_length", ff_exp));
+    // Qwen2-MoE always has a shared expert, n_ff wide unless the file says otherwise.
+    const uint64_t shexp = f.get_uint(a + "expert_shared_feed_forward_length", h.arch == "qwen2moe" ? h.n_ff : 0);
     if (shexp > 0) h.n_ff_shexp = positive(f, a + "expert_shared_feed_forward_length", shexp);
+    h.expert_weights_norm = h.arch != "qwen2moe";
   }
   // The vocabulary size comes from the tokenizer when the key is absent.
   h.n_vocab = static_cast<int>(f.get_uint(a + "vocab_size", f.get_array_strings("tokenizer.ggml.tokens").size()));

@@ -27,7 +27,8 @@ struct HParams {
   int n_expert = 0;           // mixture of experts: experts per layer (0: a dense FFN)
   int n_expert_used = 0;      // experts each token is routed to
   int n_ff_exp = 0;           // an expert's feed-forward size (n_ff unless the file says otherwise)
-  int n_ff_shexp = 0;         // the shared expert's feed-forward size (Granite MoE); 0: none
+  int n_ff_shexp = 0;         // the shared expert's feed-forward size (Granite MoE, Qwen2-MoE); 0: none
+  bool expert_weights_norm = true;  // the chosen experts' weights renormalized to sum 1 (not in Qwen2-MoE)
   int n_pos = 0;              // learned position embeddings: how many (the longest context); 0: RoPE, no limit
   int n_wide = 0;             // per-token floats of Activations::wide, set by the architecture (fused weights)
 

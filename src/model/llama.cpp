@@ -2,12 +2,13 @@
 // llama.cpp's converter writes them. One class serves the architectures that differ only in which optional
 // weights their files hold and in small fixed choices:
 //   llama   Llama 1/2/3/3.1/3.2, Mistral, Yi, Vicuna, TinyLlama...; SwiGLU; Llama 3.1 rope_freqs
-//   qwen2   Qwen2 / Qwen2.5: biases on Q, K and V; NeoX RoPE
+//   qwen2   Qwen2 / Qwen2.5: biases on Q, K and V; NeoX RoPE (qwen2moe: with experts whose weights are not
+//           renormalized, and a shared expert behind a sigmoid gate)
 //   qwen3   Qwen3: RMSNorm of each query and key head before RoPE; NeoX RoPE (qwen3moe: with experts)
 //   phi3    Phi-3 / Phi-3.5 / Phi-4-mini: Q, K, V in one matrix and gate+up in one; NeoX RoPE, LongRoPE factors
 //   granite Granite 3 (granitemoe: with experts, and a shared one): the embeddings, each block's outputs and the
 //           logits scaled by the file's factors, its own attention scale
-// A file with experts (Mixtral, Qwen3-MoE, Granite MoE) has a mixture of experts in place of each FFN
+// A file with experts (Mixtral, Qwen2/3-MoE, Granite MoE) has a mixture of experts in place of each FFN
 // (model/moe.h).
 #include <algorithm>
 #include <string>

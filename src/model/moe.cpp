@@ -9,7 +9,7 @@
 
 namespace hearth {
 
-Routing route_tokens(const float* scores, int n_tokens, int n_expert, int k) {
+Routing route_tokens(const float* scores, int n_tokens, int n_expert, int k, bool normalize) {
   Routing r;
   r.tokens.resize(n_expert);
   r.weights.resize(n_expert);
@@ -26,6 +26,7 @@ Routing route_tokens(const float* scores, int n_tokens, int n_expert, int k) {
                       [&](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
     float chosen = 0;
     for (int i = 0; i < k; ++i) chosen += p[order[i]];
+    if (!normalize) chosen = 1;
     for (int i = 0; i < k; ++i) {
       r.tokens[order[i]].push_back(t);
       r.weights[order[i]].push_back(p[order[i]] / chosen);
@@ -51,7 +52,7 @@ void moe_block(Backend& be, Activations& a, const MoeWeights& w, const HParams& 
   be.matmul(w.router, in, a.router, n_tokens);
   std::vector<float> host_scores(static_cast<size_t>(n_tokens) * h.n_expert);
   be.to_host(host_scores.data(), a.router, host_scores.size() * sizeof(float));
-  Routing r = route_tokens(host_scores.data(), n_tokens, h.n_expert, h.n_expert_used);
+  Routing r = route_tokens(host_scores.data(), n_tokens, h.n_expert, h.n_expert_used, h.expert_weights_norm);
   if (scale != 1.0f)
     for (auto& ws : r.weights)
       for (float& v : ws) v *= scale;

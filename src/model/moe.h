@@ -29,8 +29,8 @@ struct Routing {
 };
 
 // From router scores [n_tokens, n_expert] (host): softmax per token, its k best experts (ties: the lower index),
-// their probabilities divided by their sum.
-Routing route_tokens(const float* scores, int n_tokens, int n_expert, int k);
+// their probabilities, divided by their sum when normalize (all but Qwen2-MoE).
+Routing route_tokens(const float* scores, int n_tokens, int n_expert, int k, bool normalize = true);
 
 MoeWeights bind_moe(WeightStore& ws, const std::string& p, const HParams& h, Backend& be);
 // x += scale * the experts' weighted outputs for in ([n_tokens, n_embd], normalized; left unchanged). Reads the

@@ -15,6 +15,7 @@ const std::map<std::string, ArchitectureFactory>& registry() {
   static const std::map<std::string, ArchitectureFactory> r = {
       {"llama", make_llama},    // also Mistral, Yi, Vicuna, TinyLlama...
       {"qwen2", make_llama},    // Q/K/V biases and NeoX RoPE come from the file and the hparams
+      {"qwen2moe", make_llama}, // with experts and a gated shared expert
       {"qwen3", make_llama},    // per-head Q/K norms likewise
       {"qwen3moe", make_llama}, // and a mixture of experts (as Mixtral's, which is "llama")
       {"phi3", make_llama},     // fused QKV and gate+up likewise

@@ -160,8 +160,8 @@ LlamaShape shape_preset(const std::string& name) {
 std::vector<std::string> shape_preset_names() { return {"tiny", "stories", "tinyllama", "llama2-7b", "llama3-8b"}; }
 
 std::vector<std::string> gen_arch_names() {
-  return {"llama",  "qwen2", "qwen3",     "qwen3moe", "phi3",   "gemma",     "gemma2",
-          "gemma3", "gpt2",  "starcoder", "falcon",   "granite", "granitemoe", "command-r"};
+  return {"llama",  "qwen2",     "qwen2moe", "qwen3",   "qwen3moe",   "phi3",     "gemma", "gemma2",
+          "gemma3", "gpt2",      "starcoder", "falcon", "granite",   "granitemoe", "command-r"};
 }
 
 GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
@@ -204,9 +204,11 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     w.set_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(s.rms_eps));
   }
   const bool moe = s.n_expert > 0;
-  if (moe && arch != "llama" && arch != "qwen3moe" && arch != "granitemoe")
-    throw Error("experts: only for the llama, qwen3moe and granitemoe architectures");
-  if ((arch == "qwen3moe" || arch == "granitemoe") && !moe) throw Error(arch + " needs experts (n_expert)");
+  const bool moe_arch = arch == "qwen2moe" || arch == "qwen3moe" || arch == "granitemoe";
+  if (moe && arch != "llama" && !moe_arch)
+    throw Error("experts: only for the llama, qwen2moe, qwen3moe and granitemoe architectures");
+  if (moe_arch && !moe) throw Error(arch + " needs experts (n_expert)");
+  if (arch == "qwen2moe" && s.n_ff_shexp == 0) throw Error("qwen2moe needs a shared expert (n_ff_shexp)");
   if (arch == "granite" || arch == "granitemoe") {  // Granite 3's multipliers
     w.set_f32(a + "embedding_scale", 12.0f);
     w.set_f32(a + "residual_scale", 0.22f);
@@ -220,7 +222,9 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
     if (s.n_expert_used <= 0 || s.n_expert_used > s.n_expert) throw Error("shape: n_expert_used must be in [1, n_expert]");
     w.set_u32(a + "expert_count", static_cast<uint32_t>(s.n_expert));
     w.set_u32(a + "expert_used_count", static_cast<uint32_t>(s.n_expert_used));
-    if (s.n_ff_exp > 0) w.set_u32(a + "expert_feed_forward_length", static_cast<uint32_t>(s.n_ff_exp));
+    // As the converter: Qwen's files always say how wide their experts are.
+    if (s.n_ff_exp > 0 || arch == "qwen2moe" || arch == "qwen3moe")
+      w.set_u32(a + "expert_feed_forward_length", static_cast<uint32_t>(n_ff_exp));
   }
   const bool gemma = arch.rfind("gemma", 0) == 0;
   if (s.sliding_window > 0) w.set_u32(a + "attention.sliding_window", static_cast<uint32_t>(s.sliding_window));
@@ -318,7 +322,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
       add(p + "attn_q.weight", li, {E, Q}, false);
       add(p + "attn_k.weight", li, {E, KV}, false);
       add(p + "attn_v.weight", li, {E, KV}, false);
-      if (arch == "qwen2") {
+      if (arch == "qwen2" || arch == "qwen2moe") {
         add(p + "attn_q.bias", li, {Q}, false);
         add(p + "attn_k.bias", li, {KV}, false);
         add(p + "attn_v.bias", li, {KV}, false);
@@ -341,6 +345,7 @@ GenSummary generate_llama(const GenOptions& opt, const std::string& path) {
         add(p + "ffn_gate_shexp.weight", li, {E, s.n_ff_shexp}, false);
         add(p + "ffn_up_shexp.weight", li, {E, s.n_ff_shexp}, false);
         add(p + "ffn_down_shexp.weight", li, {s.n_ff_shexp, E}, false);
+        if (arch == "qwen2moe") add(p + "ffn_gate_inp_shexp.weight", li, {E}, false);
       }
     } else if (arch == "phi3") {
       add(p + "ffn_up.weight", li, {E, 2 * F}, false);  // gate rows, then up rows
