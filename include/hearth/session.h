@@ -49,6 +49,8 @@ class Session {
   int n_embd() const;
   // Forgets positions >= n of sequence seq (0: the whole sequence).
   void truncate(int seq, int n);
+  // Sequence dst becomes positions [0, n) of sequence src (their K/V copied), as if it had evaluated them.
+  void copy_sequence(int src, int dst, int n);
   Model& model();
 
  private:

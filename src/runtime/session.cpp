@@ -160,6 +160,35 @@ int Session::n_vocab() const { return impl_->model.hparams().n_vocab; }
 int Session::n_embd() const { return impl_->model.hparams().n_embd; }
 Model& Session::model() { return impl_->model; }
 
+void Session::copy_sequence(int src, int dst, int n) {
+  impl_->check_seq(src);
+  impl_->check_seq(dst);
+  if (n < 0 || n > impl_->n_past[src])
+    throw Error("copy_sequence: sequence " + std::to_string(src) + " has " + std::to_string(impl_->n_past[src]) +
+                " positions, not " + std::to_string(n));
+  if (src == dst || n == 0) {
+    impl_->n_past[dst] = n;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(impl_->model.forward_mutex());
+  const PlacementPlan& plan = impl_->model.plan();
+  auto& layers = impl_->kv->layers();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const KvLayer& kv = layers[l];
+    if (!kv.k) continue;  // another pipeline stage's layer
+    // Rows of a sequence are contiguous: copy n * kv_dim elements as floats (kv_dim is even, so F16 pairs up).
+    const size_t elem = kv.type == DType::F32 ? 4 : 2, row = static_cast<size_t>(kv.kv_dim) * elem;
+    const size_t count = n * row / sizeof(float), seq_bytes = static_cast<size_t>(kv.n_ctx) * row;
+    Backend& be = *plan.backends[plan.layer_backend[l]];
+    for (void* base : {kv.k, kv.v}) {
+      char* b = static_cast<char*>(base);
+      be.copy_2d(reinterpret_cast<float*>(b + dst * seq_bytes), count,
+                 reinterpret_cast<const float*>(b + src * seq_bytes), count, count, 1);
+    }
+  }
+  impl_->n_past[dst] = n;
+}
+
 void Session::truncate(int seq, int n) {
   impl_->check_seq(seq);
   impl_->n_past[seq] = std::clamp(n, 0, impl_->n_past[seq]);

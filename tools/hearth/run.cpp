@@ -5,6 +5,7 @@
 
 #include "chat.h"
 #include "commands.h"
+#include "hearth/choices.h"
 #include "hearth/generate.h"
 #include "hearth/session.h"
 #include "placement/memory_fit.h"
@@ -46,6 +47,7 @@ int run(RunOptions& o) {
   GenerateParams gp = generate_params(o);
   const bool one_shot = !o.prompt.empty() || !o.prompt_file.empty();
   if (!o.model_draft.empty() && !one_shot) throw Error("--model-draft needs a prompt (-p or -f)");
+  if (!o.choices.empty() && !one_shot) throw Error("--choice needs a prompt (-p or -f)");
   if (!one_shot) return chat_loop(*model, session, gp, o.system);
 
   std::vector<int32_t> tokens;
@@ -57,6 +59,11 @@ int run(RunOptions& o) {
   if (static_cast<int>(tokens.size()) >= session.n_ctx())
     throw Error("prompt is " + std::to_string(tokens.size()) + " tokens, longer than the context size " +
                 std::to_string(session.n_ctx()) + " (use a larger -c)");
+  if (!o.choices.empty()) {
+    for (const ChoiceScore& c : score_choices(*model, tokens, o.choices))
+      std::printf("%s\t%.6f\t%.4f\n", c.text.c_str(), c.probability, c.logprob);
+    return 0;
+  }
   auto print = [](const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);

@@ -30,6 +30,9 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--json-schema-file", o.json_schema_file, "the output follows the JSON schema in this file");
   cmd.add_option("--model-draft", o.model_draft,  // -md (llama.cpp's name) is translated in main.cpp
                  "speculative decoding: a small model with the same vocabulary proposes tokens (one-shot -p only)");
+  cmd.add_option("--choice", o.choices,
+                 "repeatable: instead of generating, print each choice's probability as the continuation of the "
+                 "prompt (choice<TAB>probability<TAB>log-probability)");
   cmd.add_option("--draft,--draft-max", o.n_draft, "tokens the draft model proposes per step")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

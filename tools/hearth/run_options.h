@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "hearth/generate.h"
@@ -31,6 +32,7 @@ struct RunOptions {
   std::string json_schema_file;
   std::string model_draft;       // speculative decoding: the draft model (same vocabulary)
   int n_draft = 8;               // tokens it proposes per step
+  std::vector<std::string> choices;  // --choice: score these continuations instead of generating
 };
 
 void add_run_options(CLI::App& cmd, RunOptions& o);
