@@ -130,6 +130,13 @@ int main(void) {
   CHECK(hearth_generate(m, "Once upon a time there was", &gp, NULL, NULL) == NULL);
   CHECK(strlen(hearth_last_error()) > 0);
 
+  /* Choices: probabilities that sum to 1, the greedy continuation the likeliest. */
+  const char* names[2] = {"Tom", "Lily"};
+  double probs[2], lps[2];
+  CHECK(hearth_choices(m, "Once upon a time, there was a little girl named", names, 2, probs, lps) == 0);
+  CHECK(fabs(probs[0] + probs[1] - 1.0) < 1e-9 && probs[1] > probs[0] && lps[1] > lps[0]);
+  CHECK(hearth_choices(m, "x", names, 0, probs, NULL) == -1);
+
   /* Embeddings: n_embd values of unit length. */
   float e[64];
   CHECK(hearth_embed(m, "Once upon a time", e, 64) == 64);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hearth/chat.h"
+#include "hearth/choices.h"
 #include "hearth/embed.h"
 #include "hearth/error.h"
 #include "hearth/generate.h"
@@ -81,6 +82,24 @@ class PyModel {
       msgs.push_back({role->second, content->second});
     }
     return run(model_->tokenize_chat(msgs, true), o, on_text);
+  }
+
+  // [{"text", "probability", "logprob"}] of each choice as the continuation of prompt (hearth/choices.h).
+  py::list choices(const std::string& prompt, const std::vector<std::string>& choices) {
+    std::vector<hearth::ChoiceScore> scores;
+    {
+      py::gil_scoped_release nogil;
+      scores = hearth::score_choices(*model_, model_->tokenize(prompt, true, true), choices);
+    }
+    py::list out;
+    for (const hearth::ChoiceScore& c : scores) {
+      py::dict d;
+      d["text"] = c.text;
+      d["probability"] = c.probability;
+      d["logprob"] = c.logprob;
+      out.append(d);
+    }
+    return out;
   }
 
   std::vector<float> embed(const std::string& text) {
@@ -165,6 +184,8 @@ PYBIND11_MODULE(hearth, mod) {
       .def("tokenize", &PyModel::tokenize, py::arg("text"), py::arg("add_bos") = true, py::arg("special") = true)
       .def("detokenize", &PyModel::detokenize, py::arg("ids"))
       .def("embed", &PyModel::embed, py::arg("text"), "Mean-pooled, unit-length embedding of text.")
+      .def("choices", &PyModel::choices, py::arg("prompt"), py::arg("choices"),
+           "Each choice's probability as the continuation of prompt, scored in one pass.")
       .def(
           "generate",
           [](PyModel& m, const std::string& prompt, const py::kwargs& kw) {

@@ -70,6 +70,10 @@ char* hearth_generate(hearth_model* model, const char* prompt, const hearth_gene
 /* The assistant's reply to n messages (roles "system", "user", "assistant") in the model's chat template. */
 char* hearth_chat(hearth_model* model, const char* const* roles, const char* const* contents, int n_messages,
                   const hearth_generate_params* params, hearth_text_callback callback, void* user);
+/* Each of n choices' probability (and log-probability, when logprobs is not NULL) as the continuation of prompt,
+ * scored in one pass: probs[n] sums to 1. Returns 0, or -1. */
+int hearth_choices(hearth_model* model, const char* prompt, const char* const* choices, int n, double* probs,
+                   double* logprobs);
 /* The embedding of text (mean-pooled, unit length, as llama.cpp's llama-embedding): writes at most cap floats;
  * returns n_embd, or -1. */
 int hearth_embed(hearth_model* model, const char* text, float* out, int cap);

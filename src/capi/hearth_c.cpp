@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hearth/chat.h"
+#include "hearth/choices.h"
 #include "hearth/embed.h"
 #include "hearth/error.h"
 #include "hearth/generate.h"
@@ -182,6 +183,26 @@ char* hearth_chat(hearth_model* model, const char* const* roles, const char* con
         return copy_string(run(model, model->model->tokenize_chat(messages, true), params, callback, user));
       },
       static_cast<char*>(nullptr));
+}
+
+int hearth_choices(hearth_model* model, const char* prompt, const char* const* choices, int n, double* probs,
+                   double* logprobs) {
+  return guarded(
+      [&]() {
+        require(model && prompt && choices && probs && n > 0, "choices: NULL model, prompt, choices or output");
+        std::vector<std::string> texts;
+        for (int i = 0; i < n; ++i) {
+          require(choices[i] != nullptr, "choices: a NULL choice");
+          texts.emplace_back(choices[i]);
+        }
+        const auto scores = hearth::score_choices(*model->model, model->model->tokenize(prompt, true, true), texts);
+        for (int i = 0; i < n; ++i) {
+          probs[i] = scores[i].probability;
+          if (logprobs) logprobs[i] = scores[i].logprob;
+        }
+        return 0;
+      },
+      -1);
 }
 
 int hearth_embed(hearth_model* model, const char* text, float* out, int cap) {

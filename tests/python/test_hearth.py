@@ -69,6 +69,14 @@ class StoriesThroughPython(unittest.TestCase):
         with self.assertRaises(hearth.Error):
             self.m.chat([{"content": "no role"}])
 
+    def test_choices(self):
+        scores = self.m.choices("Once upon a time, there was a little girl named", ["Lily", "Tom"])
+        self.assertEqual([s["text"] for s in scores], ["Lily", "Tom"])
+        self.assertAlmostEqual(sum(s["probability"] for s in scores), 1.0, places=9)
+        self.assertGreater(scores[0]["probability"], scores[1]["probability"])
+        with self.assertRaises(hearth.Error):
+            self.m.choices("x", [])
+
     def test_embeddings_are_llama_cpps(self):
         with open(EMBEDDINGS, encoding="utf-8") as f:
             ref = json.load(f)
