@@ -12,6 +12,7 @@
 #include "hearth/error.h"
 #include "hearth/model.h"
 #include "hearth/session.h"
+#include "greedy_util.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -19,12 +20,7 @@ namespace {
 
 using test::fixture;
 
-std::unique_ptr<Model> stories() {
-  LoadParams lp;
-  lp.n_threads = 2;
-  lp.n_gpu_layers = 0;
-  return Model::load(fixture("stories260K/stories260K.gguf"), lp);
-}
+std::unique_ptr<Model> stories() { return test::load_cpu(fixture("stories260K/stories260K.gguf")); }
 
 // log P(choice | prompt) from one whole evaluation of prompt + choice.
 double reference_logprob(Model& m, const std::vector<int32_t>& prompt, const std::vector<int32_t>& choice) {

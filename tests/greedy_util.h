@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,6 +16,14 @@
 namespace hearth::test {
 
 inline int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
+
+// The model at path on the CPU alone, with n_threads threads.
+inline std::unique_ptr<Model> load_cpu(const std::string& path, int n_threads = 2) {
+  LoadParams lp;
+  lp.n_threads = n_threads;
+  lp.n_gpu_layers = 0;
+  return Model::load(path, lp);
+}
 
 // The model at path loaded with lp; where (optional) receives its placement.
 inline std::vector<int> greedy_from_bos(const std::string& path, const LoadParams& lp, int n, bool kv_f32 = false,

@@ -10,6 +10,7 @@
 #include "hearth/generate.h"
 #include "hearth/model.h"
 #include "hearth/scheduler.h"
+#include "greedy_util.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -17,12 +18,7 @@ namespace {
 
 using test::fixture;
 
-std::unique_ptr<Model> load_stories() {
-  LoadParams lp;
-  lp.n_threads = 2;
-  lp.n_gpu_layers = 0;
-  return Model::load(fixture("stories260K/stories260K.gguf"), lp);
-}
+std::unique_ptr<Model> load_stories() { return test::load_cpu(fixture("stories260K/stories260K.gguf")); }
 
 GenerateParams greedy(int n) {
   GenerateParams g;

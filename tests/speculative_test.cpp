@@ -11,6 +11,7 @@
 #include "hearth/model.h"
 #include "hearth/session.h"
 #include "llama_gen.h"
+#include "greedy_util.h"
 #include "test_util.h"
 
 namespace hearth {
@@ -21,12 +22,6 @@ using test::fixture;
 const std::string kStories = "stories260K/stories260K.gguf";
 const std::string kQ4KM = "stories260K/quantized-by-llama.cpp-c392e50/stories260K-Q4_K_M.gguf";
 
-std::unique_ptr<Model> load(const std::string& path) {
-  LoadParams lp;
-  lp.n_threads = 2;
-  lp.n_gpu_layers = 0;
-  return Model::load(path, lp);
-}
 
 GenerateParams greedy(int n) {
   GenerateParams gp;
@@ -49,9 +44,9 @@ GenerateStats speculate(Model& m, Model& d, const std::vector<int32_t>& prompt, 
 TEST(Speculative, GreedyIdsAreLlama2csWhateverTheDraft) {
   HEARTH_REQUIRE_FIXTURE(fixture(kStories));
   const auto expected = test::read_ids(fixture("stories260K/expected/run_t0_n200.generated_ids.txt"));
-  auto m = load(fixture(kStories));
+  auto m = test::load_cpu(fixture(kStories));
   for (const std::string& draft : {kQ4KM, kStories}) {
-    auto d = load(fixture(draft));
+    auto d = test::load_cpu(fixture(draft));
     for (int k : {1, 3, 8}) {
       const GenerateStats st = speculate(*m, *d, {1}, greedy(200), k);
       EXPECT_EQ(std::vector<int>(st.tokens.begin(), st.tokens.end()), expected) << draft << " k " << k;
@@ -66,8 +61,8 @@ TEST(Speculative, GreedyIdsAreLlama2csWhateverTheDraft) {
 
 TEST(Speculative, SampledTextIsGeneratesWithTheSameSeed) {
   HEARTH_REQUIRE_FIXTURE(fixture(kQ4KM));
-  auto m = load(fixture(kStories));
-  auto d = load(fixture(kQ4KM));
+  auto m = test::load_cpu(fixture(kStories));
+  auto d = test::load_cpu(fixture(kQ4KM));
   const std::vector<int32_t> prompt = m->tokenize("Once upon a time", true, false);
   for (uint64_t seed : {1u, 42u, 777u}) {
     GenerateParams gp = greedy(120);
@@ -86,8 +81,8 @@ TEST(Speculative, SampledTextIsGeneratesWithTheSameSeed) {
 
 TEST(Speculative, StopsAtTheContextAndInJsonMode) {
   HEARTH_REQUIRE_FIXTURE(fixture(kQ4KM));
-  auto m = load(fixture(kStories));
-  auto d = load(fixture(kQ4KM));
+  auto m = test::load_cpu(fixture(kStories));
+  auto d = test::load_cpu(fixture(kQ4KM));
   // A 32-token context: the draft proposes no further than it allows, and the text ends where generate()'s does.
   const GenerateStats st = speculate(*m, *d, {1}, greedy(-1), 8, nullptr, 32);
   SessionParams small;
@@ -117,8 +112,8 @@ TEST(Speculative, AnotherVocabularyOrNoDraftTokensIsAnError) {
   const std::string path = std::string(HEARTH_TEST_TMP) + "/speculative-other-vocab." + std::to_string(::getpid()) +
                            ".gguf";
   gen::generate_llama(opt, path);
-  auto m = load(fixture(kStories));
-  auto other = load(path);
+  auto m = test::load_cpu(fixture(kStories));
+  auto other = test::load_cpu(path);
   try {
     speculate(*m, *other, {1}, greedy(4), 4);
     ADD_FAILURE() << "a draft with another vocabulary was accepted";
