@@ -10,12 +10,16 @@
 namespace hearth {
 namespace {
 
-Weight optional(WeightStore& ws, const std::string& name, std::initializer_list<int64_t> shape, Backend& be) {
-  return ws.has(name) ? ws.get(name, shape, be) : Weight{};
+// A vector the blocks read as F32 (norm weights, biases), its type checked before it is placed.
+Weight f32_vector(WeightStore& ws, const std::string& name, std::initializer_list<int64_t> shape, Backend& be) {
+  const GgufTensor* t = ws.find(name);
+  if (t && t->type != DType::F32) throw Error("tensor " + name + ": expected type f32");
+  return ws.get(name, shape, be);
 }
 
-void require_f32(const Weight& w, const std::string& name) {
-  if (present(w) && w.type != DType::F32) throw Error("tensor " + name + ": expected type f32");
+// The same when the file has it; an empty Weight otherwise.
+Weight optional(WeightStore& ws, const std::string& name, std::initializer_list<int64_t> shape, Backend& be) {
+  return ws.has(name) ? f32_vector(ws, name, shape, be) : Weight{};
 }
 
 }  // namespace
@@ -23,12 +27,9 @@ void require_f32(const Weight& w, const std::string& name) {
 Norm bind_norm(WeightStore& ws, const std::string& prefix, int64_t dim, Backend& be, NormKind kind) {
   Norm n;
   n.layer = kind != NormKind::Rms;
-  n.w = ws.get(prefix + ".weight", {dim}, be);
-  require_f32(n.w, prefix + ".weight");
-  if (kind == NormKind::Layer) {  // required: a part file without it must not run without it
-    n.b = ws.get(prefix + ".bias", {dim}, be);
-    require_f32(n.b, prefix + ".bias");
-  }
+  n.w = f32_vector(ws, prefix + ".weight", {dim}, be);
+  // Required: a part file without it must not run without it.
+  if (kind == NormKind::Layer) n.b = f32_vector(ws, prefix + ".bias", {dim}, be);
   return n;
 }
 
@@ -50,11 +51,6 @@ AttentionWeights bind_attention(WeightStore& ws, const std::string& p, const HPa
   a.k_norm = optional(ws, p + "attn_k_norm.weight", {h.head_dim}, be);
   a.wo = ws.matrix(p + "attn_output.weight", {Q, E}, be);
   a.bo = optional(ws, p + "attn_output.bias", {E}, be);
-  for (const char* n : {"attn_qkv.bias", "attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_q_norm.weight",
-                        "attn_k_norm.weight", "attn_output.bias"}) {
-    const GgufTensor* t = ws.find(p + n);
-    if (t && t->type != DType::F32) throw Error("tensor " + p + n + ": expected type f32");
-  }
   return a;
 }
 
@@ -70,8 +66,6 @@ FfnWeights bind_ffn(WeightStore& ws, const std::string& p, const HParams& h, Bac
   f.down = ws.matrix(p + "ffn_down.weight", {F, E}, be);
   f.up_b = optional(ws, p + "ffn_up.bias", {F}, be);
   f.down_b = optional(ws, p + "ffn_down.bias", {E}, be);
-  require_f32(f.up_b, p + "ffn_up.bias");
-  require_f32(f.down_b, p + "ffn_down.bias");
   return f;
 }
 
