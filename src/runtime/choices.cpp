@@ -4,20 +4,10 @@
 #include <cmath>
 
 #include "hearth/error.h"
+#include "hearth/perplexity.h"
 #include "hearth/session.h"
 
 namespace hearth {
-namespace {
-
-// log softmax(logits)[id], in double precision.
-double log_prob(const float* logits, int n_vocab, int32_t id) {
-  const float mx = *std::max_element(logits, logits + n_vocab);
-  double sum = 0;
-  for (int i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - mx);
-  return static_cast<double>(logits[id]) - mx - std::log(sum);
-}
-
-}  // namespace
 
 std::vector<ChoiceScore> score_choices(Model& model, std::span<const int32_t> prompt,
                                        const std::vector<std::string>& choices) {
@@ -57,8 +47,9 @@ std::vector<ChoiceScore> score_choices(Model& model, std::span<const int32_t> pr
   size_t row = 0;
   double best = -INFINITY;
   for (ChoiceScore& c : out) {
-    c.logprob = log_prob(after_prompt.data(), V, c.tokens[0]);
-    for (size_t i = 1; i < c.tokens.size(); ++i) c.logprob += log_prob(rows.data() + row++ * V, V, c.tokens[i]);
+    c.logprob = log_prob(after_prompt, c.tokens[0]);
+    for (size_t i = 1; i < c.tokens.size(); ++i)
+      c.logprob += log_prob(std::span<const float>(rows.data() + row++ * V, V), c.tokens[i]);
     best = std::max(best, c.logprob);
   }
   double sum = 0;
