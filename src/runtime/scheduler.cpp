@@ -64,6 +64,12 @@ struct Scheduler::Impl {
     Slot& s = *slots[i];
     GenerateStats st = s.ts->finish();
     st.prompt_ms = s.prompt_ms;
+    {
+      // Before the request's owner hears of the end, so that counts() (/metrics) no longer shows the sequence
+      // busy once the reply is out; admit() recounts on the next turn of the loop.
+      std::lock_guard<std::mutex> lock(mu);
+      --counts.running;
+    }
     report(s.req, st);
     slots[i].reset();
   }
