@@ -302,6 +302,54 @@ TEST(JsonSchema, ScalarRootsAndUnsupportedKeywords) {
   EXPECT_NE(error_of(R"({"type": "array", "minItems": 3, "maxItems": 2})").find("maxItems"), std::string::npos);
 }
 
+std::string schema_error(const std::string& schema) {
+  try {
+    check_json_schema(schema);  // the public API's check (C, Python and the server call it)
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// Issue 15: schemas from a client are bounded before anything walks them recursively. An enum value nested
+// 100,000 deep was dumped recursively (a stack overflow); a schema nested 100,000 deep is refused by its depth.
+TEST(JsonSchemaLimits, DeepSchemasAreRefusedNamingTheLimit) {
+  const int n = 100000;
+  const std::string deep_enum = R"({"enum": [)" + std::string(n, '[') + std::string(n, ']') + "]}";
+  EXPECT_NE(schema_error(deep_enum).find("deeper than 64"), std::string::npos) << schema_error(deep_enum);
+  std::string deep_props;
+  for (int i = 0; i < n; ++i) deep_props += R"({"type":"object","properties":{"a":)";
+  deep_props += "{}";
+  for (int i = 0; i < n; ++i) deep_props += "}}";
+  EXPECT_NE(schema_error(deep_props).find("deeper than 64"), std::string::npos) << schema_error(deep_props);
+  // Within the document limit but beyond what the recognizer follows: the message names that limit too.
+  std::string sixteen;
+  for (int i = 0; i < 16; ++i) sixteen += R"({"properties":{"a":)";
+  sixteen += "{}" + std::string(32, '}');
+  EXPECT_NE(schema_error(sixteen).find("deeper than 14 levels"), std::string::npos) << schema_error(sixteen);
+}
+
+// A 50,000-property schema took 9 s of CPU (the order-keeping parse is quadratic in an object's size); it is
+// refused by its size, before that parse.
+TEST(JsonSchemaLimits, HugeSchemasAreRefusedNamingTheLimit) {
+  std::string wide = R"({"type":"object","properties":{)";
+  for (int i = 0; i < 50000; ++i) {
+    if (i) wide += ',';
+    wide += "\"p";
+    wide += std::to_string(i);
+    wide += R"(":{"type":"integer"})";
+  }
+  wide += "}}";
+  EXPECT_NE(schema_error(wide).find("more than 1000"), std::string::npos) << schema_error(wide);
+  // Many small objects: the total is bounded too.
+  std::string many = R"({"type":"array","items":{"enum":[)";
+  for (int i = 0; i < 20000; ++i) many += i ? ",[1]" : "[1]";
+  many += "]}}";
+  EXPECT_NE(schema_error(many).find("more than 10000 JSON values"), std::string::npos) << schema_error(many);
+  // A schema of ordinary size still compiles.
+  EXPECT_EQ(schema_error(R"({"type":"object","properties":{"a":{"type":"integer"}}})"), "no error");
+}
+
 // Valid JSON text (a number beyond double's range is valid JSON that nlohmann refuses to store: out_of_range).
 bool valid_json(const std::string& s) {
   try {

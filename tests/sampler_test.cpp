@@ -348,5 +348,98 @@ TEST(SamplerSteps, TopPSortsOnlyAsFarAsTheCut) {
   EXPECT_TRUE(c.sorted);
 }
 
+// Issue 15: parameters no sampler can work with are refused when the sampler is made, by name, instead of
+// producing NaN logits (a NaN temperature made the model write only spaces).
+TEST(SamplerHardening, NonFiniteOrZeroParametersAreRefusedByName) {
+  auto refused = [](SamplerParams p, const std::string& name) {
+    try {
+      Sampler s(p);
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  };
+  const float nan = std::nanf(""), inf = std::numeric_limits<float>::infinity();
+  SamplerParams p = plain();
+  p.temperature = nan;
+  refused(p, "temperature");
+  p = plain(), p.top_p = nan;
+  refused(p, "top_p");
+  p = plain(), p.min_p = inf;
+  refused(p, "min_p");
+  p = plain(), p.frequency_penalty = inf;
+  refused(p, "frequency_penalty");
+  p = plain(), p.presence_penalty = -inf;
+  refused(p, "presence_penalty");
+  p = plain(), p.repeat_penalty = 0.0f;
+  refused(p, "repeat_penalty");
+  p = plain(), p.logit_bias = {{1, nan}};
+  refused(p, "logit_bias");
+}
+
+// frequency_penalty 1e308 (the largest float once stored) with repeat_last_n -1 sent every seen token's logit to
+// -inf, and once every token was seen the sampler threw. Finite inputs saturate: a token is still picked.
+TEST(SamplerHardening, HugeFinitePenaltiesStillPickAToken) {
+  SamplerParams p = plain();
+  p.temperature = 0.8f;
+  p.top_k = 40;
+  p.top_p = 0.95f;
+  p.min_p = 0.05f;
+  p.repeat_last_n = -1;
+  p.frequency_penalty = std::numeric_limits<float>::max();
+  p.presence_penalty = std::numeric_limits<float>::max();
+  Sampler s(p);
+  for (int32_t t : {0, 1, 2, 3, 0}) s.accept(t);
+  std::vector<float> l = {3.0f, 2.0f, 1.0f, 0.0f};
+  for (int i = 0; i < 10; ++i) {
+    const int32_t t = s.sample(l.data(), 4);
+    EXPECT_TRUE(t >= 0 && t < 4) << t;
+  }
+  float total = 0;
+  for (const TokenProb& t : s.distribution(l.data(), 4)) {
+    EXPECT_FALSE(std::isnan(t.p));
+    total += t.p;
+  }
+  EXPECT_NEAR(total, 1.0f, 1e-5);
+}
+
+// A temperature so small that 1/t overflows a float still means "the best token", not a tie at +inf.
+TEST(SamplerHardening, TinyTemperatureKeepsTheArgmax) {
+  SamplerParams p = plain();
+  p.temperature = 1e-40f;  // subnormal: 1 / t is inf as a float
+  Sampler s(p);
+  expect_dist(dist(s, {1.0f, 3.0f, 2.0f}), {{1, 1.0}});
+}
+
+// A bias of +inf on a token whose logit is -inf (NaN from the model) must not make a NaN.
+TEST(SamplerHardening, InfiniteBiasOnABannedTokenStaysBanned) {
+  SamplerParams p = plain();
+  p.logit_bias = {{0, std::numeric_limits<float>::infinity()}, {1, std::numeric_limits<float>::max()}};
+  Sampler s(p);
+  std::vector<float> l = {std::nanf(""), 1e38f, 0.0f};
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(s.sample(l.data(), 3), 1);
+}
+
+// Banning every token is the one request with truly no candidate: a clear error whatever the chain (greedy and
+// top_k 1 used to pick a banned token).
+TEST(SamplerHardening, BanningEveryTokenIsAClearErrorInEveryMode) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  std::vector<float> l = {1.0f, 2.0f, 3.0f};
+  for (float temp : {0.8f, 0.0f})
+    for (int top_k : {40, 1, 0}) {
+      SamplerParams p = plain();
+      p.temperature = temp;
+      p.top_k = top_k;
+      p.logit_bias = {{0, ninf}, {1, ninf}, {2, ninf}};
+      Sampler s(p);
+      try {
+        s.sample(l.data(), 3);
+        ADD_FAILURE() << "temperature " << temp << " top_k " << top_k << ": a banned token was sampled";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no token may be sampled"), std::string::npos) << e.what();
+      }
+    }
+}
+
 }  // namespace
 }  // namespace hearth

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <future>
+#include <limits>
+#include <stdexcept>
 #include <thread>
 
 #include "hearth/generate.h"
@@ -235,6 +237,37 @@ TEST(Scheduler, DestructorEndsWhatIsRunningAndQueued) {
     EXPECT_TRUE(why == "cancelled" || why == "context") << why;
   }
 
+}
+
+// Issue 15: a request whose sampler throws (every token banned) ended the process ("terminate ... every
+// candidate token has logit -inf"); now it ends with an error and the request beside it completes.
+TEST(Scheduler, ASamplerErrorEndsOnlyItsRequest) {
+  HEARTH_REQUIRE_FIXTURE(fixture("stories260K/stories260K.gguf"));
+  auto model = load_stories();
+  Scheduler sched(*model, slots(2, 128));
+  GenerateParams banned = greedy(20);
+  banned.sampling.temperature = 0.8f;
+  for (int32_t t = 0; t < model->info().n_vocab; ++t)
+    banned.sampling.logit_bias.emplace_back(t, -std::numeric_limits<float>::infinity());
+  auto kept = submit(sched, model->tokenize("One day", true, false), greedy(40));
+  auto bad = submit(sched, model->tokenize("Once upon a time", true, false), banned);
+  const Result b = bad.get();
+  EXPECT_EQ(b.stats.stop_reason.rfind("error: ", 0), 0u) << b.stats.stop_reason;
+  EXPECT_NE(b.stats.stop_reason.find("no token may be sampled"), std::string::npos) << b.stats.stop_reason;
+  const Result k = kept.get();
+  EXPECT_EQ(k.stats.stop_reason, "length");
+  EXPECT_EQ(k.stats.n_gen, 40);
+  // Parameters the sampler refuses (a NaN temperature) end their request before it starts, the same way.
+  GenerateParams nan = greedy(5);
+  nan.sampling.temperature = std::nanf("");
+  const Result n = submit(sched, {model->bos()}, nan).get();
+  EXPECT_NE(n.stats.stop_reason.find("temperature"), std::string::npos) << n.stats.stop_reason;
+  // An owner whose on_text throws ends its own request; the scheduler goes on.
+  const Result t = submit(sched, {model->bos()}, greedy(5), [](const std::string&) -> bool {
+                     throw std::runtime_error("client callback failed");
+                   }).get();
+  EXPECT_NE(t.stats.stop_reason.find("client callback failed"), std::string::npos) << t.stats.stop_reason;
+  EXPECT_EQ(submit(sched, {model->bos()}, greedy(5)).get().stats.n_gen, 5);
 }
 
 }  // namespace

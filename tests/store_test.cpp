@@ -120,6 +120,33 @@ TEST(StoreProfile, ClearErrors) {
   EXPECT_NE(message("FROM a\nFROM b\n").find("more than one FROM"), std::string::npos);
 }
 
+// Issue 15: a profile with temperature "NaN" or "inf" was accepted (the model then wrote only spaces), and
+// integers wrapped. Non-finite and out-of-range values are refused naming the range.
+TEST(StoreProfile, NonFiniteAndOutOfRangeParametersAreRefused) {
+  auto message = [](const std::string& param) {
+    try {
+      parse_profile("FROM x\nPARAMETER " + param + "\n");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  for (const char* bad : {"temperature NaN", "temperature inf", "temperature \"nan\"", "temperature -1",
+                          "temperature 1e999", "top_p 1.5", "min_p -0.1", "repeat_penalty 0", "repeat_penalty -1",
+                          "frequency_penalty 1e308", "presence_penalty -inf", "top_k 4294967297",
+                          "repeat_last_n -2", "num_predict 99999999999", "seed -5", "seed 99999999999999999999"}) {
+    const std::string m = message(bad);
+    const std::string key = std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_NE(m.find("parameter '" + key + "' must be"), std::string::npos) << bad << ": " << m;
+  }
+  EXPECT_NE(message("temperature NaN").find("from 0 to 100"), std::string::npos) << message("temperature NaN");
+  EXPECT_NE(message("repeat_penalty 0").find("greater than 0"), std::string::npos);
+  EXPECT_NE(message("top_k 4294967297").find("between -1 and 2147483647"), std::string::npos);
+  for (const char* good : {"temperature 0", "temperature 1.5", "top_k -1", "top_k 0", "repeat_penalty 1.1",
+                           "repeat_last_n -1", "num_predict -1", "seed -1", "seed 42", "frequency_penalty -2"})
+    EXPECT_EQ(message(good), "no error") << good;
+}
+
 TEST_F(Store, ImportListFindShow) {
   HEARTH_REQUIRE_FIXTURE(stories());
   ModelStore store(dir_.string());

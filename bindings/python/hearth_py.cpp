@@ -137,6 +137,16 @@ class PyModel {
   std::unique_ptr<hearth::Model> model_;
 };
 
+// json_schema: JSON text, or the schema as Python values (a dict), written out by Python's json module, which
+// keeps the dict's order (generation follows the properties' order).
+std::string schema_text(const py::handle& value) {
+  if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+  if (!py::isinstance<py::dict>(value) && !py::isinstance<py::bool_>(value))
+    throw py::type_error("json_schema must be a str (JSON text) or a dict, got " +
+                         std::string(py::str(py::type::of(value).attr("__name__"))));
+  return py::module_::import("json").attr("dumps")(value).cast<std::string>();
+}
+
 // The sampling keywords of generate() and chat(); an unknown one is a TypeError, as Python's own are.
 Options options(const py::kwargs& kw, py::object& on_text) {
   Options o;
@@ -154,7 +164,7 @@ Options options(const py::kwargs& kw, py::object& on_text) {
     else if (k == "seed") { if (!value.is_none()) g.sampling.seed = value.cast<uint64_t>(); }
     else if (k == "stop") g.stop = value.cast<std::vector<std::string>>();
     else if (k == "json") g.json = value.cast<bool>();
-    else if (k == "json_schema") { if (!value.is_none()) schema = value.cast<std::string>(); }
+    else if (k == "json_schema") { if (!value.is_none()) schema = schema_text(value); }
     else if (k == "on_text") on_text = py::reinterpret_borrow<py::object>(value);
     else throw py::type_error("unexpected keyword argument '" + k + "'");
   }
@@ -169,7 +179,7 @@ Options options(const py::kwargs& kw, py::object& on_text) {
 constexpr const char* kSamplingDoc =
     " Keywords: max_tokens (-1: until the end), n_ctx (0: the training context, at most 4096), temperature (0: "
     "greedy), top_k, top_p, min_p, repeat_penalty, seed, stop (list of strings), json (one JSON value), json_schema "
-    "(JSON text), on_text (called with each piece of text; return False to stop).";
+    "(JSON text or a dict), on_text (called with each piece of text; return False to stop).";
 
 }  // namespace
 

@@ -49,7 +49,9 @@ struct GenerateStats {
 };
 
 // Throws hearth::Error when schema_json is not a JSON schema generation can be constrained to (the subset of
-// src/sampling/json_schema.h; the message names what is not supported).
+// src/sampling/json_schema.h; the message names what is not supported), or exceeds the limits a schema from
+// anyone must keep (nesting 64 levels of arrays and objects, 10,000 JSON values, 1,000 members in one object;
+// the message names the limit).
 void check_json_schema(const std::string& schema_json);
 
 // on_text receives the generated text in pieces as it becomes final (a stop string candidate is held back

@@ -37,6 +37,10 @@ struct TokenProb {
 
 class Sampler {
  public:
+  // Throws hearth::Error naming the field for parameters no sampler can work with: a temperature, top_p,
+  // min_p or penalty that is NaN or infinite, a repeat_penalty <= 0, a NaN logit_bias. Finite values, however
+  // large, are fine: the chain saturates at the largest float rather than overflowing into inf or NaN, so only
+  // a logit_bias of -inf (a ban) takes a token out of the running.
   explicit Sampler(const SamplerParams& p);
   ~Sampler();
   Sampler(Sampler&&) noexcept;

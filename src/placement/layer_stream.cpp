@@ -198,8 +198,9 @@ void LayerStream::loader_main() {
     std::string err;
     try {
       load_group(group, slot.data);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // any exception: one escaping this thread would end the process
       err = e.what();
+      if (err.empty()) err = "layer streaming: loading failed";
     }
     double t1 = now_s();
     lock.lock();

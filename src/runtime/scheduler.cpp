@@ -21,6 +21,7 @@ struct Queued {
   uint64_t id;
   BatchRequest req;
   Clock::time_point t0;
+  std::string end_reason = "cancelled";  // why it ended without a sequence (admit() drops it)
 };
 
 // A request holding a sequence of the session.
@@ -35,9 +36,16 @@ struct Slot {
   double prompt_ms = 0;
 };
 
-void report(BatchRequest& req, const GenerateStats& st) {
-  if (req.on_done) req.on_done(st);
+// The owner's callback is the only way to tell it anything: when it throws, there is no one left to tell, and
+// the exception must not end the scheduler's thread (and with it the process).
+void report(BatchRequest& req, const GenerateStats& st) noexcept {
+  try {
+    if (req.on_done) req.on_done(st);
+  } catch (...) {
+  }
 }
+
+std::string error_reason(const std::exception& e) { return std::string("error: ") + e.what(); }
 
 }  // namespace
 
@@ -62,7 +70,13 @@ struct Scheduler::Impl {
 
   void finish(int i) {
     Slot& s = *slots[i];
-    GenerateStats st = s.ts->finish();
+    GenerateStats st;
+    try {
+      st = s.ts->finish();  // hands the held-back text to the owner's on_text, which may throw
+    } catch (const std::exception& e) {
+      st = s.ts->stats();
+      st.stop_reason = error_reason(e);
+    }
     st.prompt_ms = s.prompt_ms;
     {
       // Before the request's owner hears of the end, so that counts() (/metrics) no longer shows the sequence
@@ -98,7 +112,14 @@ struct Scheduler::Impl {
       auto s = std::make_unique<Slot>();
       s->id = q.id;
       s->req = std::move(q.req);
-      s->ts = std::make_unique<TokenStream>(model, s->req.params, s->req.prompt, s->req.on_text, q.t0);
+      try {  // the sampler refuses parameters it cannot work with (a NaN temperature): that request ends
+        s->ts = std::make_unique<TokenStream>(model, s->req.params, s->req.prompt, s->req.on_text, q.t0);
+      } catch (const std::exception& e) {
+        q.req = std::move(s->req);
+        q.end_reason = error_reason(e);
+        dropped.push_back(std::move(q));
+        continue;
+      }
       if (s->req.on_logprob) s->ts->set_on_logprob(s->req.on_logprob);
       // (The session holds at least what the cache recorded; min() keeps that an invariant, not an assumption.)
       s->prompt_done = std::min(c.reuse, static_cast<size_t>(session.n_past(c.seq)));
@@ -162,36 +183,71 @@ struct Scheduler::Impl {
       Slot& s = *slots[i];
       if (s.next < 0)
         s.prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - s.t_prompt).count();
-      s.next = s.ts->next(logits.data() + m * n_vocab, session.n_past(i), session.n_ctx());
+      try {
+        s.next = s.ts->next(logits.data() + m * n_vocab, session.n_past(i), session.n_ctx());
+      } catch (const std::exception& e) {
+        // This sequence alone ends (the sampler found no token it may pick, the owner's on_text threw); its
+        // K/V is sound, the others go on.
+        s.ts->stop(error_reason(e));
+        s.next = -1;
+      }
       if (s.next < 0) finish(i);
     }
   }
 
-  void loop(int n_batch) {
+  // The thread's body: nothing may escape it (std::terminate). An exception that the steps above did not
+  // attribute to one request (out of memory while admitting, say) ends every running request with it, and the
+  // scheduler goes on serving the next ones.
+  void loop(int n_batch) noexcept {
     for (;;) {
-      std::vector<Queued> dropped;
-      bool idle, stop;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        dropped = admit();
-        stop = stopping;
-        idle = std::none_of(slots.begin(), slots.end(), [](auto& s) { return s != nullptr; });
-        if (idle && dropped.empty() && !stop) {
-          cv.wait(lock, [&] { return stopping || !queue.empty() || !to_cancel.empty(); });
-          continue;
-        }
+      try {
+        if (turn(n_batch)) return;
+      } catch (const std::exception& e) {
+        fail_running(error_reason(e));
+      } catch (...) {
+        fail_running("error: unknown exception in the scheduler");
       }
-      for (Queued& q : dropped) {
-        GenerateStats st;
-        st.stop_reason = "cancelled";
-        report(q.req, st);
-      }
-      // Requests stopped by admit() (cancelled) end here, the others take a step.
-      for (size_t i = 0; i < slots.size(); ++i)
-        if (slots[i] && slots[i]->ts->done()) finish(static_cast<int>(i));
-      if (stop) return;
-      step(n_batch);
     }
+  }
+
+  void fail_running(const std::string& reason) noexcept {
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (!slots[i]) continue;
+      try {
+        cache.forget(static_cast<int>(i));
+        slots[i]->ts->stop(reason);
+        finish(static_cast<int>(i));
+      } catch (...) {
+        slots[i].reset();  // its owner cannot be told; the sequence is free again
+      }
+    }
+  }
+
+  // One turn of the loop; true when the scheduler is stopping.
+  bool turn(int n_batch) {
+    std::vector<Queued> dropped;
+    bool idle, stop;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      dropped = admit();
+      stop = stopping;
+      idle = std::none_of(slots.begin(), slots.end(), [](auto& s) { return s != nullptr; });
+      if (idle && dropped.empty() && !stop) {
+        cv.wait(lock, [&] { return stopping || !queue.empty() || !to_cancel.empty(); });
+        return false;
+      }
+    }
+    for (Queued& q : dropped) {
+      GenerateStats st;
+      st.stop_reason = q.end_reason;
+      report(q.req, st);
+    }
+    // Requests stopped by admit() (cancelled) end here, the others take a step.
+    for (size_t i = 0; i < slots.size(); ++i)
+      if (slots[i] && slots[i]->ts->done()) finish(static_cast<int>(i));
+    if (stop) return true;
+    step(n_batch);
+    return false;
   }
 };
 

@@ -8,6 +8,11 @@
 
 namespace hearth::sampling {
 
+void throw_all_banned() {
+  throw Error("sampler: no token may be sampled: every candidate token has logit -inf (logit_bias or the request's "
+              "constraints banned them all)");
+}
+
 void Candidates::assign(const float* logits, int32_t n_vocab) {
   if (n_vocab <= 0) throw Error("sampler: n_vocab must be positive, got " + std::to_string(n_vocab));
   data.resize(static_cast<size_t>(n_vocab));
@@ -37,8 +42,7 @@ size_t Candidates::argmax() const {
 
 float Candidates::softmax() {
   const float max = data[argmax()].logit;
-  if (max == -std::numeric_limits<float>::infinity())
-    throw Error("sampler: every candidate token has logit -inf (all tokens banned)");
+  if (max == -std::numeric_limits<float>::infinity()) throw_all_banned();
   if (max == std::numeric_limits<float>::infinity()) {
     // +inf logits share all the probability.
     size_t n_inf = 0;

@@ -31,6 +31,9 @@ struct Candidates {
   float softmax();
 };
 
+// Throws the hearth::Error for a step that finds every candidate banned (logit -inf): no token can be sampled.
+[[noreturn]] void throw_all_banned();
+
 // The order of a sorted Candidates: higher logit first, then lower id, so results never depend on
 // how the standard library breaks ties.
 inline bool candidate_before(const Candidate& a, const Candidate& b) {

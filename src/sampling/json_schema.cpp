@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hearth/error.h"
+#include "sampling/json_limits.h"
 
 namespace hearth::sampling {
 
@@ -42,7 +43,9 @@ class SchemaBuilder {
   explicit SchemaBuilder(JsonSchema& s) : s_(s) {}
 
   int add(const json& j, const std::string& where, int depth) {
-    if (depth > SchemaRecognizer::kMaxDepth - 2) throw Error("JSON schema: nested deeper than hearth supports at " + where);
+    if (depth > SchemaRecognizer::kMaxDepth - 2)
+      throw Error("JSON schema: nested deeper than " + std::to_string(SchemaRecognizer::kMaxDepth - 2) +
+                  " levels (hearth's limit) at " + where);
     const int index = static_cast<int>(s_.nodes_.size());
     s_.nodes_.emplace_back();
     SchemaNode n;
@@ -132,6 +135,16 @@ class SchemaBuilder {
 };
 
 JsonSchema JsonSchema::parse(const std::string& schema_json) {
+  // The text may come from anyone: its depth and size are checked before anything walks it recursively, and
+  // before the order-keeping parse below, whose cost grows with the square of an object's size.
+  if (json_text_depth(schema_json, kMaxSchemaDepth) > kMaxSchemaDepth)
+    throw Error("JSON schema: nested deeper than " + std::to_string(kMaxSchemaDepth) +
+                " levels of arrays and objects (hearth's limit)");
+  {
+    const nlohmann::json unordered = nlohmann::json::parse(schema_json, nullptr, false);
+    if (unordered.is_discarded()) throw Error("JSON schema: not valid JSON");
+    check_schema_limits(unordered);
+  }
   const json j = json::parse(schema_json, nullptr, false);
   if (j.is_discarded()) throw Error("JSON schema: not valid JSON");
   JsonSchema s;

@@ -2,7 +2,10 @@
 #include "hearth/sampler.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 
+#include "hearth/error.h"
 #include "sampling/candidates.h"
 #include "sampling/steps.h"
 
@@ -16,10 +19,28 @@ uint64_t pick_seed(uint64_t seed) {
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
 }
 
+const SamplerParams& checked(const SamplerParams& p) {
+  auto finite = [](const char* name, float v) {
+    if (!std::isfinite(v)) throw Error(std::string("sampler: ") + name + " must be a finite number, got " + std::to_string(v));
+  };
+  finite("temperature", p.temperature);
+  finite("top_p", p.top_p);
+  finite("min_p", p.min_p);
+  finite("repeat_penalty", p.repeat_penalty);
+  finite("frequency_penalty", p.frequency_penalty);
+  finite("presence_penalty", p.presence_penalty);
+  // llama.cpp divides positive logits by it: 0 would send them to +inf, a negative one would flip them.
+  if (!(p.repeat_penalty > 0.0f))
+    throw Error("sampler: repeat_penalty must be greater than 0 (1: off), got " + std::to_string(p.repeat_penalty));
+  for (const auto& [id, bias] : p.logit_bias)
+    if (std::isnan(bias)) throw Error("sampler: logit_bias of token " + std::to_string(id) + " is NaN");
+  return p;
+}
+
 }  // namespace
 
 Sampler::Sampler(const SamplerParams& p)
-    : p_(p), seed_(pick_seed(p.seed)), rng_(seed_), cands_(std::make_unique<sampling::Candidates>()) {
+    : p_(checked(p)), seed_(pick_seed(p.seed)), rng_(seed_), cands_(std::make_unique<sampling::Candidates>()) {
   using namespace sampling;
   if (!p_.logit_bias.empty()) chain_.push_back(std::make_unique<LogitBias>(p_.logit_bias));
   auto penalties = std::make_unique<Penalties>(p_.repeat_last_n, p_.repeat_penalty, p_.frequency_penalty,

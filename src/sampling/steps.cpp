@@ -5,16 +5,37 @@
 #include <limits>
 
 namespace hearth::sampling {
+namespace {
+
+constexpr float kMax = std::numeric_limits<float>::max();
+
+// A finite logit changed by finite arithmetic stays finite: computed in double and clamped to the float range,
+// as a huge penalty or a tiny temperature would otherwise overflow it to inf (and inf - inf to NaN). Infinite
+// logits (a ban, or a +inf logit_bias) stay as they are.
+void saturate_to(float& logit, double v) {
+  if (std::isfinite(logit)) logit = static_cast<float>(std::clamp(v, -double{kMax}, double{kMax}));
+}
+
+// logit + bias: a ban (-inf) wins over anything, +inf over any finite logit; finite sums saturate.
+float biased(float logit, float bias) {
+  if (std::isinf(bias) || std::isinf(logit)) {
+    const float sum = logit + bias;
+    return std::isnan(sum) ? -std::numeric_limits<float>::infinity() : sum;
+  }
+  return static_cast<float>(std::clamp(double{logit} + double{bias}, -double{kMax}, double{kMax}));
+}
+
+}  // namespace
 
 void LogitBias::apply(Candidates& c) {
   if (bias_.empty()) return;
   if (c.identity) {
     for (const auto& [id, b] : bias_)
-      if (id >= 0 && static_cast<size_t>(id) < c.size()) c.data[id].logit += b;
+      if (id >= 0 && static_cast<size_t>(id) < c.size()) c.data[id].logit = biased(c.data[id].logit, b);
   } else {
     for (Candidate& x : c.data)
       for (const auto& [id, b] : bias_)
-        if (x.id == id) x.logit += b;
+        if (x.id == id) x.logit = biased(x.logit, b);
   }
   c.sorted = false;
 }
@@ -51,8 +72,8 @@ void Penalties::reset() {
 void Penalties::apply(Candidates& c) {
   if (counts_.empty() || (repeat_ == 1.0f && frequency_ == 0.0f && presence_ == 0.0f)) return;
   auto penalize = [&](float& logit, int n) {
-    logit = logit <= 0.0f ? logit * repeat_ : logit / repeat_;
-    logit -= static_cast<float>(n) * frequency_ + presence_;
+    const double l = logit;
+    saturate_to(logit, (l <= 0.0 ? l * repeat_ : l / repeat_) - (n * double{frequency_} + presence_));
   };
   if (c.identity) {
     for (const auto& [id, n] : counts_)
@@ -122,18 +143,26 @@ void Temperature::apply(Candidates& c) {
   if (c.size() == 0) return;
   if (t_ <= 0.0f) {
     const size_t best = c.argmax();
+    if (c.data[best].logit == -std::numeric_limits<float>::infinity()) throw_all_banned();
     c.data[0] = c.data[best];
     c.truncate(1);
     c.sorted = true;
     return;
   }
   if (t_ == 1.0f) return;
-  const float inv = 1.0f / t_;
-  for (Candidate& x : c.data) x.logit *= inv;
+  // Scaled relative to the best logit, so that a tiny temperature cannot overflow the best ones into a tie at
+  // the largest float; softmax does not change with the shift.
+  const float best = c.data[c.argmax()].logit;
+  if (!std::isfinite(best)) return;  // +inf takes all the probability, scaled or not; all -inf: nothing to draw
+  const double inv = 1.0 / t_;
+  for (Candidate& x : c.data) saturate_to(x.logit, (double{x.logit} - best) * inv);
 }
 
 int32_t draw(Candidates& c, uint64_t random_bits) {
-  if (c.size() == 1) return c.data[0].id;
+  if (c.size() == 1) {
+    if (c.data[0].logit == -std::numeric_limits<float>::infinity()) throw_all_banned();
+    return c.data[0].id;
+  }
   c.softmax();
   const double u = static_cast<double>(random_bits >> 11) * 0x1.0p-53;  // [0, 1)
   double total = 0;

@@ -131,7 +131,17 @@ ModelRegistry::ModelRegistry(const ServerOptions& options) : opt_(options) {
     m->use->touch(keep_alive_);
     loaded_.push_back(std::move(m));
   }
-  reaper_ = std::thread([this] { reap_loop(); });
+  reaper_ = std::thread([this] {
+    // Nothing may escape a thread (std::terminate): after an error (out of memory) the reaper looks again.
+    for (;;) {
+      try {
+        reap_loop();
+        return;
+      } catch (...) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
 }
 
 ModelRegistry::~ModelRegistry() { unload_all(); }

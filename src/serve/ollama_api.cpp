@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "sampling/param_limits.h"
 #include "serve/chat_messages.h"
 #include "serve/context_fit.h"
 #include "serve/handler.h"
@@ -39,18 +40,19 @@ GenerateParams parse_options(const json& body) {
   const json* o = get_object(body, "options");
   if (!o) return g;
   SamplerParams& s = g.sampling;
-  if (auto v = get_number_in(*o, "temperature", 0, 100)) s.temperature = static_cast<float>(*v);
-  if (auto v = get_integer(*o, "top_k")) s.top_k = static_cast<int>(*v);
+  using namespace sampling;  // the ranges, shared with profiles
+  if (auto v = get_number_in(*o, "temperature", 0, kMaxTemperature)) s.temperature = static_cast<float>(*v);
+  if (auto v = get_integer_in(*o, "top_k", kMinTopK, kMaxInt)) s.top_k = static_cast<int>(*v);
   if (auto v = get_number_in(*o, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
   if (auto v = get_number_in(*o, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
-  if (auto v = get_number(*o, "repeat_penalty")) s.repeat_penalty = static_cast<float>(*v);
-  if (auto v = get_integer(*o, "repeat_last_n")) s.repeat_last_n = static_cast<int>(*v);
-  if (auto v = get_number(*o, "presence_penalty")) s.presence_penalty = static_cast<float>(*v);
-  if (auto v = get_number(*o, "frequency_penalty")) s.frequency_penalty = static_cast<float>(*v);
-  if (auto v = get_integer(*o, "seed")) s.seed = static_cast<uint64_t>(*v);
-  if (auto v = get_integer(*o, "num_predict")) {
-    if (*v < -2 || *v == 0)
-      throw bad_request("'num_predict' must be positive (or -1: unlimited), got " + std::to_string(*v));
+  if (auto v = get_number_above(*o, "repeat_penalty", 0, kMaxRepeatPenalty)) s.repeat_penalty = static_cast<float>(*v);
+  if (auto v = get_integer_in(*o, "repeat_last_n", kMinRepeatLastN, kMaxInt)) s.repeat_last_n = static_cast<int>(*v);
+  if (auto v = get_number_in(*o, "presence_penalty", -kMaxPenalty, kMaxPenalty)) s.presence_penalty = static_cast<float>(*v);
+  if (auto v = get_number_in(*o, "frequency_penalty", -kMaxPenalty, kMaxPenalty))
+    s.frequency_penalty = static_cast<float>(*v);
+  if (auto v = get_seed(*o, "seed")) s.seed = *v;
+  if (auto v = get_integer_in(*o, "num_predict", kMinNumPredict, kMaxInt)) {
+    if (*v == 0) throw bad_request("'num_predict' must be positive (or -1: unlimited), got 0", "invalid_value");
     g.n_predict = *v < 0 ? -1 : static_cast<int>(std::min<long long>(*v, 1 << 30));
   }
   g.stop = get_stop(*o, "stop");

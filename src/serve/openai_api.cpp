@@ -1,7 +1,9 @@
 // OpenAI-compatible API: /v1/chat/completions, /v1/completions (SSE streaming or whole), /v1/models.
 #ifdef HEARTH_HAVE_HTTP
 #include <chrono>
+#include <limits>
 
+#include "sampling/param_limits.h"
 #include "serve/chat_messages.h"
 #include "serve/context_fit.h"
 #include "serve/handler.h"
@@ -21,24 +23,81 @@ int64_t unix_now() {
       .count();
 }
 
+// "logit_bias": {"token id": bias}. A bias is a number (OpenAI's range is -100..100; as llama.cpp, any number is
+// taken, and one beyond a float's range means a ban, -inf, or a force, +inf), or false: a ban, as llama.cpp.
+// Token ids are checked against the model's vocabulary once it is loaded (check_logit_bias).
+std::vector<std::pair<int32_t, float>> parse_logit_bias(const json& bias) {
+  std::vector<std::pair<int32_t, float>> out;
+  for (auto it = bias.begin(); it != bias.end(); ++it) {
+    int32_t id = 0;
+    try {
+      size_t used = 0;
+      id = std::stoi(it.key(), &used);
+      if (used != it.key().size() || id < 0) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw bad_request("'logit_bias' keys must be token ids (integers from 0), got '" + it.key() + "'",
+                        "invalid_value");
+    }
+    const json& v = it.value();
+    float b = 0;
+    if (v.is_boolean() && !v.get<bool>()) {
+      b = -std::numeric_limits<float>::infinity();
+    } else if (v.is_number()) {
+      // A double beyond the float range must not be converted (undefined behaviour): it saturates to inf.
+      const double d = v.get<double>();
+      const double max = std::numeric_limits<float>::max();
+      b = d < -max ? -std::numeric_limits<float>::infinity()
+          : d > max ? std::numeric_limits<float>::infinity()
+                    : static_cast<float>(d);
+    } else {
+      throw bad_request("'logit_bias' values must be numbers (or false: ban the token), got " + v.dump(),
+                        "invalid_type");
+    }
+    out.emplace_back(id, b);
+  }
+  return out;
+}
+
+void check_logit_bias(const SamplerParams& s, int n_vocab) {
+  std::vector<bool> banned(static_cast<size_t>(n_vocab));
+  size_t n_banned = 0;
+  for (const auto& [id, b] : s.logit_bias) {
+    if (id >= n_vocab)
+      throw bad_request("'logit_bias' key " + std::to_string(id) + " is not a token id of this model (ids 0 to " +
+                            std::to_string(n_vocab - 1) + ")",
+                        "invalid_value");
+    if (b == -std::numeric_limits<float>::infinity() && !banned[static_cast<size_t>(id)])
+      banned[static_cast<size_t>(id)] = true, ++n_banned;
+  }
+  // Said before generating rather than by the sampler at the first token.
+  if (n_banned == banned.size())
+    throw bad_request("'logit_bias' bans every token of the model (a bias of -inf, false, or beyond -3.4e38 is a "
+                      "ban): nothing could be generated",
+                      "invalid_value");
+}
+
 // The sampling and length fields of a completion request. Unset fields keep hearth's defaults
 // (llama.cpp's: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05).
 GenerateParams parse_params(const json& body) {
   GenerateParams g;
   SamplerParams& s = g.sampling;
+  using sampling::kMaxInt;
   if (auto v = get_number_in(body, "temperature", 0, 2)) s.temperature = static_cast<float>(*v);
   if (auto v = get_number_in(body, "top_p", 0, 1)) s.top_p = static_cast<float>(*v);
-  if (auto v = get_integer(body, "top_k")) s.top_k = static_cast<int>(*v);
+  if (auto v = get_integer_in(body, "top_k", sampling::kMinTopK, kMaxInt)) s.top_k = static_cast<int>(*v);
   if (auto v = get_number_in(body, "min_p", 0, 1)) s.min_p = static_cast<float>(*v);
   if (auto v = get_number_in(body, "presence_penalty", -2, 2)) s.presence_penalty = static_cast<float>(*v);
   if (auto v = get_number_in(body, "frequency_penalty", -2, 2)) s.frequency_penalty = static_cast<float>(*v);
-  if (auto v = get_number_in(body, "repeat_penalty", 0, 10)) s.repeat_penalty = static_cast<float>(*v);
-  if (auto v = get_integer(body, "seed")) s.seed = static_cast<uint64_t>(*v);
-  auto max_tokens = get_integer(body, "max_completion_tokens");
-  if (!max_tokens) max_tokens = get_integer(body, "max_tokens");
-  if (max_tokens) {
+  // llama.cpp's server fields.
+  if (auto v = get_number_above(body, "repeat_penalty", 0, 10)) s.repeat_penalty = static_cast<float>(*v);
+  if (auto v = get_integer_in(body, "repeat_last_n", sampling::kMinRepeatLastN, kMaxInt))
+    s.repeat_last_n = static_cast<int>(*v);
+  if (auto v = get_seed(body, "seed")) s.seed = *v;
+  const auto given = [&](const char* k) { return body.contains(k) && !body[k].is_null(); };
+  const char* max_key = given("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+  if (auto max_tokens = get_integer_in(body, max_key, -1, kMaxInt)) {
     if (*max_tokens < 1 && *max_tokens != -1)
-      throw bad_request("'max_tokens' must be at least 1 (or -1: until the context is full), got " +
+      throw bad_request("'" + std::string(max_key) + "' must be at least 1 (or -1: until the context is full), got " +
                             std::to_string(*max_tokens),
                         "invalid_value");
     g.n_predict = static_cast<int>(std::min<long long>(*max_tokens, 1 << 30));
@@ -46,22 +105,20 @@ GenerateParams parse_params(const json& body) {
   g.stop = get_stop(body, "stop");
   if (auto v = get_bool(body, "cache_prompt")) g.cache_prompt = *v;  // llama.cpp server's fields
   if (auto v = get_bool(body, "ignore_eos")) g.ignore_eos = *v;
-  if (auto n = get_integer(body, "n"); n && *n != 1) throw bad_request("only n = 1 is supported", "invalid_value");
-  if (const json* bias = get_object(body, "logit_bias")) {
-    for (auto it = bias->begin(); it != bias->end(); ++it) {
-      int32_t id = 0;
-      try {
-        size_t used = 0;
-        id = std::stoi(it.key(), &used);
-        if (used != it.key().size()) throw std::invalid_argument("");
-      } catch (const std::exception&) {
-        throw bad_request("'logit_bias' keys must be token ids, got '" + it.key() + "'", "invalid_value");
-      }
-      if (!it.value().is_number()) throw bad_request("'logit_bias' values must be numbers", "invalid_type");
-      s.logit_bias.emplace_back(id, it.value().get<float>());
-    }
-  }
+  if (auto n = get_integer(body, "n"); n && *n != 1)
+    throw bad_request("'n' must be 1: hearth generates one choice per request (send several requests for several "
+                      "choices), got " + std::to_string(*n),
+                      "invalid_value");
+  if (const json* bias = get_object(body, "logit_bias")) s.logit_bias = parse_logit_bias(*bias);
   return g;
+}
+
+// A model as OpenAI's /v1/models lists it.
+json model_object(const ModelEntry& e) {
+  return {{"id", e.name},
+          {"object", "model"},
+          {"created", std::chrono::duration_cast<std::chrono::seconds>(e.modified.time_since_epoch()).count()},
+          {"owned_by", "hearth"}};
 }
 
 // truncate: the request allowed truncation, so the usage says how many prompt tokens were dropped (an extension).
@@ -134,6 +191,7 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   auto lm = state.models.get(model_name, nullptr, keep_alive);
   // A store profile's parameters and system prompt are defaults: the request's own values win.
   apply_profile_parameters(lm->profile, body, ApiStyle::OpenAI, params);
+  check_logit_bias(params.sampling, lm->model->info().n_vocab);
   if (chat) apply_profile_system(lm->profile, messages);
   std::vector<int32_t> tokens =
       chat ? tokenize_profile_chat(*lm->model, lm->profile, messages) : lm->model->tokenize(prompt, true, true);
@@ -155,7 +213,9 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
 
   if (!stream) {
     respond_whole(res, job, "application/json", [c, object, truncate](GenerationJob& job, const std::string& text) {
-      if (failed(job)) return error_body(ApiStyle::OpenAI, 500, "generation failed: " + job.stats().stop_reason).dump();
+      if (failed(job))
+        return error_body(ApiStyle::OpenAI, 500, "generation failed: " + job.stats().stop_reason)
+            .dump(-1, ' ', false, json::error_handler_t::replace);
       json choice = {{"index", 0}, {"logprobs", c->logprobs_of(job.take_logprobs())}, {"finish_reason", c->choice_end(job)}};
       if (c->chat) choice["message"] = {{"role", "assistant"}, {"content", text}};
       else choice["text"] = text;
@@ -227,13 +287,16 @@ void add_openai_routes(httplib::Server& http, ServeState& state) {
             }));
   http.Get("/v1/models", guarded(S, [&state](const httplib::Request&, httplib::Response& r) {
              json data = json::array();
-             for (const ModelEntry& e : state.models.list())
-               data.push_back({{"id", e.name},
-                               {"object", "model"},
-                               {"created", std::chrono::duration_cast<std::chrono::seconds>(
-                                               e.modified.time_since_epoch()).count()},
-                               {"owned_by", "hearth"}});
+             for (const ModelEntry& e : state.models.list()) data.push_back(model_object(e));
              send_json(r, {{"object", "list"}, {"data", data}});
+           }));
+  // The official clients' models.retrieve: one model object, or OpenAI's 404 for an id that is not served.
+  http.Get(R"(/v1/models/(.+))", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) {
+             const std::string id = q.matches[1];
+             const std::string want = normalize_model_name(id);
+             for (const ModelEntry& e : state.models.list())
+               if (e.name == id || normalize_model_name(e.name) == want) return send_json(r, model_object(e));
+             throw ApiError(404, "The model '" + id + "' does not exist", "invalid_request_error", "model_not_found");
            }));
   // /v1/embeddings: serve/embeddings_api.cpp.
 }

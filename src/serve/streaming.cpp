@@ -6,6 +6,25 @@ namespace hearth::serve {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// httplib calls content providers outside its handler's try/catch: an exception from one (a formatter, an
+// allocation) would end the process. It ends this response instead: the generation is cancelled and the
+// connection closed, which the client sees as a cut-off response.
+template <class F>
+auto guarded_provider(std::shared_ptr<GenerationJob> job, F f) {
+  return [job, f = std::move(f)](size_t offset, httplib::DataSink& sink) {
+    try {
+      return f(offset, sink);
+    } catch (...) {
+      job->cancel();
+      return false;
+    }
+  };
+}
+
+}  // namespace
+
 void respond_stream(httplib::Response& res, std::shared_ptr<GenerationJob> job, StreamFormat format,
                     const std::atomic<bool>& stopping) {
   res.set_header("Cache-Control", "no-cache");
@@ -13,7 +32,7 @@ void respond_stream(httplib::Response& res, std::shared_ptr<GenerationJob> job, 
   auto fmt = std::make_shared<StreamFormat>(std::move(format));
   res.set_chunked_content_provider(
       fmt->content_type,
-      [job, fmt, &stopping](size_t, httplib::DataSink& sink) {
+      guarded_provider(job, [job, fmt, &stopping](size_t, httplib::DataSink& sink) {
         std::string text;
         for (;;) {
           if (stopping) job->cancel();
@@ -40,7 +59,7 @@ void respond_stream(httplib::Response& res, std::shared_ptr<GenerationJob> job, 
               break;
           }
         }
-      },
+      }),
       [job](bool success) {
         if (!success) job->cancel();
       });
@@ -52,7 +71,7 @@ void respond_whole(httplib::Response& res, std::shared_ptr<GenerationJob> job, c
   auto make = std::make_shared<decltype(body)>(std::move(body));
   res.set_chunked_content_provider(
       content_type,
-      [job, make, &stopping](size_t, httplib::DataSink& sink) {
+      guarded_provider(job, [job, make, &stopping](size_t, httplib::DataSink& sink) {
         std::string all, text;
         auto checked = std::chrono::steady_clock::now();
         for (;;) {
@@ -74,7 +93,7 @@ void respond_whole(httplib::Response& res, std::shared_ptr<GenerationJob> job, c
         sink.write(bytes.data(), bytes.size());
         sink.done();
         return true;
-      },
+      }),
       [job](bool success) {
         if (!success) job->cancel();
       });

@@ -1,10 +1,15 @@
 // Profiles: a Modelfile-like text (FROM, SYSTEM, PARAMETER, TEMPLATE), as Ollama users know it.
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <utility>
 #include <sstream>
 
 #include "hearth/error.h"
 #include "hearth/store.h"
+#include "sampling/param_limits.h"
 
 namespace hearth {
 namespace {
@@ -23,6 +28,35 @@ std::string trim(const std::string& s) {
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
+// The range a number parameter must be within (the ones Ollama's request options take: sampling/param_limits.h).
+struct Range {
+  double lo, hi;
+  bool lo_open;  // lo itself is refused
+};
+
+Range float_range(const std::string& key) {
+  using namespace sampling;
+  if (key == "temperature") return {0, kMaxTemperature, false};
+  if (key == "top_p" || key == "min_p") return {0, 1, false};
+  if (key == "repeat_penalty") return {0, kMaxRepeatPenalty, true};
+  return {-kMaxPenalty, kMaxPenalty, false};  // presence_penalty, frequency_penalty
+}
+
+std::pair<long long, long long> int_range(const std::string& key) {
+  using namespace sampling;
+  if (key == "top_k") return {kMinTopK, kMaxInt};
+  if (key == "repeat_last_n") return {kMinRepeatLastN, kMaxInt};
+  if (key == "num_predict") return {kMinNumPredict, kMaxInt};
+  if (key == "num_ctx") return {kMinNumCtx, kMaxNumCtx};
+  return {-1, std::numeric_limits<long long>::max()};  // seed: -1 (random) or any 63-bit value
+}
+
+std::string number_text(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
 std::string unquote(const std::string& v) {
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
   return v;
@@ -38,18 +72,27 @@ void check_profile_parameter(const std::string& key, const std::string& value) {
   for (const char* k : kFloatParams) {
     if (key != k) continue;
     char* end = nullptr;
-    std::strtod(value.c_str(), &end);
+    const double v = std::strtod(value.c_str(), &end);
     if (value.empty() || *end != '\0') throw Error("parameter '" + key + "' must be a number, got '" + value + "'");
+    // strtod also reads "nan", "inf" and "1e999" (as inf): none is a usable parameter.
+    const Range r = float_range(key);
+    if (!std::isfinite(v) || v > r.hi || v < r.lo || (r.lo_open && v == r.lo))
+      throw Error("parameter '" + key + "' must be a number " + (r.lo_open ? "greater than " : "from ") +
+                  number_text(r.lo) + (r.lo_open ? " and at most " : " to ") + number_text(r.hi) + ", got '" + value +
+                  "'");
     return;
   }
   for (const char* k : kIntParams) {
     if (key != k) continue;
     char* end = nullptr;
+    errno = 0;
     const long long v = std::strtoll(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0') throw Error("parameter '" + key + "' must be an integer, got '" + value + "'");
-    if (key == std::string("num_ctx") && (v < kMinNumCtx || v > kMaxNumCtx))
-      throw Error("parameter 'num_ctx' must be between " + std::to_string(kMinNumCtx) + " and " +
-                  std::to_string(kMaxNumCtx) + ", got " + value);
+    const auto [lo, hi] = int_range(key);
+    if (errno == ERANGE || v < lo || v > hi)
+      throw Error("parameter '" + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                  ", got " + value);
+    if (key == std::string("num_predict") && v == 0) throw Error("parameter 'num_predict' must not be 0 (-1: unlimited)");
     return;
   }
   throw Error("unknown parameter '" + key +

@@ -28,7 +28,12 @@ void PowerSampler::sample_locked() {
 
 void PowerSampler::loop() {
   std::unique_lock<std::mutex> lock(mu_);
-  while (!cv_.wait_for(lock, period_, [this] { return stop_.load(); })) sample_locked();
+  try {
+    while (!cv_.wait_for(lock, period_, [this] { return stop_.load(); })) sample_locked();
+  } catch (...) {
+    // A source that throws (out of memory) must not end the process from this thread: periodic sampling
+    // stops; mark() and snapshot() still sample, on their callers' threads, where an error can be reported.
+  }
 }
 
 void PowerSampler::mark() {

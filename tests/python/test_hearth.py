@@ -69,6 +69,27 @@ class StoriesThroughPython(unittest.TestCase):
         with self.assertRaises(hearth.Error):
             self.m.chat([{"content": "no role"}])
 
+    def test_json_schema_as_a_dict(self):
+        # Issue 15: a dict failed with a pybind cast error; it is serialized, keeping the properties' order.
+        schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}}
+        text = self.m.generate("Once upon a time", max_tokens=40, temperature=0, json_schema=schema)
+        self.assertEqual(text, self.m.generate("Once upon a time", max_tokens=40, temperature=0,
+                                               json_schema=json.dumps(schema)))
+        self.assertRegex(text, r'^\s*\{\s*"name"')
+        with self.assertRaisesRegex(hearth.Error, "anyOf"):
+            self.m.generate("x", json_schema={"anyOf": []})
+        with self.assertRaises(TypeError):
+            self.m.generate("x", json_schema=42)
+        # Limits of the library, not a crash: depth and size are named.
+        deep = "{}"
+        for _ in range(200):
+            deep = '{"type": "object", "properties": {"a": ' + deep + "}}"
+        with self.assertRaisesRegex(hearth.Error, "deeper than 64"):
+            self.m.generate("x", json_schema=deep)
+        wide = {"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(5000)}}
+        with self.assertRaisesRegex(hearth.Error, "more than 1000"):
+            self.m.generate("x", json_schema=wide)
+
     def test_choices(self):
         scores = self.m.choices("Once upon a time, there was a little girl named", ["Lily", "Tom"])
         self.assertEqual([s["text"] for s in scores], ["Lily", "Tom"])

@@ -46,7 +46,12 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     generation_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
-  fn(0, n_threads_);
+  std::exception_ptr mine;
+  try {
+    fn(0, n_threads_);
+  } catch (...) {
+    mine = std::current_exception();  // rethrown once the workers are done with fn
+  }
   // Spin briefly, then yield: when the machine is oversubscribed the worker we wait for may need this core.
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins < kWaitSpins)
@@ -54,6 +59,13 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     else
       std::this_thread::yield();
   }
+  if (mine) std::rethrow_exception(mine);
+  std::exception_ptr theirs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    theirs.swap(error_);
+  }
+  if (theirs) std::rethrow_exception(theirs);
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
@@ -89,7 +101,12 @@ void ThreadPool::worker(int ith) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_) return;
-    (*job_)(ith, n_threads_);
+    try {
+      (*job_)(ith, n_threads_);
+    } catch (...) {  // an exception must not end this thread (std::terminate): run() rethrows it
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

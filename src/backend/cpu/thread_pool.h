@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -18,7 +19,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // Runs fn(ith, nth) on every thread, ith in [0, nth); returns when all are done.
+  // Runs fn(ith, nth) on every thread, ith in [0, nth); returns when all are done. An exception from fn on any
+  // thread is rethrown here once all are done (the first one; it never ends a worker thread).
   void run(const std::function<void(int ith, int nth)>& fn);
   // Splits [0, n) into contiguous chunks, one per thread: fn(begin, end, ith).
   void parallel_for(int64_t n, const std::function<void(int64_t begin, int64_t end, int ith)>& fn);
@@ -36,6 +38,7 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;
+  std::exception_ptr error_;  // under mu_: the first exception a worker's part of the job threw
 };
 
 }  // namespace hearth
