@@ -2,7 +2,9 @@
 // product (tight) and against a dequantize-then-f32 matmul (within the activation quantization error).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <stdexcept>
 #include <cstring>
 #include <random>
 #include <string>
@@ -278,4 +280,22 @@ TEST(MatmulIsa, EveryTypeHasAKernel) {
 }
 
 }  // namespace
+// Issue 15: an exception in a worker's part of a job ended the process (it escaped the worker thread). run()
+// rethrows it once every thread is done, and the pool keeps working.
+TEST(ThreadPool, AnExceptionOnAnyThreadIsRethrownByRun) {
+  ThreadPool pool(3);
+  for (int thrower : {2, 0}) {
+    std::atomic<int> ran{0};
+    EXPECT_THROW(pool.run([&](int ith, int) {
+      ran++;
+      if (ith == thrower) throw std::runtime_error("part failed");
+    }),
+                 std::runtime_error);
+    EXPECT_EQ(ran.load(), 3);  // every part ran to its end before run() returned
+  }
+  std::atomic<int> sum{0};
+  pool.run([&](int ith, int) { sum += ith + 1; });
+  EXPECT_EQ(sum.load(), 6);
+}
+
 }  // namespace hearth::cpu
