@@ -84,7 +84,8 @@ void apply_profile_parameters(const Profile& profile, const nlohmann::json& give
     } else if (key == "frequency_penalty") {
       s.frequency_penalty = static_cast<float>(v);
     } else if (key == "seed") {
-      s.seed = static_cast<uint64_t>(std::strtoull(value.c_str(), nullptr, 10));
+      // -1: a random seed, as in a request (strtoull would read it as 2^64-1, a fixed one).
+      s.seed = v < 0 ? uint64_t{0xFFFFFFFF} : static_cast<uint64_t>(std::strtoull(value.c_str(), nullptr, 10));
     }
   }
   if (!stops.empty()) params.stop = std::move(stops);
