@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #ifdef HEARTH_HAVE_HTTP
+#include <filesystem>
 #include <future>
 #include <limits>
 
+#include "hearth/store.h"
 #include "serve_test_util.h"
 
 namespace hearth::test {
@@ -237,6 +239,35 @@ TEST_F(ServeHardeningRequests, ASamplerWithNoCandidateEndsOnlyItsRequest) {
   EXPECT_EQ(o->status, 200);
   EXPECT_EQ(json::parse(o->body)["choices"][0]["text"], greedy_text(*model_, "One day", 150));
   expect_alive();
+}
+
+// Item 9: a profile with temperature "NaN" or "inf" was accepted over /api/create (the model then wrote only
+// spaces), as was a top_k that wraps. Refused naming the parameter and its range.
+TEST_F(ServeHardeningRequests, ProfilesWithNonFiniteOrWrappingParametersAreRefused) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(HEARTH_TEST_TMP) / "serve-hardening-profiles";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  ModelStore(dir.string()).import_file(stories_path(), "stories");
+  ServerOptions o = stories_options(1, 128);
+  o.model_path.clear();
+  o.alias.clear();
+  o.models_dir = dir.string();
+  {
+    RunningServer s(o);
+    auto c = s.client();
+    for (const auto& [key, value] : std::vector<std::pair<std::string, json>>{
+             {"temperature", "NaN"}, {"temperature", "inf"}, {"top_k", 4294967297ull}, {"repeat_penalty", 0}}) {
+      const json body = {{"model", "x"}, {"from", "stories"}, {"stream", false}, {"parameters", {{key, value}}}};
+      const std::string m = error_of(post_json(c, "/api/create", body), 400);
+      EXPECT_NE(m.find("parameter '" + key + "' must be"), std::string::npos) << value << ": " << m;
+    }
+    const std::string mf = error_of(post_json(c, "/api/create", {{"model", "y"}, {"stream", false},
+                                                               {"modelfile", "FROM stories\nPARAMETER temperature nan\n"}}),
+                                    400);
+    EXPECT_NE(mf.find("parameter 'temperature' must be"), std::string::npos) << mf;
+  }
+  fs::remove_all(dir);
 }
 
 // Item 17: the official OpenAI client's models.retrieve.
