@@ -106,6 +106,21 @@ int main(void) {
   gp.json = 1;
   gp.json_schema = "{\"type\": \"object\", \"anyOf\": []}";
   CHECK(hearth_generate(m, "x", &gp, NULL, NULL) == NULL && strstr(hearth_last_error(), "anyOf") != NULL);
+  /* Issue 15: an enum value nested 100,000 deep overflowed the stack; the schema's depth limit is named. */
+  {
+    const size_t n = 100000;
+    char* deep = malloc(2 * n + 16);
+    if (deep) {
+      char* w = deep;
+      w += sprintf(w, "{\"enum\":[");
+      memset(w, '[', n), w += n;
+      memset(w, ']', n), w += n;
+      strcpy(w, "]}");
+      gp.json_schema = deep;
+      CHECK(hearth_generate(m, "x", &gp, NULL, NULL) == NULL && strstr(hearth_last_error(), "deeper than 64") != NULL);
+      free(deep);
+    }
+  }
   gp.json_schema = NULL;
   gp.n_predict = 30;
   out = hearth_generate(m, "Once upon a time", &gp, NULL, NULL);

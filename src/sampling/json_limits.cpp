@@ -1,3 +1,4 @@
+// Measuring outside JSON without recursion: text nesting, and a schema document's depth and size (json_limits.h).
 #include "sampling/json_limits.h"
 
 #include <string>

@@ -210,7 +210,9 @@ void handle(ServeState& state, bool chat, const httplib::Request& req, httplib::
   auto failed = [](const GenerationJob& j) { return j.stats().stop_reason.rfind("error", 0) == 0; };
   if (!stream) {
     respond_whole(res, job, "application/json", [message, failed, load_ms, truncate](const GenerationJob& job, const std::string& text) {
-      if (failed(job)) return json{{"error", "generation failed: " + job.stats().stop_reason}}.dump();
+      if (failed(job))
+        return json{{"error", "generation failed: " + job.stats().stop_reason}}.dump(-1, ' ', false,
+                                                                                    json::error_handler_t::replace);
       json j = message(text, true);
       add_stats(j, job, load_ms, truncate);
       return j.dump(-1, ' ', false, json::error_handler_t::replace);
