@@ -33,7 +33,8 @@ struct ModelInfo {
   std::string path;
   std::string name;          // general.name
   std::string arch;          // general.architecture
-  std::string file_type;     // dominant weight type ("Q4_0", "F16", ...)
+  std::string file_type;     // general.file_type as Ollama names it ("Q4_K_M", "F16", ...); without one, the
+                             // type holding the most bytes of 2-D weights ("Q8_0")
   uint64_t file_size = 0;
   uint64_t n_params = 0;
   int n_ctx_train = 0;
