@@ -72,13 +72,16 @@ LoadedModel::~LoadedModel() {
   scheduler.reset();
   model.reset();
   if (external || !log) return;
-  const double loaded_s =
-      std::chrono::duration<double>(std::chrono::system_clock::now() - loaded_at).count();
-  char span[32];
-  std::snprintf(span, sizeof span, "%.1f s", loaded_s);
-  log_line(log, "unloaded " + name + " after " + span + " (" +
-                    (unload_reason.empty() ? std::string("the server is stopping") : unload_reason) + "): weights " +
-                    mib(need.weights) + ", KV cache " + mib(need.kv) + " freed in " + millis(ms_since(t0)));
+  try {  // a destructor: nothing may escape
+    const double loaded_s = std::chrono::duration<double>(std::chrono::system_clock::now() - loaded_at).count();
+    char span[32];
+    std::snprintf(span, sizeof span, "%.1f s", loaded_s);
+    log_line(log, "unloaded " + name + " after " + span + " (" +
+                      (unload_reason.empty() ? std::string("the server is stopping") : unload_reason) +
+                      "): weights " + mib(need.weights) + ", KV cache " + mib(need.kv) + " freed in " +
+                      millis(ms_since(t0)));
+  } catch (...) {
+  }
 }
 
 int64_t ModelUse::now_ms() {
