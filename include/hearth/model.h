@@ -1,6 +1,7 @@
 // Loading a model: the GGUF file, its tokenizer, and where each layer runs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,13 +28,17 @@ struct LoadParams {
                                 // the file in groups (CPU); 0: all resident
   int logical_devices = 0;      // tests: N stand-ins replace the GPUs (GPU 0 opened N times, or N CPU backends
                                 // where there is no GPU), so multi-GPU placement runs on any machine
+  // Called on the loading thread as the weights are bound (packed, copied to GPUs) with the fraction done, 0 to 1,
+  // rising, 1 last (llama.cpp's progress_callback); returning false cancels the load (Model::load throws).
+  std::function<bool(float progress)> progress;
 };
 
 struct ModelInfo {
   std::string path;
   std::string name;          // general.name
   std::string arch;          // general.architecture
-  std::string file_type;     // dominant weight type ("Q4_0", "F16", ...)
+  std::string file_type;     // general.file_type as Ollama names it ("Q4_K_M", "F16", ...); without one, the
+                             // type holding the most bytes of 2-D weights ("Q8_0")
   uint64_t file_size = 0;
   uint64_t n_params = 0;
   int n_ctx_train = 0;

@@ -46,6 +46,9 @@ struct ServerOptions {
                                    // (Ollama's OLLAMA_MAX_QUEUE); more get 503
   std::string meminfo_path = "/proc/meminfo";  // where free host memory is read before a load (tests fake it)
   int test_load_delay_ms = 0;      // tests: each load takes this much longer (to watch the server meanwhile)
+  // Called with one line per model load (its start, then its time, type, memory and placement, or its failure)
+  // and per unload (why, after how long loaded, the memory freed); null: none. `hearth serve` writes them to stderr.
+  std::function<void(const std::string& line)> log;
   std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
   // Called with one line per request once its response is sent (serve/access_log.h: no content, ever); null: none.
   std::function<void(const std::string& line)> access_log;

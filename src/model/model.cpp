@@ -203,6 +203,14 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
 
   weights_ = std::make_unique<WeightStore>(*file_, params.repack);
   for (const auto& f : more_files_) weights_->add_file(*f);
+  if (params.progress) {
+    uint64_t total = 0;  // every tensor of the files (another stage's layers are never bound: 1 comes sooner)
+    for (const GgufTensor& t : file_->tensors()) total += t.nbytes;
+    for (const auto& f : more_files_)
+      for (const GgufTensor& t : f->tensors()) total += t.nbytes;
+    if (!params.progress(0.0f)) throw Error(path + ": loading cancelled");
+    weights_->set_progress(params.progress, total);
+  }
   if (params.mem_budget > 0) {
     // The part's layer tensors, as file positions, for streaming when they exceed the budget.
     std::vector<const GgufFile*> files = {file_.get()};
@@ -229,6 +237,7 @@ ModelImpl::ModelImpl(const ModelPart& part, const LoadParams& params) {
     }
   }
   arch_ = (*factory)(*file_, h, *weights_, plan_);
+  if (params.progress && !params.progress(1.0f)) throw Error(path + ": loading cancelled");
 }
 
 LayerObserver* ModelImpl::layer_observer() const { return stream_.get(); }

@@ -1,3 +1,4 @@
+// ModelInfo from a GGUF file's metadata and tensor table (what `hearth info`, the load lines and the APIs show).
 #include <algorithm>
 #include <map>
 
@@ -6,6 +7,21 @@
 #include "model/model_impl.h"
 
 namespace hearth {
+namespace {
+
+// general.file_type (llama.cpp's llama_ftype) as Ollama names it ("Q4_K_M"), as `ollama show` and /api/tags'
+// quantization_level print it; empty for ids no llama.cpp release writes (4-6 were removed, 33-35 too).
+std::string file_type_label(uint64_t id) {
+  static const char* const kNames[] = {
+      "F32",     "F16",    "Q4_0",   "Q4_1",   "",       "",      "",      "Q8_0",   "Q5_0",   "Q5_1",
+      "Q2_K",    "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K",  "IQ2_XXS",
+      "IQ2_XS",  "Q2_K_S", "IQ3_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ3_M",  "IQ2_S",  "IQ2_M",
+      "IQ4_XS",  "IQ1_M",  "BF16",   "",       "",       "",      "TQ1_0", "TQ2_0",  "MXFP4_MOE"};
+  constexpr uint64_t n = sizeof kNames / sizeof kNames[0];
+  return id < n ? kNames[id] : "";
+}
+
+}  // namespace
 
 ModelInfo model_info_from_gguf(const GgufFile& f, const HParams& h) {
   ModelInfo info;
@@ -36,9 +52,16 @@ ModelInfo model_info_from_gguf(const GgufFile& f, const HParams& h) {
     info.tensor_types[type] += 1;
     if (t.n_dims >= 2) bytes_by_type[type] += t.nbytes;
   }
+  // The label is the file type the writer declared (a Q4_K_M file holds Q6_K and Q8_0 tensors too, which on a
+  // small model can hold most of the bytes); the dominant type only when the file declares none we know.
+  try {
+    if (f.has("general.file_type")) info.file_type = file_type_label(f.get_uint("general.file_type", 0));
+  } catch (const Error&) {
+    // a file_type that is not a non-negative integer: ignored like an unknown id
+  }
   auto best = std::max_element(bytes_by_type.begin(), bytes_by_type.end(),
                                [](const auto& a, const auto& b) { return a.second < b.second; });
-  if (best != bytes_by_type.end()) {
+  if (info.file_type.empty() && best != bytes_by_type.end()) {
     info.file_type = best->first;
     std::transform(info.file_type.begin(), info.file_type.end(), info.file_type.begin(), ::toupper);
   }

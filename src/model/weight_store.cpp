@@ -1,5 +1,7 @@
 #include "model/weight_store.h"
 
+#include <algorithm>
+
 #include "backend/place_weight.h"
 #include "gguf/gguf.h"
 #include "hearth/error.h"
@@ -22,6 +24,20 @@ const void* WeightStore::placed(const std::string& name) const {
   for (const auto& [n, p] : placed_)
     if (n == name) return p;
   return nullptr;
+}
+
+void WeightStore::set_progress(std::function<bool(float)> progress, uint64_t total_bytes) {
+  progress_ = std::move(progress);
+  progress_total_ = total_bytes;
+  progress_done_ = 0;
+}
+
+void WeightStore::advance(uint64_t n) {
+  if (!progress_ || progress_total_ == 0) return;
+  progress_done_ = std::min(progress_total_, progress_done_ + n);
+  // Below 1: the loader says 1 itself once everything is bound.
+  const float f = std::min(0.999f, static_cast<float>(static_cast<double>(progress_done_) / progress_total_));
+  if (!progress_(f)) throw Error(file_.path() + ": loading cancelled");
 }
 
 bool WeightStore::has(const std::string& name) const { return find(name) != nullptr; }
@@ -58,14 +74,21 @@ Weight WeightStore::view(const std::string& name, std::initializer_list<int64_t>
 
 Weight WeightStore::get(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
   Weight w = view(name, shape);
-  if (!placed(name)) return place_weight(backend, w, false, device_copies_);
+  if (!placed(name)) {
+    Weight bound = place_weight(backend, w, false, device_copies_);
+    advance(w.nbytes);
+    return bound;
+  }
   if (!backend.is_host()) throw Error("tensor " + name + ": streamed weights must be on the CPU");
   return w;
 }
 
 Weight WeightStore::matrix(const std::string& name, std::initializer_list<int64_t> shape, Backend& backend) {
   if (placed(name)) return get(name, shape, backend);  // streamed: used in its slot as it is
-  return place_matrix(view(name, shape), backend);
+  const Weight w = view(name, shape);
+  Weight bound = place_matrix(w, backend);
+  advance(w.nbytes);
+  return bound;
 }
 
 Weight WeightStore::expert(const std::string& name, std::initializer_list<int64_t> shape, int index,
@@ -80,7 +103,9 @@ Weight WeightStore::expert(const std::string& name, std::initializer_list<int64_
     if (!backend.is_host()) throw Error("tensor " + name + ": streamed weights must be on the CPU");
     return w;
   }
-  return place_matrix(w, backend);
+  Weight bound = place_matrix(w, backend);
+  advance(w.nbytes);
+  return bound;
 }
 
 Weight WeightStore::place_matrix(Weight w, Backend& backend) {  // A backend spreading matrices over several devices copies each device's rows itself.

@@ -2,6 +2,7 @@
 // otherwise. Checks each tensor's shape and reports expected vs actual.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -40,6 +41,8 @@ class WeightStore {
   // Matrix `index` of a stack of matrices (shape {cols, rows, n}: a mixture of experts' ffn_*_exps), bound as
   // matrix() binds a whole one.
   Weight expert(const std::string& name, std::initializer_list<int64_t> shape, int index, Backend& backend);
+  // LoadParams::progress: called with the fraction of total bytes bound so far after each tensor is bound.
+  void set_progress(std::function<bool(float)> progress, uint64_t total_bytes);
   // Bytes of a tensor (0 when absent).
   size_t bytes(const std::string& name) const;
   const GgufFile& file() const { return file_; }
@@ -48,12 +51,16 @@ class WeightStore {
   const void* placed(const std::string& name) const;
   // A matrix of host memory onto the backend: split by rows, or packed / copied (place_weight).
   Weight place_matrix(Weight w, Backend& backend);
+  // n more bytes bound: tells progress_; throws when it cancels the load.
+  void advance(uint64_t n);
 
   const GgufFile& file_;
   std::vector<const GgufFile*> more_files_;
   std::vector<std::pair<std::string, const void*>> placed_;
   bool pack_;
   std::vector<std::pair<Backend*, void*>> device_copies_;
+  std::function<bool(float)> progress_;
+  uint64_t progress_total_ = 0, progress_done_ = 0;
 };
 
 }  // namespace hearth

@@ -1,6 +1,7 @@
 #include "serve/model_registry.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "backend/backend.h"
@@ -20,6 +21,33 @@ std::chrono::system_clock::time_point file_time(const fs::path& p) {
   return std::chrono::file_clock::to_sys(t);
 }
 
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / 1073741824.0);
+  else std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+  return buf;
+}
+
+std::string millis(double ms) {
+  char buf[32];
+  if (ms >= 10000) std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
+  else std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  return buf;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// A log line must never take the server down (the sink is the embedder's).
+void log_line(const std::function<void(const std::string&)>& log, const std::string& line) {
+  if (!log) return;
+  try {
+    log(line);
+  } catch (...) {
+  }
+}
+
 ModelEntry entry_for(const fs::path& p, const std::string& name) {
   ModelEntry e;
   e.path = p.string();
@@ -37,6 +65,23 @@ std::string normalize_model_name(const std::string& name) {
   if (n.size() > 7 && n.compare(n.size() - 7, 7, ":latest") == 0) n.resize(n.size() - 7);
   if (n.size() > 5 && n.compare(n.size() - 5, 5, ".gguf") == 0) n.resize(n.size() - 5);
   return n;
+}
+
+LoadedModel::~LoadedModel() {
+  const auto t0 = std::chrono::steady_clock::now();
+  scheduler.reset();
+  model.reset();
+  if (external || !log) return;
+  try {  // a destructor: nothing may escape
+    const double loaded_s = std::chrono::duration<double>(std::chrono::system_clock::now() - loaded_at).count();
+    char span[32];
+    std::snprintf(span, sizeof span, "%.1f s", loaded_s);
+    log_line(log, "unloaded " + name + " after " + span + " (" +
+                      (unload_reason.empty() ? std::string("the server is stopping") : unload_reason) +
+                      "): weights " + mib(need.weights) + ", KV cache " + mib(need.kv) + " freed in " +
+                      millis(ms_since(t0)));
+  } catch (...) {
+  }
 }
 
 int64_t ModelUse::now_ms() {
@@ -126,8 +171,7 @@ ModelRegistry::ModelRegistry(const ServerOptions& options) : opt_(options) {
     MemoryNeed need;
     const std::string refusal = check_fits(fixed_, &need);
     if (!refusal.empty()) throw Error("cannot load '" + fixed_.path + "': " + refusal);
-    auto m = load(fixed_);
-    m->need = need;
+    auto m = load(fixed_, need);
     m->use->touch(keep_alive_);
     loaded_.push_back(std::move(m));
   }
@@ -176,25 +220,37 @@ std::string ModelRegistry::check_fits(const ModelEntry& e, MemoryNeed* need) con
   return check_model_fits(e.path, lp, opt_.parallel, opt_.n_batch, opt_.meminfo_path, need);
 }
 
-std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e) {
+std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e, const MemoryNeed& need) {
   auto t0 = std::chrono::steady_clock::now();
   auto m = std::make_shared<LoadedModel>();
   m->name = e.name;
   m->path = e.path;
   m->profile = e.profile;
   m->digest = e.digest;
+  m->need = need;
   LoadParams lp = opt_.load;
   SessionParams sp;
   sp.n_ctx = context_for(e);
   sp.n_seq = opt_.parallel;
   sp.n_batch = opt_.n_batch;
   lp.n_ctx = sp.n_ctx;
-  m->model = Model::load(e.path, lp);
-  if (opt_.test_load_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt_.test_load_delay_ms));
-  m->scheduler = std::make_shared<Scheduler>(*m->model, sp);
+  const std::string ctx = "context " + std::to_string(need.n_ctx) + " x " + std::to_string(need.n_seq) + " sequences";
+  log_line(opt_.log, "loading " + e.name + " from " + e.path + " (" + mib(e.size) + " file; " + ctx + ")");
+  try {
+    m->model = Model::load(e.path, lp);
+    if (opt_.test_load_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt_.test_load_delay_ms));
+    m->scheduler = std::make_shared<Scheduler>(*m->model, sp);
+  } catch (const std::exception& ex) {
+    log_line(opt_.log, "failed to load " + e.name + " after " + millis(ms_since(t0)) + ": " + ex.what());
+    throw;
+  }
   m->placement = m->model->placement().text;
   m->loaded_at = std::chrono::system_clock::now();
-  m->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  m->load_ms = ms_since(t0);
+  m->log = opt_.log;  // from here on its unload is logged
+  log_line(opt_.log, "loaded " + e.name + " in " + millis(m->load_ms) + " (" + m->model->info().arch + " " +
+                         m->model->info().file_type + "; weights " + mib(need.weights) + ", KV cache " + mib(need.kv) +
+                         ", compute " + mib(need.compute) + ", " + ctx + "; " + m->placement + ")");
   return m;
 }
 
@@ -214,6 +270,7 @@ bool ModelRegistry::make_room(std::unique_lock<std::mutex>& lock, std::vector<st
           (lru == loaded_.end() || (*it)->use->last_use_order < (*lru)->use->last_use_order))
         lru = it;
     if (lru != loaded_.end()) {
+      (*lru)->unload_reason = "to make room: --max-loaded " + std::to_string(max_loaded_);
       dropped.push_back(std::move(*lru));
       loaded_.erase(lru);
       continue;
@@ -242,12 +299,14 @@ bool ModelRegistry::is_current(LoadedModel& m, std::vector<std::shared_ptr<Loade
   if (now && now->digest == m.digest && now->profile == m.profile) return true;
   if (m.use->active > 0) {
     if (now) return true;  // re-created while generating: the new version loads once the running requests end
+    m.unload_reason = "removed from the store";
     m.use->touch(KeepAlive(0));  // deleted: unloaded when its requests end; none start now
     cv_.notify_all();
     return false;
   }
   auto it = std::find_if(loaded_.begin(), loaded_.end(), [&](auto& p) { return p.get() == &m; });
   if (it != loaded_.end()) {
+    m.unload_reason = now ? "changed in the store" : "removed from the store";
     dropped.push_back(std::move(*it));
     loaded_.erase(it);
   }
@@ -271,6 +330,7 @@ std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, do
     if (stopping_) throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
     if (auto m = find_loaded(requested)) {
       if (is_current(*m, dropped)) {
+        m->unload_reason.clear();  // wanted again: an earlier unload request no longer says why it goes
         m->use->touch(m->external ? KeepAlive(-1) : ka);
         cv_.notify_all();
         return m;
@@ -306,7 +366,7 @@ std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, do
   std::shared_ptr<LoadedModel> m;
   std::string error;
   try {
-    m = load(*entry);
+    m = load(*entry, need);
   } catch (const std::exception& ex) {
     error = ex.what();
   }
@@ -320,7 +380,6 @@ std::shared_ptr<LoadedModel> ModelRegistry::get(const std::string& requested, do
     free_dropped();
     throw ApiError(503, "the server is shutting down", "server_error", "unavailable");
   }
-  m->need = need;
   m->use->touch(ka);
   loaded_.push_back(m);
   if (load_ms) *load_ms = m->load_ms;
@@ -334,6 +393,7 @@ bool ModelRegistry::unload(const std::string& requested) {
     auto it = std::find_if(loaded_.begin(), loaded_.end(), [&](auto& m) { return same_model(m->name, requested); });
     if (it == loaded_.end()) return false;
     if ((*it)->external) return true;  // served for as long as the server runs
+    (*it)->unload_reason = "unload requested (keep_alive 0)";
     (*it)->use->touch(KeepAlive(0));
     // Never under a generation: the reaper takes it once its requests end.
     if ((*it)->use->active == 0) {
@@ -376,6 +436,8 @@ void ModelRegistry::reap_loop() {
     for (auto it = loaded_.begin(); it != loaded_.end();) {
       // use_count 1: only the registry holds it (no request between get() and its generation).
       if ((*it)->use->expired(now) && it->use_count() == 1) {
+        if ((*it)->unload_reason.empty())
+          (*it)->unload_reason = "idle for its keep-alive of " + millis(static_cast<double>((*it)->use->keep_alive_ms));
         drop.push_back(std::move(*it));
         it = loaded_.erase(it);
       } else {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,8 +59,12 @@ struct LoadedModel {
   std::string digest;  // "sha256:<hex>" for store models
   MemoryNeed need;     // the estimate the load was checked with
   std::shared_ptr<ModelUse> use = std::make_shared<ModelUse>();
+  // ServerOptions::log, and why the registry let the model go (set under its lock): the destructor, where the
+  // memory is freed, logs the unload with both.
+  std::function<void(const std::string&)> log;
+  std::string unload_reason;
 
-  ~LoadedModel() { scheduler.reset(); }
+  ~LoadedModel();  // the scheduler goes first (its thread is joined), then the model
 };
 
 struct ModelEntry {
@@ -98,7 +103,8 @@ class ModelRegistry {
   KeepAlive default_keep_alive() const { return keep_alive_; }
 
  private:
-  std::shared_ptr<LoadedModel> load(const ModelEntry& e);
+  // Loads e (need: check_fits' estimate), logging the start, the end and a failure (ServerOptions::log).
+  std::shared_ptr<LoadedModel> load(const ModelEntry& e, const MemoryNeed& need);
   std::vector<ModelEntry> list_dir() const;
   std::shared_ptr<LoadedModel> find_loaded(const std::string& name) const;  // under mu_
   // Under mu_ (held by lock): unloads idle models (least recently used first) into dropped until one more fits

@@ -73,6 +73,8 @@ double measure(Model& model, bool prompt, int n, std::mt19937& rng) {
 
 int bench(BenchOptions& o) {
   if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
+  const std::string name = o.model.model;
+  const std::string path = resolve_model(o.model.model, o.model.models_dir);
   std::vector<int> thread_list = o.threads.empty() ? std::vector<int>{0} : parse_list(o.threads);
   std::vector<Result> results;
   std::mt19937 rng(42);
@@ -81,7 +83,9 @@ int bench(BenchOptions& o) {
   for (int t : thread_list) {
     ModelOptions mo = o.model;
     mo.threads = t;
-    auto model = Model::load(o.model.model, load_params(mo));
+    LoadParams lp = load_params(mo);
+    show_load_progress(lp, name);
+    auto model = Model::load(path, lp);
     info = model->info();
     backend = model->placement().layer_device.empty() ? "CPU" : model->placement().layer_device.back();
     if (!o.model.mem_budget.empty()) backend += "+stream";
@@ -158,7 +162,9 @@ Runner add_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "measure prompt processing and generation speed (llama-bench style); bench --eval: see hearth eval");
-  cmd->add_option("-m,--model", o->model.model, "model file (GGUF)")->required();
+  cmd->add_option("-m,--model", o->model.model, "the model: a GGUF file, a store name, or hf:ORG/REPO/FILE.gguf")
+      ->required();
+  add_models_option(*cmd, o->model.models_dir);
   cmd->add_option("-p,--n-prompt", o->prompt_sizes, "prompt lengths, comma-separated (0: skip)");
   cmd->add_option("-n,--n-gen", o->gen_sizes, "generation lengths, comma-separated (0: skip)");
   cmd->add_option("-t,--threads", o->threads, "thread counts, comma-separated");
@@ -167,11 +173,12 @@ Runner add_bench(CLI::App& app) {
                   "sequences evaluated together, comma-separated: aggregate pp/tg tokens/s as llama-batched-bench "
                   "measures them (test names end in xN)");
   cmd->add_option("-o,--output", o->output, "md, json or csv")->check(CLI::IsMember({"md", "json", "csv"}));
-  cmd->add_option("--n-gpu-layers", o->model.n_gpu_layers, "layers on GPU (-1: automatic)");
+  cmd->add_option("--n-gpu-layers", o->model.n_gpu_layers, "(-ngl) layers on GPU (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->model.gpu_mem_limit, "GPU memory cap (e.g. 8G)");
   cmd->add_flag("--no-repack", o->model.no_repack, "CPU: use weights in place instead of a packed copy");
   cmd->add_option("--mem-budget", o->model.mem_budget,
                   "layer weights kept in memory (e.g. 2G); the rest are streamed from the file (CPU)");
+  add_flash_attn_option(*cmd, o->model.flash_attn);
   auto pipe = add_pipeline_options(*cmd);
   return [o, pipe] {
     if (!pipe->enabled) return bench(*o);

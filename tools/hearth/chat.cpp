@@ -47,7 +47,7 @@ std::vector<int32_t> tokenize_chat(const Model& model, const std::vector<ChatMes
 }
 
 int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const GenerateParams& gp,
-              const std::string& system) {
+              const std::string& system, const std::string& first_message) {
   std::signal(SIGINT, on_sigint);
   const bool tty = isatty(STDIN_FILENO);
   ChatState st;
@@ -57,10 +57,16 @@ int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const Gener
   std::vector<int32_t> cached;  // tokens whose keys and values are in the KV cache
   std::fprintf(stderr, "hearth: chat (%s template). Ctrl-C stops a reply, Ctrl-D or /bye quits, /? lists commands.\n",
                model.chat_format_name().c_str());
-  std::string line;
+  std::string line, first = first_message;
   for (;;) {
-    if (tty) std::fputs("> ", stdout), std::fflush(stdout);
-    if (!read_message(line)) break;
+    if (!first.empty()) {
+      line.swap(first);
+      first.clear();
+      if (tty) std::printf("> %s\n", line.c_str());
+    } else {
+      if (tty) std::fputs("> ", stdout), std::fflush(stdout);
+      if (!read_message(line)) break;
+    }
     if (line.empty()) continue;
     std::ostringstream said;
     const ChatCommand c = run_chat_command(line, model, n_ctx, st, said);
@@ -98,7 +104,8 @@ int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const Gener
   return 0;
 }
 
-int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system) {
+int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system,
+              const std::string& first_message) {
   auto turn = [&](std::span<const int32_t> tokens, int n_past, const GenerateParams& p,
                   const std::function<bool(const std::string&)>& on_text) {
     session.truncate(0, n_past);
@@ -107,7 +114,7 @@ int chat_loop(Model& model, Session& session, const GenerateParams& gp, const st
     t.n_cached = session.n_past(0);
     return t;
   };
-  return chat_loop(model, session.n_ctx(), turn, gp, system);
+  return chat_loop(model, session.n_ctx(), turn, gp, system, first_message);
 }
 
 }  // namespace hearth::cli

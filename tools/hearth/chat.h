@@ -23,9 +23,11 @@ using ChatTurnFn = std::function<ChatTurn(std::span<const int32_t> tokens, int n
                                           const std::function<bool(const std::string&)>& on_text)>;
 
 // Reads user turns from stdin until EOF (Ctrl-D); Ctrl-C stops the current reply. n_ctx: the conversation's
-// context.
-int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const GenerateParams& gp, const std::string& system);
+// context. first_message: the first user turn, before stdin is read (llama.cpp's -cnv -p PROMPT).
+int chat_loop(const Model& model, int n_ctx, const ChatTurnFn& turn, const GenerateParams& gp,
+              const std::string& system, const std::string& first_message = {});
 // The chat on one Session (sequence 0), its KV cache reused across turns.
-int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system);
+int chat_loop(Model& model, Session& session, const GenerateParams& gp, const std::string& system,
+              const std::string& first_message = {});
 
 }  // namespace hearth::cli

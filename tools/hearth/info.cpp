@@ -8,6 +8,7 @@ namespace {
 
 struct InfoOptions {
   std::string model;
+  std::string models_dir;
   int n_ctx = 0;
   bool plan = false;
   ModelOptions load;
@@ -34,8 +35,11 @@ std::string count(uint64_t n) {
 }
 
 int info(InfoOptions& o) {
+  const std::string name = o.model;
+  o.model = resolve_model(o.model, o.models_dir);
   ModelInfo mi = inspect_model(o.model);
   int n_ctx = o.n_ctx > 0 ? o.n_ctx : (mi.n_ctx_train > 0 ? std::min(mi.n_ctx_train, 4096) : 4096);
+  if (name != o.model) std::printf("model:          %s\n", name.c_str());
   std::printf("file:           %s (%s)\n", mi.path.c_str(), human(static_cast<double>(mi.file_size)).c_str());
   if (!mi.name.empty()) std::printf("name:           %s\n", mi.name.c_str());
   std::printf("architecture:   %s\n", mi.arch.c_str());
@@ -64,7 +68,9 @@ int info(InfoOptions& o) {
   }
   if (o.plan) {
     o.load.n_ctx = n_ctx;
-    auto model = Model::load(o.model, load_params(o.load));
+    LoadParams lp = load_params(o.load);
+    show_load_progress(lp, name);
+    auto model = Model::load(o.model, lp);
     std::printf("placement:      %s\n", model->placement().text.c_str());
   }
   return 0;
@@ -75,15 +81,17 @@ int info(InfoOptions& o) {
 Runner add_info(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "describe a model file and the memory it needs");
-  cmd->add_option("model", o->model, "model file (GGUF)")->required();
+  cmd->add_option("model", o->model, "the model: a GGUF file, a store name, or hf:ORG/REPO/FILE.gguf / a URL")
+      ->required();
+  add_models_option(*cmd, o->models_dir);
   cmd->add_option("-c,--ctx-size", o->n_ctx, "context size for the memory estimate");
   cmd->add_flag("--plan", o->plan, "load the model and print where each layer would run");
-  cmd->add_option("--n-gpu-layers", o->load.n_gpu_layers, "layers on GPU for --plan (-1: automatic)");
+  cmd->add_option("--n-gpu-layers", o->load.n_gpu_layers, "(-ngl) layers on GPU for --plan (-1: automatic)");
   cmd->add_option("--gpu-mem-limit", o->load.gpu_mem_limit, "GPU memory cap for --plan (e.g. 8G)");
-  cmd->add_option("--split-mode", o->load.split_mode, "several GPUs, for --plan: layer, row or none")
+  cmd->add_option("--split-mode", o->load.split_mode, "(-sm) several GPUs, for --plan: layer, row or none")
       ->check(CLI::IsMember({"layer", "row", "none"}));
-  cmd->add_option("--tensor-split", o->load.tensor_split, "share of the model per GPU for --plan, e.g. 3,1");
-  cmd->add_option("--main-gpu", o->load.main_gpu, "main GPU for --plan (--split-mode none or row)");
+  cmd->add_option("--tensor-split", o->load.tensor_split, "(-ts) share of the model per GPU for --plan, e.g. 3,1");
+  cmd->add_option("--main-gpu", o->load.main_gpu, "(-mg) main GPU for --plan (--split-mode none or row)");
   return [o] { return info(*o); };
 }
 

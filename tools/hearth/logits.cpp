@@ -20,8 +20,11 @@ struct LogitsOptions {
 };
 
 int logits(LogitsOptions& o) {
-  o.model.model = resolve_model(o.model.model);
-  auto model = Model::load(o.model.model, load_params(o.model));
+  const std::string name = o.model.model;
+  o.model.model = resolve_model(o.model.model, o.model.models_dir);
+  LoadParams lp = load_params(o.model);
+  show_load_progress(lp, name);
+  auto model = Model::load(o.model.model, lp);
   std::vector<int32_t> tokens;
   if (!o.ids.empty()) {
     std::stringstream ss(o.ids);
@@ -60,7 +63,9 @@ int logits(LogitsOptions& o) {
 Runner add_logits(CLI::App& app) {
   auto o = std::make_shared<LogitsOptions>();
   CLI::App* cmd = app.add_subcommand("logits", "print the top next-token logits after a prompt (engine comparison)");
-  cmd->add_option("-m,--model", o->model.model, "model file (GGUF)")->required();
+  cmd->add_option("-m,--model", o->model.model, "the model: a GGUF file, a store name, or hf:ORG/REPO/FILE.gguf")
+      ->required();
+  add_models_option(*cmd, o->model.models_dir);
   add_model_options(*cmd, o->model);
   cmd->add_option("-p,--prompt", o->prompt, "prompt (BOS added as the vocabulary asks)");
   cmd->add_option("--ids", o->ids, "comma-separated token ids instead of a prompt");

@@ -37,9 +37,11 @@ std::string read_text(const std::string& path) {
 std::unique_ptr<Model> load(const std::string& source, const ModelOptions& mo, int n_kv) {
   ModelOptions o = mo;
   o.n_ctx = n_kv;  // the planner leaves room for the KV cache of every sequence evaluated together
-  const std::string path = resolve_model(source);
-  auto model = Model::load(path, load_params(o));
-  std::fprintf(stderr, "hearth: loaded %s (%s, %s); %s\n", path.c_str(), model->info().arch.c_str(),
+  const std::string path = resolve_model(source, mo.models_dir);
+  LoadParams lp = load_params(o);
+  show_load_progress(lp, source);
+  auto model = Model::load(path, lp);
+  std::fprintf(stderr, "hearth: loaded %s (%s, %s); %s\n", source.c_str(), model->info().arch.c_str(),
                model->info().file_type.c_str(), model->placement().text.c_str());
   return model;
 }
@@ -115,7 +117,9 @@ Runner add_perplexity(CLI::App& app) {
   auto o = std::make_shared<PerplexityOptions>();
   CLI::App* cmd = app.add_subcommand(
       "perplexity", "perplexity of a model on a text; with --kl-base, KL divergence against a base model");
-  cmd->add_option("-m,--model", o->model.model, "model file (GGUF)")->required();
+  cmd->add_option("-m,--model", o->model.model, "the model: a GGUF file, a store name, or hf:ORG/REPO/FILE.gguf")
+      ->required();
+  add_models_option(*cmd, o->model.models_dir);
   cmd->add_option("-f,--file", o->text_file, "text file to evaluate")->required();
   add_model_options(*cmd, o->model);
   cmd->get_option("--ctx-size")->description("tokens per chunk (default 512, as llama-perplexity)");

@@ -22,7 +22,7 @@ pipeline::PipelineOptions pipeline_options(const ModelOptions& m, const Pipeline
     if (o.model_path.find("://") != std::string::npos || o.model_path.rfind("hf:", 0) == 0)
       throw Error("--pipeline takes a local model file, split directory or store name, not " + o.model_path +
                   " (hearth pull it first)");
-    o.model_path = resolve_model(o.model_path);
+    o.model_path = resolve_model(o.model_path, m.models_dir);
   }
   o.load = load_params(m);
   o.session.n_ctx = m.n_ctx;
@@ -77,9 +77,10 @@ std::string read_prompt_file(const std::string& path) {
 }  // namespace
 
 int run_pipeline(RunOptions& o, const PipelineCliOptions& p) {
-  if (o.model.model.empty()) o.model.model = o.positional_model;
-  if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
+  settle_model_and_prompt(o);
   if (!o.prompt_file.empty()) o.prompt = read_prompt_file(o.prompt_file);
+  if (o.conversation) throw Error("--pipeline: the chat is without -p (--conversation takes no prompt here)");
+  const GenerateParams gp = generate_params(o);  // a bad schema is reported before the stages load
   pipeline::PipelineOptions po = pipeline_options_on_rank(o.model, p);
   po.session.n_batch = o.n_batch;
   po.session.n_seq = 1;
@@ -108,18 +109,20 @@ int run_pipeline(RunOptions& o, const PipelineCliOptions& p) {
         t.n_cached = n_past + static_cast<int>(tokens.size());
         return t;
       };
-      const int rc = chat_loop(model, pipe.shape().n_ctx, turn, generate_params(o), o.system);
+      const int rc = chat_loop(model, pipe.shape().n_ctx, turn, gp, o.system);
       pipe.finish();
       return rc;
     }
     std::vector<int32_t> tokens;
-    if (!o.system.empty())
+    if (o.chat_prompt && o.system.empty())
+      tokens = tokenize_chat(model, {{"user", o.prompt}});
+    else if (!o.system.empty())
       tokens = tokenize_chat(model, {{"system", o.system}, {"user", o.prompt}});
     else
       tokens = model.tokenize(o.prompt, true, true);
     std::vector<pipeline::PipelineRequest> reqs(1);
     reqs[0].prompt = tokens;
-    reqs[0].params = generate_params(o);
+    reqs[0].params = gp;
     reqs[0].on_text = [](const std::string& text) {
       std::fwrite(text.data(), 1, text.size(), stdout);
       std::fflush(stdout);

@@ -10,6 +10,15 @@
 #include "hearth/error.h"
 
 #ifdef HEARTH_HAVE_HTTP
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
@@ -66,6 +75,43 @@ Endpoint endpoint_of(const ClientOptions& o) {
   return e;
 }
 
+// Why nothing answers at e, in the system's words ("connection refused"): httplib only says "Connection", so one
+// more connect (non-blocking, at most 3 s) asks.
+std::string connect_failure(const Endpoint& e) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int gai = getaddrinfo(e.host.c_str(), std::to_string(e.port).c_str(), &hints, &res);
+  if (gai != 0) return std::string("cannot resolve ") + e.host + ": " + gai_strerror(gai);
+  std::string why = "no answer";
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int err = 0;
+    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, 3000) == 1) {
+          socklen_t len = sizeof err;
+          getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        } else {
+          err = ETIMEDOUT;
+        }
+      }
+    }
+    close(fd);
+    if (err == 0) {
+      why = "it accepts connections but sends no HTTP answer";
+      break;
+    }
+    why = std::strerror(err);
+  }
+  freeaddrinfo(res);
+  if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  return why;
+}
+
 // The JSON answer of method path; throws with the server's error message, or a clear one when none answers.
 json call(const Endpoint& e, const std::string& method, const std::string& path, const json& body = nullptr) {
   httplib::Client c(e.url());
@@ -74,9 +120,13 @@ json call(const Endpoint& e, const std::string& method, const std::string& path,
   httplib::Headers headers;
   if (!e.api_key.empty()) headers.emplace("Authorization", "Bearer " + e.api_key);
   auto r = method == "GET" ? c.Get(path, headers) : c.Post(path, headers, body.dump(), "application/json");
-  if (!r)
-    throw Error("no hearth server answers at " + e.url() + " (" + httplib::to_string(r.error()) +
-                "); start one with `hearth serve`, or give --host/--port or HEARTH_HOST");
+  if (!r) {
+    const std::string why =
+        r.error() == httplib::Error::Connection ? connect_failure(e) : httplib::to_string(r.error());
+    throw Error("no hearth server answers at " + e.url() + ": " + why +
+                " \u2014 is `hearth serve` running? (start it with `hearth serve`, or give its address with "
+                "--host/--port or HEARTH_HOST)");
+  }
   json j = json::parse(r->body, nullptr, false);
   if (r->status != 200) {
     std::string msg = r->body;

@@ -1,6 +1,5 @@
 // hearth pull: fetch a model (hf:ORG/REPO/FILE or an http(s) URL) into the model store (or, with
-// --cache-only, only into the download cache as before the store). Also resolve_model: what a model argument
-// of run/serve/... names (a file, a store name, or a remote source).
+// --cache-only, only into the download cache as before the store). resolve_model is in model_source.cpp.
 #include <unistd.h>
 
 #include <chrono>
@@ -27,23 +26,6 @@ std::function<void(const DownloadProgress&)> progress_bar(const std::string& wha
       std::fprintf(stderr, "%s%s: %.1f MiB%s", tty ? "\r" : "", what.c_str(), p.done / 1048576.0, tty ? "" : "\n");
     if (tty && p.done == p.total) std::fputc('\n', stderr);
   };
-}
-
-std::string resolve_model(const std::string& src) { return resolve_model(src, ""); }
-
-std::string resolve_model(const std::string& src, const std::string& models_flag) {
-  std::error_code ec;
-  if (!is_remote_source(src) && !std::filesystem::exists(src, ec)) {
-    // Not a file: a name in the model store, when there is one by that name.
-    std::optional<StoreModel> m;
-    try {
-      m = ModelStore(resolve_models_dir(models_flag).dir).find(src);
-    } catch (const Error&) {
-      // not a valid store name either: reported below as a missing file
-    }
-    if (m) return m->path;
-  }
-  return resolve_model_source(src, default_cache_dir(), progress_bar("downloading " + src));
 }
 
 Runner add_pull(CLI::App& app) {

@@ -12,7 +12,7 @@ namespace hearth::cli {
 namespace {
 
 struct QuantizeOptions {
-  std::string in, out, type;
+  std::string in, out, type, models_dir;
   bool strict = false;
   QuantizeParams params;
 };
@@ -40,10 +40,11 @@ int quantize(QuantizeOptions& o) {
       std::fprintf(stderr, "%s\n", line);
     last_width = width;
   };
+  const std::string in = resolve_model(o.in, o.models_dir);
   auto t0 = std::chrono::steady_clock::now();
   QuantizeResult r;
   try {
-    r = quantize_model(o.in, o.out, o.params, progress);
+    r = quantize_model(in, o.out, o.params, progress);
   } catch (...) {
     if (tty && last_width) std::fputc('\n', stderr);
     throw;
@@ -78,10 +79,12 @@ Runner add_quantize(CLI::App& app) {
   std::string types;
   for (const std::string& n : quantize_type_names()) types += (types.empty() ? "" : ", ") + n;
   CLI::App* cmd = app.add_subcommand("quantize", "write a model file with quantized weights (llama-quantize's mixes)");
-  cmd->add_option("input", o->in, "model file to read (GGUF; F32, F16 or BF16 weights)")->required();
+  cmd->add_option("input", o->in, "the model to read: a GGUF file (F32, F16 or BF16 weights) or a store name")
+      ->required();
   cmd->add_option("output", o->out, "file to write (atomically: nothing is left there on failure)")->required();
   cmd->add_option("type", o->type, "file type: " + types + " (q3_k, q4_k, q5_k: the _m mixes)")->required();
   cmd->add_option("-t,--threads", o->params.n_threads, "threads (default: all cores)");
+  add_models_option(*cmd, o->models_dir);
   cmd->add_flag("--allow-requantize", o->params.allow_requantize,
                 "accept already-quantized input tensors (quality is lost twice)");
   cmd->add_option("--output-tensor-type", o->params.output_tensor_type, "tensor type for output.weight (e.g. q8_0)");

@@ -24,34 +24,43 @@ std::string read_file(const std::string& path) {
 }
 
 int run(RunOptions& o) {
-  if (o.model.model.empty()) o.model.model = o.positional_model;
-  if (o.model.model.empty()) throw Error("no model given (use -m MODEL.gguf)");
+  settle_model_and_prompt(o);
+  const bool has_prompt = !o.prompt.empty() || !o.prompt_file.empty();
   if (!o.prompt_file.empty()) o.prompt = read_file(o.prompt_file);
-  o.model.model = resolve_model(o.model.model);
+  const bool one_shot = has_prompt && !o.conversation;
+  if (o.no_conversation && !has_prompt) throw Error("--no-conversation (-no-cnv) needs a prompt (-p or -f)");
+  if (!o.model_draft.empty() && !one_shot) throw Error("--model-draft needs a prompt (-p or -f)");
+  if (!o.choices.empty() && !one_shot) throw Error("--choice needs a prompt (-p or -f)");
+  // Everything that can be wrong with the options (a JSON schema, above all) is found before the model loads.
+  GenerateParams gp = generate_params(o);
+  const std::string name = o.model.model;  // what the user called it: the load line says that, not a blob path
+  o.model.model = resolve_model(o.model.model, o.model.models_dir);
 
   auto t0 = std::chrono::steady_clock::now();
   LoadParams lp = load_params(o.model);
   // A model that does not fit is refused with the numbers before anything is allocated.
   if (const std::string refusal = check_model_fits(o.model.model, lp, 1, o.n_batch); !refusal.empty())
-    throw Error("cannot load " + o.model.model + ": " + refusal + " (try a smaller -c or a smaller quantization)");
+    throw Error("cannot load " + name + ": " + refusal + " (try a smaller -c or a smaller quantization)");
+  show_load_progress(lp, name);
   auto model = Model::load(o.model.model, lp);
   SessionParams sp;
   sp.n_ctx = o.model.n_ctx;
   sp.n_batch = o.n_batch;
   Session session(*model, sp);
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "hearth: loaded %s (%s, %s, %.2f GiB) in %.0f ms; %s; context %d\n",
-               o.model.model.c_str(), model->info().arch.c_str(), model->info().file_type.c_str(),
-               model->info().file_size / 1073741824.0, load_ms, model->placement().text.c_str(), session.n_ctx());
+  std::fprintf(stderr, "hearth: loaded %s (%s, %s, %.2f GiB) in %.0f ms; %s; context %d\n", name.c_str(),
+               model->info().arch.c_str(), model->info().file_type.c_str(), model->info().file_size / 1073741824.0,
+               load_ms, model->placement().text.c_str(), session.n_ctx());
 
-  GenerateParams gp = generate_params(o);
-  const bool one_shot = !o.prompt.empty() || !o.prompt_file.empty();
-  if (!o.model_draft.empty() && !one_shot) throw Error("--model-draft needs a prompt (-p or -f)");
-  if (!o.choices.empty() && !one_shot) throw Error("--choice needs a prompt (-p or -f)");
-  if (!one_shot) return chat_loop(*model, session, gp, o.system);
+  if (!one_shot) return chat_loop(*model, session, gp, o.system, o.conversation ? o.prompt : std::string());
 
   std::vector<int32_t> tokens;
-  if (!o.system.empty()) {
+  if (o.chat_prompt) {  // Ollama's form: the prompt is a user message of the chat
+    std::vector<ChatMessage> messages;
+    if (!o.system.empty()) messages.push_back({"system", o.system});
+    messages.push_back({"user", o.prompt});
+    tokens = tokenize_chat(*model, messages);
+  } else if (!o.system.empty()) {
     tokens = tokenize_chat(*model, {{"system", o.system}, {"user", o.prompt}});
   } else {
     tokens = model->tokenize(o.prompt, true, true);
@@ -75,7 +84,7 @@ int run(RunOptions& o) {
   } else {
     LoadParams dlp = lp;
     dlp.n_ctx = session.n_ctx();
-    auto draft = Model::load(resolve_model(o.model_draft), dlp);
+    auto draft = Model::load(resolve_model(o.model_draft, o.model.models_dir), dlp);
     SessionParams dsp = sp;
     dsp.n_ctx = session.n_ctx();
     Session draft_session(*draft, dsp);

@@ -7,12 +7,19 @@
 namespace hearth::cli {
 
 void add_run_options(CLI::App& cmd, RunOptions& o) {
-  cmd.add_option("model", o.positional_model, "model file (same as -m)");
-  cmd.add_option("-m,--model", o.model.model, "model file (GGUF)");
+  cmd.add_option("model", o.positional_model, "the model (same as -m)");
+  cmd.add_option("prompt", o.positional_prompt,
+                 "a prompt after the model, as `ollama run NAME PROMPT`: one chat message (the words are joined), "
+                 "answered once");
+  cmd.add_option("-m,--model", o.model.model, "the model: a GGUF file, a store name, or hf:ORG/REPO/FILE.gguf / a URL");
+  add_models_option(cmd, o.model.models_dir);
   add_model_options(cmd, o.model);
-  cmd.add_option("-p,--prompt", o.prompt, "prompt; without -p or -f, start a chat");
+  cmd.add_option("-p,--prompt", o.prompt, "prompt, continued as it is; without a prompt, start a chat");
   cmd.add_option("-f,--file", o.prompt_file, "read the prompt from a file");
-  cmd.add_option("--system", o.system, "system prompt (formats the prompt with the chat template)");
+  cmd.add_flag("--conversation", o.conversation,
+               "(-cnv) llama.cpp's conversation mode: the chat, also with -p (then the prompt is its first message)");
+  cmd.add_flag("--no-conversation", o.no_conversation, "(-no-cnv) one-shot, as -p/-f are anyway (llama.cpp's flag)");
+  cmd.add_option("--system", o.system, "(-sys) system prompt (formats the prompt with the chat template)");
   cmd.add_option("-n,--n-predict", o.n_predict, "tokens to generate (-1: until end of generation)");
   cmd.add_option("-b,--batch-size", o.n_batch, "tokens per forward pass for the prompt")->check(CLI::PositiveNumber);
   cmd.add_option("--temp", o.temp, "temperature (0: greedy)");
@@ -28,14 +35,30 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_flag("--json", o.json, "JSON mode: the output is one JSON object");
   cmd.add_option("-j,--json-schema", o.json_schema, "the output follows this JSON schema (inline JSON)");
   cmd.add_option("--json-schema-file", o.json_schema_file, "the output follows the JSON schema in this file");
-  cmd.add_option("--model-draft", o.model_draft,  // -md (llama.cpp's name) is translated in main.cpp
-                 "speculative decoding: a small model with the same vocabulary proposes tokens (one-shot -p only)");
+  cmd.add_option("--model-draft", o.model_draft,  // -md (llama.cpp's name) is translated in llama_flags.cpp
+                 "(-md) speculative decoding: a small model with the same vocabulary proposes tokens (one-shot -p "
+                 "only)");
   cmd.add_option("--choice", o.choices,
                  "repeatable: instead of generating, print each choice's probability as the continuation of the "
                  "prompt (choice<TAB>probability<TAB>log-probability)");
   cmd.add_option("--draft,--draft-max", o.n_draft, "tokens the draft model proposes per step")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+}
+
+void settle_model_and_prompt(RunOptions& o) {
+  std::vector<std::string> words = o.positional_prompt;
+  if (o.model.model.empty()) o.model.model = o.positional_model;
+  else if (!o.positional_model.empty()) words.insert(words.begin(), o.positional_model);  // -m NAME PROMPT
+  if (o.model.model.empty())
+    throw Error("no model given: hearth run MODEL [PROMPT] (a GGUF file, a store name, or hf:ORG/REPO/FILE.gguf)");
+  if (o.conversation && o.no_conversation)
+    throw Error("give --conversation (-cnv) or --no-conversation (-no-cnv), not both");
+  if (words.empty()) return;
+  if (!o.prompt.empty() || !o.prompt_file.empty())
+    throw Error("the prompt is given twice: after the model (as `ollama run NAME PROMPT`) and with -p/-f");
+  for (const std::string& w : words) o.prompt += (o.prompt.empty() ? "" : " ") + w;
+  o.chat_prompt = true;
 }
 
 GenerateParams generate_params(const RunOptions& o) {

@@ -12,6 +12,10 @@ namespace hearth::cli {
 struct RunOptions {
   ModelOptions model;
   std::string positional_model;
+  std::vector<std::string> positional_prompt;  // `hearth run NAME why is the sky blue` (Ollama's form)
+  bool chat_prompt = false;  // the prompt came as Ollama's does: one user message in the chat template
+  bool conversation = false;     // -cnv: the chat even with -p (whose prompt is its first message)
+  bool no_conversation = false;  // -no-cnv: one-shot (what -p means anyway)
   std::string prompt;
   std::string prompt_file;
   std::string system;
@@ -36,6 +40,9 @@ struct RunOptions {
 };
 
 void add_run_options(CLI::App& cmd, RunOptions& o);
+// The model and prompt from -m/-p and the positionals: `run NAME [PROMPT...]`, `run -m NAME [PROMPT...]`; throws
+// when there is no model or the prompt is given twice.
+void settle_model_and_prompt(RunOptions& o);
 GenerateParams generate_params(const RunOptions& o);
 void print_stats(const GenerateStats& st, double load_ms);
 

@@ -87,6 +87,8 @@ Runner add_serve(CLI::App& app) {
   return [o, mo, keep_alive, pipe, quiet] {
     if (!*quiet)
       o->access_log = [](const std::string& line) { std::fprintf(stderr, "hearth serve: %s\n", line.c_str()); };
+    // Model loads and unloads, with sizes and times: logged even without the access log.
+    o->log = [](const std::string& line) { std::fprintf(stderr, "hearth serve: %s\n", line.c_str()); };
     if (!keep_alive->empty()) o->keep_alive = *keep_alive;
     else if (const char* k = std::getenv("HEARTH_KEEP_ALIVE"); k && *k) o->keep_alive = k;
     if (o->api_key.empty())

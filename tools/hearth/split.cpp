@@ -10,6 +10,7 @@ namespace {
 
 struct SplitCliOptions {
   std::string model;
+  std::string models_dir;
   std::string out;
   int stages = 0;
   std::string ranges;
@@ -21,7 +22,7 @@ int split(const SplitCliOptions& o) {
   opt.stages = o.stages;
   opt.ranges = o.ranges;
   opt.per_layer = o.per_layer;
-  const std::string path = resolve_model(o.model);
+  const std::string path = resolve_model(o.model, o.models_dir);
   pipeline::SplitManifest m = pipeline::split_model(path, o.out, opt);
   std::printf("%s: %s (%s), %d layers -> %zu parts in %s\n", m.source.c_str(), m.model.c_str(), m.arch.c_str(),
               m.n_layer, m.parts.size(), o.out.c_str());
@@ -43,6 +44,7 @@ Runner add_split(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "split", "cut a model into per-part GGUF files (begin, layer ranges, end) and a manifest for pipeline stages");
   cmd->add_option("model", o->model, "model file (GGUF) or store name")->required();
+  add_models_option(*cmd, o->models_dir);
   cmd->add_option("-o,--out", o->out, "output directory (created)")->required();
   auto* stages = cmd->add_option("--stages", o->stages, "layer parts of about equal size (default 1)")
                      ->check(CLI::PositiveNumber);
