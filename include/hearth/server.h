@@ -46,6 +46,10 @@ struct ServerOptions {
                                    // (Ollama's OLLAMA_MAX_QUEUE); more get 503
   std::string meminfo_path = "/proc/meminfo";  // where free host memory is read before a load (tests fake it)
   int test_load_delay_ms = 0;      // tests: each load takes this much longer (to watch the server meanwhile)
+  // /api/pull, which fetches for any client: by default only from public internet addresses (not loopback,
+  // private, link-local, ...: checked after DNS and on every redirect), and at most max_pull_bytes (0: no limit).
+  bool allow_private_pull = false;
+  uint64_t max_pull_bytes = uint64_t{64} << 30;
   std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
   // Called with one line per request once its response is sent (serve/access_log.h: no content, ever); null: none.
   std::function<void(const std::string& line)> access_log;
