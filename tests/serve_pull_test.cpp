@@ -116,8 +116,8 @@ TEST_F(ServePull, PrivateDestinationsRefusedByDefault) {
   const std::string port = std::to_string(hub_port_);
   for (const std::string& url : std::vector<std::string>{
            hub_url("stories.gguf"), "http://localhost:" + port + "/files/stories.gguf",
-           "http://[::ffff:127.0.0.1]:" + port + "/files/stories.gguf", "http://169.254.169.254/latest/meta-data/x.gguf",
-           "http://10.0.0.1:1/x.gguf"}) {
+           "http://[::ffff:127.0.0.1]:" + port + "/files/stories.gguf", "http://169.254.0.1:1/x.gguf",
+           "http://10.255.255.1:1/x.gguf", "http://[fe80::1]:1/x.gguf"}) {
     const auto [status, error] = pull(c, {{"model", url}, {"destination", "x"}});
     EXPECT_EQ(status, 400) << url;
     EXPECT_NE(error.find("not a public internet address"), std::string::npos) << url << ": " << error;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 
 #include "serve/chat_messages.h"
 #include "serve/context_fit.h"
@@ -289,8 +290,11 @@ void add_ollama_routes(httplib::Server& http, ServeState& state) {
                try {
                  models.push_back(model_entry(e));
                } catch (const std::exception& ex) {
-                 errors.push_back({{"name", e.name}, {"error", ex.what()}});
                  log_unreadable_model(state.options, e.path, ex.what());
+                 std::string why = ex.what();  // the file's name, not where the server keeps it
+                 if (const size_t at = why.find(e.path); at != std::string::npos)
+                   why.replace(at, e.path.size(), std::filesystem::path(e.path).filename().string());
+                 errors.push_back({{"name", e.name}, {"error", why}});
                }
              }
              json out = {{"models", models}};
