@@ -55,6 +55,9 @@ bool public_v6(const uint8_t* a) {
     if (std::memcmp(a, zeros, 12) == 0 && v4_at(a + 12) <= 1) return false;  // :: and ::1
     return public_v4(v4_at(a + 12));
   }
+  // ::ffff:0:0:0/96 (IPv4-translated, SIIT): the IPv4 address decides too.
+  if (std::memcmp(a, zeros, 8) == 0 && a[8] == 0xff && a[9] == 0xff && a[10] == 0 && a[11] == 0)
+    return public_v4(v4_at(a + 12));
   // 64:ff9b::/96, NAT64 of an IPv4 address; 64:ff9b:1::/48 is for local use.
   static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
   if (std::memcmp(a, nat64, 12) == 0) return public_v4(v4_at(a + 12));
