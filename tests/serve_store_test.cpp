@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "hearth/store.h"
@@ -48,6 +50,7 @@ class ServeStore : public ::testing::Test {
     o.model_path.clear();
     o.alias.clear();
     o.models_dir = dir_.string();
+    o.allow_private_pull = true;  // the hub is on loopback (serve_pull_test: refused by default)
     return o;
   }
   std::string hub_url() const { return "http://127.0.0.1:" + std::to_string(hub_port_) + "/files/stories.gguf"; }
@@ -368,6 +371,77 @@ TEST_F(ServeStore, RecreatedOrDeletedModelIsNotServedStale) {
   EXPECT_EQ(loaded_context(c, "mine"), 64);
   store.remove("mine");
   EXPECT_EQ(loaded_context(c, "mine"), -404);
+}
+
+// A loose *.gguf that is no GGUF (or cannot be read) is named in "errors"; the others are still listed.
+TEST_F(ServeStore, UnreadableFileDoesNotHideTheOthers) {
+  ModelStore(dir_.string()).import_file(test::stories_path(), "stories");
+  std::ofstream(dir_ / "broken.gguf") << "not a model at all";
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  ServerOptions o = options();
+  o.access_log = [&](const std::string& line) {
+    std::lock_guard<std::mutex> g(log_mu);
+    log.push_back(line);
+  };
+  test::RunningServer s(o);
+  auto c = s.client();
+  auto r = c.Get("/api/tags");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = json::parse(r->body);
+  EXPECT_TRUE(find_tag(j["models"], "stories:latest")) << r->body;
+  EXPECT_FALSE(find_tag(j["models"], "broken")) << r->body;
+  ASSERT_EQ(j["errors"].size(), 1u) << r->body;
+  EXPECT_EQ(j["errors"][0]["name"], "broken");
+  const std::string why = j["errors"][0]["error"];
+  EXPECT_NE(why.find("broken.gguf"), std::string::npos) << why;
+  EXPECT_EQ(why.find(dir_.string()), std::string::npos) << why;  // not where the server keeps its files
+  r = c.Get("/api/tags");  // logged once, not on every listing
+  ASSERT_TRUE(r && r->status == 200);
+  std::lock_guard<std::mutex> g(log_mu);
+  size_t said = 0;
+  for (const std::string& line : log) said += line.find("broken.gguf") != std::string::npos;
+  EXPECT_EQ(said, 1u);
+}
+
+// The model given with -m is listed like the store's: it has an ID (its file's SHA-256), and it can be the base
+// of /api/create and /api/copy (imported into the store).
+TEST_F(ServeStore, ServedModelHasAnIdAndIsABase) {
+  ServerOptions o = options();
+  o.model_path = test::stories_path();
+  o.alias = "served";
+  test::RunningServer s(o);
+  auto c = s.client();
+  std::string id;
+  for (int i = 0; i < 200 && id.empty(); ++i) {  // hashed in the background
+    const json models = tags(c);
+    if (const json* m = find_tag(models, "served")) id = (*m)["digest"].get<std::string>();
+    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(id, digest_);
+  auto r = c.Get("/api/ps");  // loaded at start
+  ASSERT_TRUE(r);
+  const json ps = json::parse(r->body)["models"];
+  ASSERT_EQ(ps.size(), 1u) << r->body;
+  EXPECT_EQ(ps[0]["digest"], digest_);
+
+  r = post_json(c, "/api/create", {{"model", "terse"}, {"from", "served"}, {"system", "Be terse."}, {"stream", false}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = post_json(c, "/api/copy", {{"source", "served:latest"}, {"destination", "copied"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  ModelStore store(dir_.string());
+  ASSERT_TRUE(store.find("terse").has_value());
+  ASSERT_TRUE(store.find("copied").has_value());
+  EXPECT_EQ(store.get("terse").digest, "sha256:" + digest_);
+  EXPECT_EQ(store.get("terse").system, "Be terse.");
+  EXPECT_EQ(store.get("copied").digest, "sha256:" + digest_);
+  // Still no path as a base: only the file this server serves.
+  r = post_json(c, "/api/create", {{"model", "x"}, {"from", test::stories_path()}, {"stream", false}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
 }
 
 TEST_F(ServeStore, StoreWithoutDirectoryIsAClearError) {

@@ -1,6 +1,9 @@
 // `pull` into the model store against a local HTTP server in this process: a whole download, resume of an
 // interrupted one with a Range request, size and sha256 checks, HTTP errors; nothing is registered on failure.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -53,6 +56,17 @@ class StorePull : public ::testing::Test {
     server_.Get("/org/repo/resolve/main/sub/stories.gguf", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(body_, "application/octet-stream");
     });
+    // Sends nothing until the test opens the gate (pulls that overlap for sure); counts its requests.
+    server_.Get("/models/gated.gguf", [this](const httplib::Request&, httplib::Response& res) {
+      ++gated_requests_;
+      res.set_content_provider(body_.size(), "application/octet-stream",
+                               [this](size_t offset, size_t, httplib::DataSink& sink) {
+                                 for (int i = 0; i < 3000 && !gate_; ++i)
+                                   std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                                 const size_t n = std::min<size_t>(64 << 10, body_.size() - offset);
+                                 return sink.write(body_.data() + offset, n);
+                               });
+    });
     server_.Get("/models/garbage.gguf", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(5000, 'x'), "application/octet-stream");
     });
@@ -95,6 +109,8 @@ class StorePull : public ::testing::Test {
   std::string body_, digest_;
   std::atomic<int> range_requests_{0};
   std::atomic<size_t> cut_next_{0};
+  std::atomic<int> gated_requests_{0};
+  std::atomic<bool> gate_{false};
   fs::path dir_;
 };
 
@@ -187,6 +203,77 @@ TEST_F(StorePull, HttpErrorsAndNonModels) {
   e = error_of([&] { store.pull(url("stories.gguf"), {}); });
   EXPECT_NE(e.find("failed"), std::string::npos) << e;
   EXPECT_TRUE(store.list().empty());
+}
+
+TEST_F(StorePull, ConcurrentPullsShareOneDownload) {
+  ModelStore store(dir_.string());
+  std::string e1 = "no error", e2 = "no error";
+  std::thread first([&] {
+    PullOptions o;
+    o.name = "one";
+    e1 = error_of([&] { store.pull(url("gated.gguf"), o); });
+  });
+  for (int i = 0; i < 3000 && gated_requests_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(gated_requests_.load(), 1);
+  std::atomic<bool> waiting{false};
+  std::thread second([&] {
+    PullOptions o;
+    o.name = "two";
+    o.sha256 = digest_;
+    e2 = error_of([&] {
+      store.pull(url("gated.gguf"), o, [&](const std::string& status, uint64_t, uint64_t) {
+        if (status.find("waiting") != std::string::npos) waiting = true;
+      });
+    });
+  });
+  for (int i = 0; i < 1000 && !waiting; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  gate_ = true;
+  first.join();
+  second.join();
+  EXPECT_TRUE(waiting);
+  EXPECT_EQ(e1, "no error");
+  EXPECT_EQ(e2, "no error");
+  EXPECT_EQ(gated_requests_.load(), 1);  // one download for both
+  ASSERT_TRUE(store.find("one").has_value());
+  ASSERT_TRUE(store.find("two").has_value());
+  EXPECT_EQ(store.get("one").digest, "sha256:" + digest_);
+  EXPECT_EQ(store.get("two").digest, "sha256:" + digest_);
+  EXPECT_EQ(tmp_files(), 0u);
+}
+
+TEST_F(StorePull, StoppedPullKeepsItsPartOnlyWhenAsked) {
+  ModelStore store(dir_.string());
+  auto stop_after_some = [](const std::string& status, uint64_t done, uint64_t) {
+    if (status == "downloading" && done > 0) throw Error("stopped by the test");
+  };
+  PullOptions o;
+  EXPECT_EQ(error_of([&] { store.pull(url("stories.gguf"), o, stop_after_some); }), "stopped by the test");
+  EXPECT_EQ(tmp_files(), 1u);  // the CLI's pulls resume
+  o.keep_partial = false;
+  EXPECT_EQ(error_of([&] { store.pull(url("stories.gguf"), o, stop_after_some); }), "stopped by the test");
+  EXPECT_EQ(tmp_files(), 0u);  // the server's do not: nothing is left behind
+  EXPECT_TRUE(store.list().empty());
+}
+
+TEST_F(StorePull, CollectsDownloadsNoPullIsWriting) {
+  ModelStore store(dir_.string());
+  fs::create_directories(dir_ / "tmp");
+  for (const char* f : {"pull-aaa.part", "pull-bbb", "pull-bbb.part", "pull-ccc.part", "notes.txt"})
+    std::ofstream(dir_ / "tmp" / f) << "x";
+  // pull-ccc is being written: its lock is held (as a pull in another process holds it).
+  const std::string lock_path = (dir_ / "tmp" / "pull-ccc.lock").string();
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  EXPECT_EQ(store.collect_partial_downloads(), 3u);
+  EXPECT_FALSE(fs::exists(dir_ / "tmp" / "pull-aaa.part"));
+  EXPECT_FALSE(fs::exists(dir_ / "tmp" / "pull-bbb"));
+  EXPECT_TRUE(fs::exists(dir_ / "tmp" / "pull-ccc.part"));
+  EXPECT_TRUE(fs::exists(dir_ / "tmp" / "notes.txt"));
+  ::close(fd);
+  EXPECT_EQ(store.collect_partial_downloads(), 1u);  // the .part; its lock file goes too
+  EXPECT_FALSE(fs::exists(dir_ / "tmp" / "pull-ccc.part"));
+  EXPECT_FALSE(fs::exists(lock_path));
 }
 
 TEST_F(StorePull, HfSourcesAndTheCli) {

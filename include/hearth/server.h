@@ -49,6 +49,10 @@ struct ServerOptions {
   // Called with one line per model load (its start, then its time, type, memory and placement, or its failure)
   // and per unload (why, after how long loaded, the memory freed); null: none. `hearth serve` writes them to stderr.
   std::function<void(const std::string& line)> log;
+  // /api/pull, which fetches for any client: by default only from public internet addresses (not loopback,
+  // private, link-local, ...: checked after DNS and on every redirect), and at most max_pull_bytes (0: no limit).
+  bool allow_private_pull = false;
+  uint64_t max_pull_bytes = uint64_t{64} << 30;
   std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
   // Called with one line per request once its response is sent (serve/access_log.h: no content, ever); null: none.
   std::function<void(const std::string& line)> access_log;

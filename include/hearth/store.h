@@ -83,6 +83,11 @@ struct PullOptions {
   std::string name;    // store name; empty: the file name of the source without .gguf
   std::string sha256;  // expected digest (hex); empty: not checked
   uint64_t size = 0;   // expected size in bytes; 0: not checked
+  // Where the download may go and how big it may be (the server: public addresses only, --max-pull-size).
+  DownloadOptions download;
+  // false: a download that fails or is stopped is deleted (the server's pulls, for clients that may never come
+  // back); true: its .part stays for the next pull of the same source to resume.
+  bool keep_partial = true;
 };
 
 class ModelStore {
@@ -102,7 +107,9 @@ class ModelStore {
   // progress may throw to abort; a failed import leaves no file behind.
   StoreModel import_file(const std::string& file, const std::string& name, const StoreProgress& progress = {});
   // Downloads an http(s) URL or hf:ORG/REPO/FILE into the store (resuming DIR/tmp/*.part), checks size and
-  // sha256, and registers it. A failed check removes the download and registers nothing.
+  // sha256, and registers it. A failed check removes the download and registers nothing. Pulls of one source at
+  // the same time share one download (the later ones wait for it; in another process, for its .part).
+  // progress may throw to stop the pull.
   StoreModel pull(const std::string& source, const PullOptions& options, const StoreProgress& progress = {});
   // Registers a profile as name: its base (p.from) is a store name or a GGUF path (imported first).
   // A store base's own profile is inherited, then overridden by p.
@@ -114,6 +121,9 @@ class ModelStore {
   // Deletes blobs that no manifest references, and the temporary files of imports whose process died; returns
   // how many files it deleted.
   size_t gc();
+  // Deletes the downloads in DIR/tmp that no pull is writing (left by pulls that were stopped, failed or whose
+  // process died); returns how many files it deleted. The server does this when it starts.
+  size_t collect_partial_downloads();
 
  private:
   std::string dir_;

@@ -84,6 +84,11 @@ LoadedModel::~LoadedModel() {
   }
 }
 
+std::string LoadedModel::id() const {
+  if (!digest.empty() || !file_digest) return digest;
+  return file_digest->get();
+}
+
 int64_t ModelUse::now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
@@ -168,6 +173,7 @@ ModelRegistry::ModelRegistry(const ServerOptions& options) : opt_(options) {
     if (!fs::is_regular_file(opt_.model_path)) throw Error("model file not found: '" + opt_.model_path + "'");
     fixed_ = entry_for(opt_.model_path, opt_.alias);
     has_fixed_ = true;
+    fixed_digest_ = std::make_shared<FileDigest>(fixed_.path);
     MemoryNeed need;
     const std::string refusal = check_fits(fixed_, &need);
     if (!refusal.empty()) throw Error("cannot load '" + fixed_.path + "': " + refusal);
@@ -197,7 +203,10 @@ std::vector<ModelEntry> ModelRegistry::list_dir() const {
 
 std::vector<ModelEntry> ModelRegistry::list() const {
   std::vector<ModelEntry> out;
-  if (has_fixed_) out.push_back(fixed_);
+  if (has_fixed_) {
+    out.push_back(fixed_);
+    if (fixed_digest_) out.back().digest = fixed_digest_->get();
+  }
   for (ModelEntry& e : list_dir())
     if (!has_fixed_ || e.name != fixed_.name) out.push_back(std::move(e));
   return out;
@@ -228,6 +237,7 @@ std::shared_ptr<LoadedModel> ModelRegistry::load(const ModelEntry& e, const Memo
   m->profile = e.profile;
   m->digest = e.digest;
   m->need = need;
+  if (has_fixed_ && e.name == fixed_.name && e.path == fixed_.path) m->file_digest = fixed_digest_;
   LoadParams lp = opt_.load;
   SessionParams sp;
   sp.n_ctx = context_for(e);

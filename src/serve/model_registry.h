@@ -24,6 +24,8 @@
 
 namespace hearth::serve {
 
+class FileDigest;
+
 // What a model's generations share with the registry for its lifecycle. The scheduler's callbacks hold this,
 // never the model (the last reference to a LoadedModel must not drop on its own scheduler's thread).
 struct ModelUse {
@@ -57,6 +59,7 @@ struct LoadedModel {
   double load_ms = 0;
   Profile profile;  // defaults for requests, from the store (serve/store_models.h)
   std::string digest;  // "sha256:<hex>" for store models
+  std::shared_ptr<const FileDigest> file_digest;  // -m: its file's, once hashed (digest stays empty: no store model)
   MemoryNeed need;     // the estimate the load was checked with
   std::shared_ptr<ModelUse> use = std::make_shared<ModelUse>();
   // ServerOptions::log, and why the registry let the model go (set under its lock): the destructor, where the
@@ -65,6 +68,8 @@ struct LoadedModel {
   std::string unload_reason;
 
   ~LoadedModel();  // the scheduler goes first (its thread is joined), then the model
+  // The ID clients show (Ollama's digest): digest, else the -m file's once it is known.
+  std::string id() const;
 };
 
 struct ModelEntry {
@@ -123,6 +128,7 @@ class ModelRegistry {
   int max_loaded_ = 1;
   ModelEntry fixed_;   // -m, when given (loaded at start)
   bool has_fixed_ = false;
+  std::shared_ptr<const FileDigest> fixed_digest_;  // of fixed_'s file, hashed in the background
   mutable std::mutex mu_;
   std::condition_variable cv_;  // wakes the reaper
   bool stopping_ = false;

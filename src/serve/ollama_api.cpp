@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 
 #include "sampling/param_limits.h"
 #include "serve/chat_messages.h"
@@ -99,7 +100,7 @@ std::string processor_text(double gpu) {
 // A loaded model in /api/ps: Ollama's fields (size: the memory the load was estimated to take: weights, KV cache,
 // compute buffers) plus processor and placement.
 json running_entry(const LoadedModel& lm) {
-  ModelEntry e{lm.name, lm.path, 0, lm.loaded_at, lm.digest};
+  ModelEntry e{lm.name, lm.path, 0, lm.loaded_at, lm.id()};
   json j = model_entry(e);
   const uint64_t size = lm.need.total() ? lm.need.total() : lm.model->info().file_size;
   const double gpu = gpu_share(*lm.model);
@@ -286,9 +287,23 @@ void add_ollama_routes(httplib::Server& http, ServeState& state) {
             }));
   http.Post("/api/show", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) { show(state, q, r); }));
   http.Get("/api/tags", guarded(S, [&state](const httplib::Request&, httplib::Response& r) {
-             json models = json::array();
-             for (const ModelEntry& e : state.models.list()) models.push_back(model_entry(e));
-             send_json(r, {{"models", models}});
+             // A file that cannot be read must not hide the others: it is named in "errors" (an extension, which
+             // Ollama's clients ignore) rather than listed as a model that clients would offer.
+             json models = json::array(), errors = json::array();
+             for (const ModelEntry& e : state.models.list()) {
+               try {
+                 models.push_back(model_entry(e));
+               } catch (const std::exception& ex) {
+                 log_unreadable_model(state.options, e.path, ex.what());
+                 std::string why = ex.what();  // the file's name, not where the server keeps it
+                 if (const size_t at = why.find(e.path); at != std::string::npos)
+                   why.replace(at, e.path.size(), std::filesystem::path(e.path).filename().string());
+                 errors.push_back({{"name", e.name}, {"error", why}});
+               }
+             }
+             json out = {{"models", models}};
+             if (!errors.empty()) out["errors"] = errors;
+             send_json(r, out);
            }));
   http.Get("/api/ps", guarded(S, [&state](const httplib::Request&, httplib::Response& r) {
              json models = json::array();

@@ -2,10 +2,13 @@
 // registry here, so "model" is a source: an http(s) URL or hf:ORG/REPO/FILE.gguf; "name" is the store name,
 // default the file name), /api/create (from a store model, with system/parameters/template), /api/copy and
 // /api/delete. pull and create stream NDJSON progress unless "stream": false.
+// A pull fetches for whoever can reach the server: only from public internet addresses (unless
+// --allow-private-pull), at most --max-pull-size bytes, and what a client leaves unfinished is deleted.
 #ifdef HEARTH_HAVE_HTTP
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "hearth/error.h"
 #include "hearth/store.h"
@@ -38,7 +41,16 @@ ModelName checked_name(const std::string& s) {
   }
 }
 
-// A client that went away: the store operation stops (its partial download stays for the next pull).
+// The file of the model the server was started with (-m) when name is that model. Over HTTP a path is never a
+// base (it would let a client read the server's files), but the file the server serves already is.
+std::optional<std::string> served_file(const ServeState& state, const std::string& name) {
+  if (state.options.model_path.empty()) return std::nullopt;
+  for (const ModelEntry& e : state.models.list())
+    if (e.path == state.options.model_path && normalize_model_name(e.name) == normalize_model_name(name)) return e.path;
+  return std::nullopt;
+}
+
+// A client that went away: the store operation stops (and its partial download is deleted).
 struct ClientGone : std::exception {};
 
 // Runs op and answers with its status lines: streamed as NDJSON as they come, or (stream false) one JSON
@@ -116,11 +128,18 @@ void pull(ServeState& state, const httplib::Request& req, httplib::Response& res
     if (*size < 0) throw bad_request("'size' must not be negative");
     po.size = static_cast<uint64_t>(*size);
   }
+  po.download.allow_private = state.options.allow_private_pull;
+  po.download.max_bytes = state.options.max_pull_bytes;
+  po.keep_partial = false;  // a client that leaves may never come back to resume
   const bool stream = get_bool(body, "stream").value_or(true);
   ModelStore store = store_of(state);
-  run_with_progress(res, stream, [store, source, po](const std::function<void(const json&)>& emit) mutable {
+  run_with_progress(res, stream, [&state, store, source, po](const std::function<void(const json&)>& emit) mutable {
     emit({{"status", "pulling " + source}});
-    store.pull(source, po, throttled(emit, source));
+    auto report = throttled(emit, source);
+    store.pull(source, po, [&](const std::string& status, uint64_t done, uint64_t total) {
+      if (state.stopping) throw Error("the server is shutting down");
+      report(status, done, total);
+    });
   });
 }
 
@@ -175,16 +194,22 @@ void create(ServeState& state, const httplib::Request& req, httplib::Response& r
                      "not_implemented_error");
   if (p.from.empty()) throw bad_request("missing required field 'from' (a model in the store)", "missing_field");
   ModelStore store = store_of(state);
-  // Over HTTP the base must be a store model: a path would let a client read the server's files.
-  std::optional<StoreModel> base;
-  try {
-    base = store.find(p.from);
-  } catch (const Error&) {
+  // Over HTTP the base must be a store model or the -m model (imported now), never a path.
+  const std::string base_name = p.from;
+  if (std::optional<std::string> file = served_file(state, p.from)) {
+    p.from = *file;
+  } else {
+    std::optional<StoreModel> base;
+    try {
+      base = store.find(p.from);
+    } catch (const Error&) {
+    }
+    if (!base)
+      throw ApiError(404, "base model '" + p.from + "' not found in the store (import files with `hearth import`)");
   }
-  if (!base) throw ApiError(404, "base model '" + p.from + "' not found in the store (import files with `hearth import`)");
   const bool stream = get_bool(body, "stream").value_or(true);
-  run_with_progress(res, stream, [store, name, p](const std::function<void(const json&)>& emit) {
-    emit({{"status", "using base model " + p.from}});
+  run_with_progress(res, stream, [store, name, p, base_name](const std::function<void(const json&)>& emit) {
+    emit({{"status", "using base model " + base_name}});
     ModelStore s = store;
     StoreModel m = s.create(name, p, throttled(emit, ""));
     emit({{"status", "writing manifest"}});
@@ -198,6 +223,11 @@ void copy(ServeState& state, const httplib::Request& req, httplib::Response& res
   const std::string dst = require_string(body, "destination");
   checked_name(dst);
   ModelStore store = store_of(state);
+  if (std::optional<std::string> file = served_file(state, src)) {
+    store.import_file(*file, dst);  // the -m model: into the store under the new name
+    res.status = 200;
+    return;
+  }
   std::optional<StoreModel> m;
   try {
     m = store.find(src);
@@ -228,6 +258,13 @@ void remove(ServeState& state, const httplib::Request& req, httplib::Response& r
 
 void add_store_routes(httplib::Server& http, ServeState& state) {
   const ApiStyle S = ApiStyle::Ollama;
+  // Downloads that a pull of an earlier run of the server (or of `hearth pull`) left unfinished.
+  if (!state.options.models_dir.empty()) {
+    try {
+      ModelStore(state.options.models_dir).collect_partial_downloads();
+    } catch (const std::exception&) {  // an unreadable store is reported by the requests that use it
+    }
+  }
   http.Post("/api/pull", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) { pull(state, q, r); }));
   http.Post("/api/create",
             guarded(S, [&state](const httplib::Request& q, httplib::Response& r) { create(state, q, r); }));

@@ -1,8 +1,12 @@
+// What the server takes from the model store (see store_models.h).
 #include "serve/store_models.h"
 
 #include <cstdlib>
+#include <filesystem>
+#include <set>
 
 #include "serve/model_registry.h"
+#include "store/sha256.h"
 
 namespace hearth::serve {
 
@@ -38,6 +42,46 @@ std::optional<ModelEntry> find_store_entry(const std::string& dir, const std::st
   } catch (const Error&) {  // a name the store cannot hold, or a manifest it cannot read
   }
   return std::nullopt;
+}
+
+void log_unreadable_model(const ServerOptions& options, const std::string& path, const std::string& error) {
+  static std::mutex mu;
+  static std::set<std::string> said;
+  {
+    std::lock_guard<std::mutex> g(mu);
+    if (said.size() > 10000) said.clear();  // bounded: at worst a file is named again
+    if (!said.insert(path + "\n" + error).second) return;
+  }
+  if (options.access_log) options.access_log("cannot list model file " + path + ": " + error);
+}
+
+FileDigest::FileDigest(const std::string& path) {
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (name.rfind("sha256-", 0) == 0 && is_sha256_hex(name.substr(7))) {
+    digest_ = "sha256:" + name.substr(7);  // a store blob is named by its digest
+    return;
+  }
+  thread_ = std::thread([this, path] {
+    try {
+      const std::string hex = sha256_file(path, [this](uint64_t, uint64_t) {
+        if (stop_) throw Error("stopped");
+      });
+      std::lock_guard<std::mutex> g(mu_);
+      digest_ = "sha256:" + hex;
+    } catch (const std::exception&) {
+      // unreadable (or stopped): no ID, as before
+    }
+  });
+}
+
+FileDigest::~FileDigest() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string FileDigest::get() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return digest_;
 }
 
 namespace {

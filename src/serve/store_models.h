@@ -1,8 +1,11 @@
 // What the server takes from the model store: the models it lists (store names and loose *.gguf files) and
 // the defaults a profile gives requests (the request's own values win).
 #pragma once
+#include <atomic>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +13,7 @@
 #include "hearth/chat.h"
 #include "hearth/generate.h"
 #include "hearth/model.h"
+#include "hearth/server.h"
 #include "hearth/store.h"
 #include "serve/api_error.h"
 
@@ -21,6 +25,29 @@ struct ModelEntry;
 std::vector<ModelEntry> list_store_entries(const std::string& dir);
 // The registered model NAME[:TAG] as the store has it now; nullopt when it is not there (or unreadable).
 std::optional<ModelEntry> find_store_entry(const std::string& dir, const std::string& name);
+
+// A model file the listing could not read (a loose *.gguf that is not a GGUF, or not readable): said in the
+// server's log (ServerOptions::access_log) once per file and error, as /api/tags is asked again and again.
+void log_unreadable_model(const ServerOptions& options, const std::string& path, const std::string& error);
+
+// The ID ("sha256:<hex>" of the file) of a model served from a path (-m), as the store's models have theirs:
+// known at once for a store blob (its file name says it), else hashed on a thread of its own, so that the
+// server does not wait seconds for a large file before it serves.
+class FileDigest {
+ public:
+  explicit FileDigest(const std::string& path);
+  ~FileDigest();  // stops hashing
+  FileDigest(const FileDigest&) = delete;
+  FileDigest& operator=(const FileDigest&) = delete;
+  // "sha256:<hex>", or "" until it is known (or when the file cannot be read).
+  std::string get() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::string digest_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // Sets each profile parameter that the request did not give. given: the object holding the request's
 // sampling fields (OpenAI: the body; Ollama: body["options"], or null). num_ctx is a load-time setting and

@@ -61,32 +61,28 @@ std::string sha256_hex(const void* data, size_t n) {
 }
 
 std::string sha256_file(const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("sha256: cannot open " + path + ": " + std::strerror(errno));
+  struct Fd {  // closed however this ends: progress may throw to stop
+    int fd;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) throw Error("sha256: cannot open " + path + ": " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw Error("sha256: cannot stat " + path + ": " + std::strerror(e));
-  }
+  if (::fstat(f.fd, &st) != 0) throw Error("sha256: cannot stat " + path + ": " + std::strerror(errno));
   const uint64_t total = static_cast<uint64_t>(st.st_size);
   std::vector<char> buf(4u << 20);
   Sha256 h;
   uint64_t done = 0;
   for (;;) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(done));
+    ssize_t n = ::pread(f.fd, buf.data(), buf.size(), static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      throw Error("sha256: cannot read " + path + ": " + std::strerror(e));
-    }
+    if (n < 0) throw Error("sha256: cannot read " + path + ": " + std::strerror(errno));
     if (n == 0) break;
     h.update(buf.data(), static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
     if (progress) progress(done, total);
   }
-  ::close(fd);
   return h.hex();
 }
 

@@ -80,11 +80,24 @@ Runner add_serve(CLI::App& app) {
                   "requests that may wait for a model to load while --max-loaded models are all generating; more "
                   "get 503 (default 512)")
       ->check(CLI::Range(0, 1 << 20));
+  cmd->add_flag("--allow-private-pull", o->allow_private_pull,
+                "let /api/pull fetch from loopback, private and link-local addresses too (default: public internet "
+                "addresses only, so that clients cannot make the server fetch from its own network)");
+  auto max_pull = std::make_shared<std::string>();
+  cmd->add_option("--max-pull-size", *max_pull,
+                  "largest download /api/pull accepts, e.g. 100G (0: no limit; default 64G)");
   auto quiet = std::make_shared<bool>(false);
   cmd->add_flag("--no-access-log", *quiet, "no line on stderr per request (time, status, duration, client, path)");
   add_model_options(*cmd, *mo);
   auto pipe = add_pipeline_options(*cmd);
-  return [o, mo, keep_alive, pipe, quiet] {
+  return [o, mo, keep_alive, pipe, quiet, max_pull] {
+    if (!max_pull->empty()) {
+      try {
+        o->max_pull_bytes = parse_size(*max_pull);
+      } catch (const Error& e) {
+        throw Error(std::string("--max-pull-size: ") + e.what());
+      }
+    }
     if (!*quiet)
       o->access_log = [](const std::string& line) { std::fprintf(stderr, "hearth serve: %s\n", line.c_str()); };
     // Model loads and unloads, with sizes and times: logged even without the access log.
