@@ -20,6 +20,8 @@
 
 #include "hearth/error.h"
 #include "hearth/store.h"
+#include "serve/api_key.h"
+#include "serve/http_policy.h"
 #include "serve_test_util.h"
 
 namespace hearth {
@@ -96,6 +98,39 @@ httplib::Client client_for(int port) {
 }
 
 // --- Host (DNS rebinding) ---
+
+TEST(ServeHttpGuard, HostAndOriginRules) {
+  using namespace serve;
+  EXPECT_EQ(host_name_of("LocalHost:8080"), "localhost");
+  EXPECT_EQ(host_name_of("[::1]:8080"), "::1");
+  EXPECT_EQ(host_name_of("[::1]"), "::1");
+  EXPECT_EQ(host_name_of("::1"), "::1");  // a bare IPv6 literal has no port
+  EXPECT_EQ(host_name_of("example.org.:80"), "example.org");
+  const HttpPolicy p = make_http_policy("0.0.0.0", {"LLM.example.org:443"}, {"http://App.example:3000/"});
+  for (const char* ok : {"", "127.0.0.1", "10.0.0.5:8080", "[fe80::1]:80", "localhost", "app.localhost:8080",
+                         "llm.example.org", "0.0.0.0:8080"})
+    EXPECT_TRUE(host_allowed(p, ok)) << ok;
+  for (const char* bad : {"evil.example", "localhost.evil.example", "127.0.0.1.evil.example", "llm.example.org.evil",
+                          "[evil]"})
+    EXPECT_FALSE(host_allowed(p, bad)) << bad;
+  EXPECT_TRUE(origin_allowed(p, "http://app.example:3000", "127.0.0.1:8080", 8080));
+  EXPECT_TRUE(origin_allowed(p, "http://10.0.0.5:8080", "10.0.0.5:8080", 8080));  // the page this server served
+  EXPECT_TRUE(origin_allowed(p, "http://localhost:8080", "127.0.0.1:8080", 8080));
+  EXPECT_FALSE(origin_allowed(p, "http://localhost:8081", "127.0.0.1:8080", 8080));
+  EXPECT_FALSE(origin_allowed(p, "http://app.example:3001", "127.0.0.1:8080", 8080));
+  EXPECT_FALSE(origin_allowed(p, "null", "127.0.0.1:8080", 8080));
+  EXPECT_FALSE(origin_allowed(p, "http://127.0.0.1:8080/x", "127.0.0.1:8080", 8080));
+  EXPECT_FALSE(origin_allowed(p, "ftp://127.0.0.1:8080", "127.0.0.1:8080", 8080));
+  EXPECT_TRUE(origin_allowed(make_http_policy("127.0.0.1", {}, {"*"}), "null", "127.0.0.1:8080", 8080));
+
+  EXPECT_EQ(bearer_token("Bearer abc"), "abc");
+  EXPECT_EQ(bearer_token("  bearer \t abc \t"), "abc");
+  EXPECT_EQ(bearer_token("Bearerabc"), "");
+  EXPECT_EQ(bearer_token("Basic abc"), "");
+  EXPECT_TRUE(same_key("abc", "abc"));
+  EXPECT_FALSE(same_key("abd", "abc"));
+  EXPECT_FALSE(same_key("", ""));
+}
 
 TEST(ServeHttpGuard, ForeignHostIsRefused) {
   test::RunningServer s(empty_options());
