@@ -148,8 +148,9 @@ TEST(ServeHttpGuard, LoopbackNamesAndAddressesAreAccepted) {
   test::RunningServer s(empty_options());
   auto c = client_for(s.port);
   const std::string port = std::to_string(s.port);
-  for (const std::string& host : std::vector<std::string>{"127.0.0.1:" + port, "127.0.0.1", "localhost:" + port, "LocalHost", "[::1]:" + port,
-                                 "[::1]", "localhost.", "192.168.1.7:" + port}) {
+  const std::vector<std::string> hosts = {"127.0.0.1:" + port, "127.0.0.1", "localhost:" + port, "LocalHost",
+                                          "[::1]:" + port, "[::1]", "localhost.", "192.168.1.7:" + port};
+  for (const std::string& host : hosts) {
     auto r = c.Get("/api/tags", {{"Host", host}});
     ASSERT_TRUE(r) << host;
     EXPECT_EQ(r->status, 200) << host << ": " << r->body;
@@ -227,8 +228,9 @@ TEST(ServeHttpGuard, OwnAndAllowedOriginsAreServedWithCorsHeaders) {
   test::RunningServer s(o);
   auto c = client_for(s.port);
   const std::string port = std::to_string(s.port);
-  for (const std::string& origin : std::vector<std::string>{"http://127.0.0.1:" + port, "http://localhost:" + port, "http://[::1]:" + port,
-                                   "https://app.example", "HTTPS://APP.EXAMPLE"}) {
+  const std::vector<std::string> origins = {"http://127.0.0.1:" + port, "http://localhost:" + port,
+                                            "http://[::1]:" + port, "https://app.example", "HTTPS://APP.EXAMPLE"};
+  for (const std::string& origin : origins) {
     auto r = c.Get("/api/tags", {{"Origin", origin}});
     ASSERT_TRUE(r) << origin;
     EXPECT_EQ(r->status, 200) << origin << ": " << r->body;
@@ -266,7 +268,9 @@ TEST(ServeHttpGuard, PreflightsAreAnsweredForAllowedOriginsOnly) {
   auto c = client_for(s.port);
   auto r = c.Options("/v1/chat/completions", {{"Origin", "http://app.example:3000"},
                                                {"Access-Control-Request-Method", "POST"},
-                                               {"Access-Control-Request-Headers", "authorization, content-type"}});
+                                               {"Access-Control-Request-Headers",
+                                                "authorization, content-type, x-stainless-os"},
+                                               {"Access-Control-Request-Private-Network", "true"}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 204) << r->body;
   EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "http://app.example:3000");
@@ -274,6 +278,8 @@ TEST(ServeHttpGuard, PreflightsAreAnsweredForAllowedOriginsOnly) {
   EXPECT_NE(r->get_header_value("Access-Control-Allow-Methods").find("DELETE"), std::string::npos);
   EXPECT_NE(r->get_header_value("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
   EXPECT_NE(r->get_header_value("Access-Control-Allow-Headers").find("Content-Type"), std::string::npos);
+  EXPECT_NE(r->get_header_value("Access-Control-Allow-Headers").find("x-stainless-os"), std::string::npos);
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Private-Network"), "true");
   EXPECT_NE(r->get_header_value("Vary").find("Origin"), std::string::npos);
   EXPECT_FALSE(r->get_header_value("Access-Control-Max-Age").empty());
 

@@ -139,8 +139,8 @@ bool is_loopback(const std::string& ip) {
   return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
 }
 
-// Answers a connection over the client's limit and closes it, reading what the client sends meanwhile so
-// that the answer is not lost to a reset.
+// Answers a connection over the client's limit and closes it, reading what the client has sent so that the
+// answer is not lost to a reset; briefly, so that a client that keeps its connections open costs little.
 void refuse_connection(socket_t sock, int limit) {
   const std::string body = "{\"error\":\"too many connections from this client (at most " + std::to_string(limit) +
                            " at once: hearth serve --max-client-connections)\"}";
@@ -149,9 +149,9 @@ void refuse_connection(socket_t sock, int limit) {
   const std::string all = head + body;
   if (poll_ms(sock, POLLOUT, 1000) > 0) (void)::send(sock, all.data(), all.size(), MSG_NOSIGNAL);
   ::shutdown(sock, SHUT_WR);
-  const auto end = Clock::now() + std::chrono::milliseconds(500);
+  const auto end = Clock::now() + std::chrono::milliseconds(50);
   char buf[4096];
-  while (Clock::now() < end && poll_ms(sock, POLLIN, 100) > 0)
+  while (Clock::now() < end && poll_ms(sock, POLLIN, 10) > 0)
     if (::recv(sock, buf, sizeof buf, 0) <= 0) break;
 }
 

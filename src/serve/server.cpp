@@ -4,6 +4,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <thread>
 
@@ -60,6 +62,17 @@ httplib::Server::HandlerResponse refuse(const httplib::Request& req, httplib::Re
   res.set_header("Connection", "close");
   GuardedHttpServer::close_after_response();
   return httplib::Server::HandlerResponse::Handled;
+}
+
+// The headers an allowed page may send: the key and the body type, and whatever else its preflight asks for
+// (SDKs add their own, e.g. the OpenAI SDK's x-stainless-*), header-name characters only.
+std::string cors_allowed_headers(const httplib::Request& req) {
+  std::string asked = req.get_header_value("Access-Control-Request-Headers");
+  auto odd = [](char c) {
+    return !(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ',' || c == ' ');
+  };
+  asked.erase(std::remove_if(asked.begin(), asked.end(), odd), asked.end());
+  return asked.empty() ? "Authorization, Content-Type" : "Authorization, Content-Type, " + asked.substr(0, 1024);
 }
 
 }  // namespace
@@ -126,8 +139,11 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
       if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {  // a CORS preflight
         res.status = 204;
         res.set_header("Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS");
-        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.set_header("Access-Control-Allow-Headers", cors_allowed_headers(req));
         res.set_header("Access-Control-Max-Age", "600");
+        // Chrome asks before a public page may reach a private address (Private Network Access).
+        if (req.has_header("Access-Control-Request-Private-Network"))
+          res.set_header("Access-Control-Allow-Private-Network", "true");
         return httplib::Server::HandlerResponse::Handled;
       }
     }
