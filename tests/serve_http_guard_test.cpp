@@ -338,6 +338,29 @@ TEST(ServeHttpGuard, SlowClientsDoNotStarveOthers) {
   trickle.join();
 }
 
+// The probe with the default limits: 66 connections trickling header lines from this machine (not
+// limited per client: they are loopback) while /health is asked for.
+TEST(ServeHttpGuard, SlowClientsDoNotStarveOthersWithDefaults) {
+  test::RunningServer s(empty_options());
+  constexpr int kSlow = 66;
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(s.port));
+    ASSERT_GE(slow.back()->fd, 0);
+    ASSERT_TRUE(slow.back()->send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+  }
+  std::this_thread::sleep_for(300ms);
+  for (auto& c : slow) c->send("X-Slow: 1\r\n");
+  const auto t0 = Clock::now();
+  auto c = client_for(s.port);
+  c.set_read_timeout(3);
+  auto r = c.Get("/health");
+  const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_TRUE(r && r->status == 200) << "no answer from /health while slow clients held the threads";
+  EXPECT_LT(waited, 2.0);
+  for (auto& sc : slow) sc->close();
+}
+
 TEST(ServeHttpGuard, ConnectionsPerClientAreLimited) {
   ServerOptions o = empty_options();
   o.max_client_connections = 2;

@@ -37,7 +37,8 @@ struct ServerOptions {
   int n_batch = 512;               // tokens per forward pass
   LoadParams load;                 // threads, GPU layers, ...
   size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
-  int http_threads = 64;           // connections served at once (streams hold one each)
+  int http_threads = 64;           // connections served at once (streams hold one each); up to 4x as many
+                                   // while they are all taken (slow clients), then more wait
   // How long a model stays loaded after its last request (requests may say otherwise with keep_alive):
   // "5m", "1h30m", "30s", "300ms", a number of seconds; negative or "forever": never unloaded; "0": right away.
   std::string keep_alive = "5m";

@@ -16,6 +16,7 @@
 
 #include "serve/access_log.h"
 #include "serve/api_key.h"
+#include "serve/elastic_thread_pool.h"
 #include "serve/guarded_http_server.h"
 #include "serve/http_policy.h"
 #include "serve/metrics.h"
@@ -95,7 +96,8 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
   httplib::Server& http = impl_->http;
   ServeState& state = impl_->state;
   const size_t threads = http_threads(options);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Slow clients must not queue the others: more threads while they are all taken (their deadlines end them).
+  http.new_task_queue = [threads] { return new ElasticThreadPool(threads, threads * 4); };
   http.set_payload_max_length(options.max_body_bytes);
   // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and take half the
   // connections: SO_REUSEADDR only, so that a port in use is an error. httplib listens with a backlog of 5 (a
