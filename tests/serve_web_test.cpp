@@ -190,6 +190,10 @@ TEST(ServeWeb, ChromiumChatRoundTrip) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     html = browser.evaluate("document.documentElement.outerHTML");
+    // The key left the address bar (and the history) once the page had read it; the rest of the query stayed.
+    const std::string search = browser.evaluate("location.search");
+    EXPECT_EQ(search.find("api_key"), std::string::npos) << search;
+    EXPECT_NE(search.find("max_tokens=20"), std::string::npos) << search;
   }
   fs::remove_all(profile);
   const CommandResult dom{0, html};

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "hearth/model.h"
 
@@ -36,7 +37,8 @@ struct ServerOptions {
   int n_batch = 512;               // tokens per forward pass
   LoadParams load;                 // threads, GPU layers, ...
   size_t max_body_bytes = 8u << 20;  // larger request bodies get 413
-  int http_threads = 64;           // connections served at once (streams hold one each)
+  int http_threads = 64;           // connections served at once (streams hold one each); up to 4x as many
+                                   // while they are all taken (slow clients), then more wait
   // How long a model stays loaded after its last request (requests may say otherwise with keep_alive):
   // "5m", "1h30m", "30s", "300ms", a number of seconds; negative or "forever": never unloaded; "0": right away.
   std::string keep_alive = "5m";
@@ -56,7 +58,26 @@ struct ServerOptions {
   std::shared_ptr<ExternalModel> external;  // set: the only model served (model_path and models_dir are ignored)
   // Called with one line per request once its response is sent (serve/access_log.h: no content, ever); null: none.
   std::function<void(const std::string& line)> access_log;
+
+  // HTTP hardening (docs/security.md). A browser page of another site must not drive the server (CSRF, DNS
+  // rebinding) and one client must not hold every connection (slowloris).
+  // Host header names accepted beside IP literals, loopback names, the bound host and this machine's name
+  // ("*": any, e.g. behind a reverse proxy); others get 403.
+  std::vector<std::string> allowed_hosts;
+  // Origin values ("http://host:port") whose pages may call the server, beside its own origin (the Host the
+  // request was sent to) and http://localhost|127.0.0.1|[::1]:PORT ("*": any); other origins get 403.
+  std::vector<std::string> allowed_origins;
+  // Connections one client address may hold at once; more get 429 at once. 0: half of the HTTP threads, with
+  // loopback clients (a local reverse proxy, benchmarks) not limited.
+  int max_client_connections = 0;
+  int header_timeout_ms = 10000;   // a request line and headers must arrive within this, else 408 and close
+  int body_timeout_ms = 60000;     // and the body within this after the headers
 };
+
+// The API key kept in a file (`hearth serve --api-key-file`): its first line, without the line end. Refuses a
+// file that its group or others may read or write, naming the mode (as ssh does for private keys), and an
+// empty key; throws hearth::Error.
+std::string read_api_key_file(const std::string& path);
 
 // Totals since start, for tests and logs.
 struct ServerCounters {

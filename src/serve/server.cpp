@@ -1,9 +1,11 @@
-// The HTTP server: both APIs on one cpp-httplib server, API-key check and body limit before routing,
-// JSON errors for everything httplib itself rejects (404, 413, ...).
+// The HTTP server: both APIs on one cpp-httplib server; before routing the Host and Origin checks (with CORS),
+// the API key and the body limit; JSON errors for everything httplib itself rejects (404, 413, ...).
 #include "hearth/server.h"
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <thread>
 
@@ -13,6 +15,10 @@
 #include <httplib.h>
 
 #include "serve/access_log.h"
+#include "serve/api_key.h"
+#include "serve/elastic_thread_pool.h"
+#include "serve/guarded_http_server.h"
+#include "serve/http_policy.h"
 #include "serve/metrics.h"
 #include "serve/embeddings_api.h"
 #include "serve/handler.h"
@@ -29,34 +35,69 @@ using Clock = std::chrono::steady_clock;
 // When the request the current HTTP thread serves was routed (for the access log's durations).
 thread_local Clock::time_point t_request_start{};
 
+namespace {
+
+size_t http_threads(const ServerOptions& o) {
+  return static_cast<size_t>(std::max(o.http_threads, o.parallel * 2 + 4));
+}
+
+GuardedHttpServer::Limits http_limits(const ServerOptions& o) {
+  if (o.header_timeout_ms <= 0 || o.body_timeout_ms <= 0) throw Error("the request timeouts must be positive");
+  if (o.max_client_connections < 0) throw Error("max_client_connections must not be negative");
+  GuardedHttpServer::Limits l;
+  l.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
+  l.body_timeout = std::chrono::milliseconds(o.body_timeout_ms);
+  // By default one client may hold half of the threads; loopback clients (a local reverse proxy, benchmarks)
+  // are not counted unless a limit is set.
+  l.max_client_connections =
+      o.max_client_connections > 0 ? o.max_client_connections : std::max<int>(1, static_cast<int>(http_threads(o) / 2));
+  l.limit_loopback = o.max_client_connections > 0;
+  return l;
+}
+
+// A refusal sent before the body was read: the connection closes after it.
+httplib::Server::HandlerResponse refuse(const httplib::Request& req, httplib::Response& res, int status,
+                                        const std::string& message, const std::string& type = "",
+                                        const std::string& code = "") {
+  send_error(res, style_of(req.path), status, message, type, code);
+  res.set_header("Connection", "close");
+  GuardedHttpServer::close_after_response();
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+// The headers an allowed page may send: the key and the body type, and whatever else its preflight asks for
+// (SDKs add their own, e.g. the OpenAI SDK's x-stainless-*), header-name characters only.
+std::string cors_allowed_headers(const httplib::Request& req) {
+  std::string asked = req.get_header_value("Access-Control-Request-Headers");
+  auto odd = [](char c) {
+    return !(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ',' || c == ' ');
+  };
+  asked.erase(std::remove_if(asked.begin(), asked.end(), odd), asked.end());
+  return asked.empty() ? "Authorization, Content-Type" : "Authorization, Content-Type, " + asked.substr(0, 1024);
+}
+
+}  // namespace
+
 struct Server::Impl {
   ServeState state;
-  httplib::Server http;
+  GuardedHttpServer http;
+  HttpPolicy policy;
   std::thread thread;
   int port = -1;
   int listen_fd = -1;  // the listening socket, as httplib opened it
 
-  explicit Impl(const ServerOptions& o) : state(o) {}
+  explicit Impl(const ServerOptions& o)
+      : state(o), http(http_limits(o)), policy(make_http_policy(o.host, o.allowed_hosts, o.allowed_origins)) {}
 };
-
-namespace {
-
-// Constant-time comparison: the key is a secret.
-bool same_key(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
-  return diff == 0 && !b.empty();
-}
-
-}  // namespace
 
 Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(options)) {
   // A client that goes away must not kill the server on the next write.
   std::signal(SIGPIPE, SIG_IGN);
   httplib::Server& http = impl_->http;
   ServeState& state = impl_->state;
-  const size_t threads = static_cast<size_t>(std::max(options.http_threads, options.parallel * 2 + 4));
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t threads = http_threads(options);
+  // Slow clients must not queue the others: more threads while they are all taken (their deadlines end them).
+  http.new_task_queue = [threads] { return new ElasticThreadPool(threads, threads * 4); };
   http.set_payload_max_length(options.max_body_bytes);
   // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and take half the
   // connections: SO_REUSEADDR only, so that a port in use is an error. httplib listens with a backlog of 5 (a
@@ -68,6 +109,7 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
     impl->listen_fd = sock;
   });
   if (state.options.access_log) {
+    // The path only: a query string (the web page's ?api_key=...) never reaches the log.
     http.set_logger([&state](const httplib::Request& req, const httplib::Response& res) {
       const double seconds =
           t_request_start == Clock::time_point{} ? -1.0 : std::chrono::duration<double>(Clock::now() - t_request_start).count();
@@ -76,23 +118,54 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
           serve::access_log_line(std::chrono::system_clock::now(), res.status, seconds, req.remote_addr, req.method, req.path));
     });
   }
-  http.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
+  http.set_pre_routing_handler([&state, impl = impl_.get()](const httplib::Request& req, httplib::Response& res) {
     t_request_start = Clock::now();
+    // DNS rebinding: a page of a foreign name that resolves to this machine sends that name as Host.
+    const std::string host = req.get_header_value("Host");
+    if (!host_allowed(impl->policy, host))
+      return refuse(req, res, 403,
+                    "Host '" + host_name_of(host) + "' is not allowed: use this server's address or start it with "
+                    "--allowed-hosts " + host_name_of(host) + " (or '*' behind a reverse proxy)",
+                    "permission_error", "host_not_allowed");
+    // Cross-site requests: a browser says which page sent them. Requests without an Origin (curl, SDKs) are
+    // not from a page.
+    if (req.has_header("Origin")) {
+      const std::string origin = req.get_header_value("Origin");
+      if (!origin_allowed(impl->policy, origin, host, impl->port))
+        return refuse(req, res, 403,
+                      "Origin '" + origin + "' is not allowed: start hearth serve with --allowed-origins " + origin +
+                      " to let its pages use this server",
+                      "permission_error", "origin_not_allowed");
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+      if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {  // a CORS preflight
+        res.status = 204;
+        res.set_header("Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS");
+        res.set_header("Access-Control-Allow-Headers", cors_allowed_headers(req));
+        res.set_header("Access-Control-Max-Age", "600");
+        // Chrome asks before a public page may reach a private address (Private Network Access).
+        if (req.has_header("Access-Control-Request-Private-Network"))
+          res.set_header("Access-Control-Allow-Private-Network", "true");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     if (state.options.api_key.empty() || is_public_path(req.method, req.path))
       return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    const std::string key = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : "";
-    if (same_key(key, state.options.api_key)) return httplib::Server::HandlerResponse::Unhandled;
-    send_error(res, style_of(req.path), 401,
-               auth.empty() ? "missing API key: send the header 'Authorization: Bearer KEY'" : "invalid API key",
-               "authentication_error", "invalid_api_key");
-    return httplib::Server::HandlerResponse::Handled;
+    if (same_key(bearer_token(auth), state.options.api_key)) return httplib::Server::HandlerResponse::Unhandled;
+    return refuse(req, res, 401,
+                  auth.empty() ? "missing API key: send the header 'Authorization: Bearer KEY'" : "invalid API key",
+                  "authentication_error", "invalid_api_key");
   });
   http.set_error_handler(httplib::Server::HandlerWithResponse([&state](const httplib::Request& req,
                                                                        httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a handler's own error
     std::string msg;
+    if (res.status == 400 && GuardedHttpServer::request_timed_out(&msg)) {
+      send_error(res, style_of(req.path), 408, msg);
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     switch (res.status) {
       case 404: msg = "no route for " + req.method + " " + req.path; break;
       case 413:

@@ -64,7 +64,25 @@ Runner add_serve(CLI::App& app) {
                   "default: $HEARTH_MODELS, the config file, ~/.local/share/hearth/models)");
   cmd->add_option("--host", o->host, "address to listen on (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", o->port, "port to listen on (default 8080)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' (default: $HEARTH_API_KEY)");
+  CLI::Option* key_flag = cmd->add_option(
+      "--api-key", o->api_key,
+      "require 'Authorization: Bearer KEY' (default: $HEARTH_API_KEY; a flag shows in ps, prefer --api-key-file)");
+  auto key_file = std::make_shared<std::string>();
+  cmd->add_option("--api-key-file", *key_file,
+                  "read the API key from the first line of FILE, which only its owner may read (chmod 600)")
+      ->excludes(key_flag);
+  cmd->add_option("--allowed-hosts", o->allowed_hosts,
+                  "Host names to answer beside IP addresses, localhost, --host and this machine's name "
+                  "(comma list; '*': any, e.g. behind a reverse proxy); others get 403 (DNS rebinding)")
+      ->delimiter(',');
+  cmd->add_option("--allowed-origins", o->allowed_origins,
+                  "web page origins (http://host:port) that may use the API from a browser, beside the server's own "
+                  "(comma list; '*': any); requests from other pages get 403")
+      ->delimiter(',');
+  cmd->add_option("--max-client-connections", o->max_client_connections,
+                  "connections one client address may hold at once, more get 429 (default: half of the HTTP "
+                  "threads, loopback clients not limited)")
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--parallel", o->parallel, "requests generating at once per model (default 4)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("-b,--batch-size", o->n_batch, "tokens per forward pass (default 512)")->check(CLI::Range(1, 1 << 16));
@@ -90,7 +108,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_flag("--no-access-log", *quiet, "no line on stderr per request (time, status, duration, client, path)");
   add_model_options(*cmd, *mo);
   auto pipe = add_pipeline_options(*cmd);
-  return [o, mo, keep_alive, pipe, quiet, max_pull] {
+  return [o, mo, keep_alive, pipe, quiet, max_pull, key_file] {
     if (!max_pull->empty()) {
       try {
         o->max_pull_bytes = parse_size(*max_pull);
@@ -104,6 +122,7 @@ Runner add_serve(CLI::App& app) {
     o->log = [](const std::string& line) { std::fprintf(stderr, "hearth serve: %s\n", line.c_str()); };
     if (!keep_alive->empty()) o->keep_alive = *keep_alive;
     else if (const char* k = std::getenv("HEARTH_KEEP_ALIVE"); k && *k) o->keep_alive = k;
+    if (!key_file->empty()) o->api_key = read_api_key_file(*key_file);
     if (o->api_key.empty())
       if (const char* k = std::getenv("HEARTH_API_KEY")) o->api_key = k;
     if (pipe->enabled) return serve_pipeline(*o, *mo, *pipe);
