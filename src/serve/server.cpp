@@ -2,10 +2,13 @@
 // the API key and the body limit; JSON errors for everything httplib itself rejects (404, 413, ...).
 #include "hearth/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -102,10 +105,12 @@ Server::Server(const ServerOptions& options) : impl_(std::make_unique<Impl>(opti
   // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and take half the
   // connections: SO_REUSEADDR only, so that a port in use is an error. httplib listens with a backlog of 5 (a
   // burst of clients connecting at once loses connections): keep the socket so that bind() can listen again
-  // with the system's maximum.
+  // with the system's maximum. TCP_NODELAY (inherited by accepted sockets): httplib writes a response's head and
+  // body, and each SSE chunk, separately, and Nagle's algorithm held each second write ~25 ms behind the first.
   http.set_socket_options([impl = impl_.get()](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     impl->listen_fd = sock;
   });
   if (state.options.access_log) {
@@ -218,7 +223,10 @@ void Server::run() {
 void Server::start() {
   bind();
   impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
-  // listen_after_bind() accepts connections queued on the bound socket, so clients may connect already.
+  // listen_after_bind() accepts connections queued on the bound socket, so clients may connect already. But
+  // httplib's stop() does nothing until its loop has started: wait for it, so that a stop() (or the destructor)
+  // right after start() is not lost and the join does not wait for ever.
+  for (int i = 0; i < 5000 && !impl_->http.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void Server::stop() {
