@@ -82,7 +82,8 @@ std::string records_json(const std::vector<RequestRecord>& records) {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
   for (const RequestRecord& r : records) {
     nlohmann::ordered_json o = nlohmann::ordered_json::object();
-    for (const auto& [name, value] : fields(r)) {
+    for (const auto& [field_name, value] : fields(r)) {
+      const char* name = field_name;  // clang 14 cannot capture a structured binding in a lambda
       std::visit(
           [&](const auto& x) {
             using T = std::decay_t<decltype(x)>;

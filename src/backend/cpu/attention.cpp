@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/kernels.h"
 #include "quant/fp16.h"
 
 namespace hearth::cpu {
@@ -23,9 +24,8 @@ void f32_to_f16_row_ref(const float* x, uint16_t* y, int n) {
 }
 
 bool cpu_has_avx2_f16c() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
-  return has;
+  // The same test as the matmul kernels' (AVX2, FMA and F16C), made once there.
+  return best_isa() != Isa::Scalar;
 }
 
 namespace {
