@@ -11,7 +11,7 @@ cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 # Sanitizers (ASan + UBSan) on the parsers of untrusted input, GGUF files and HTTP requests: their test binaries
 # (add a pattern here for new ones), then the libFuzzer targets for a bounded time, all from one clang build.
-san_tests="gguf_test serve_errors_test serve_units_test serve_store_test json_mode_test"
+san_tests="gguf_test serve_errors_test serve_units_test serve_store_test json_mode_test download_policy_test"
 for f in tests/serve_hardening*_test.cpp tests/serve_http_guard*_test.cpp tests/serve_request*_test.cpp; do
   [ -e "$f" ] && san_tests+=" $(basename "$f" .cpp)"
 done
