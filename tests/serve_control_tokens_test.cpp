@@ -93,6 +93,57 @@ TEST_F(ServeControlTokens, RawPromptsParseSpecialTokens) {
   EXPECT_EQ(json::parse(r->body)["prompt_eval_count"], with_specials);
 }
 
+// stories260K writes <s> after "One day" within 250 greedy tokens (control_token_text_test): no "<s>" in any
+// reply, streamed or whole, and the same text generate() gives.
+TEST_F(ServeControlTokens, GeneratedControlTokensAddNoTextStreamedOrNot) {
+  auto c = server_->client();
+  const std::string expected = greedy_text(*model_, "One day", 250);
+  ASSERT_EQ(expected.find("<s>"), std::string::npos);
+  json comp = {{"model", "stories"}, {"prompt", "One day"}, {"temperature", 0}, {"max_tokens", 250}};
+  auto r = post_json(c, "/v1/completions", comp);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["choices"][0]["text"], expected);
+  comp["stream"] = true;
+  r = post_json(c, "/v1/completions", comp);
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::string streamed;
+  for (const json& ev : parse_sse(r->body))
+    if (!ev["choices"].empty()) streamed += ev["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(streamed, expected);
+  json raw = {{"model", "stories"}, {"prompt", "One day"}, {"raw", true},
+              {"options", {{"temperature", 0}, {"num_predict", 250}}}};
+  r = post_json(c, "/api/generate", raw);
+  ASSERT_EQ(r->status, 200) << r->body;
+  std::string ndjson;
+  for (const json& line : parse_ndjson(r->body)) ndjson += line["response"].get<std::string>();
+  EXPECT_EQ(ndjson, expected);
+}
+
+// Completion logprobs name the control token by its spelling, but its text_offset does not move: every other
+// token's text is found at its offset.
+TEST_F(ServeControlTokens, CompletionLogprobOffsetsSkipControlTokens) {
+  auto c = server_->client();
+  json comp = {{"model", "stories"}, {"prompt", "One day"}, {"temperature", 0}, {"max_tokens", 250}, {"logprobs", 0}};
+  auto r = post_json(c, "/v1/completions", comp);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json choice = json::parse(r->body)["choices"][0];
+  const std::string text = choice["text"].get<std::string>();
+  const json& lp = choice["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), 250u);
+  bool saw_bos = false;
+  for (size_t i = 0; i < lp["tokens"].size(); ++i) {
+    const std::string tok = lp["tokens"][i].get<std::string>();
+    const size_t at = lp["text_offset"][i].get<size_t>();
+    if (tok == "<s>") {
+      saw_bos = true;
+      continue;
+    }
+    ASSERT_LE(at + tok.size(), text.size()) << i;
+    EXPECT_EQ(text.substr(at, tok.size()), tok) << "token " << i;
+  }
+  EXPECT_TRUE(saw_bos);
+}
+
 }  // namespace
 }  // namespace hearth::test
 
