@@ -267,7 +267,9 @@ std::string ModelImpl::format_chat(const std::vector<ChatMessage>& messages, boo
 }
 
 std::vector<int32_t> ModelImpl::tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const {
-  return tok_->encode_chat(chat_render_prompt(chat_template_, messages, add_assistant, token_text(bos()), token_text(eos())));
+  // The messages are plain text: only the template's markers become control tokens (Tokenizer::encode_chat).
+  return tok_->encode_chat(
+      chat_render_prompt(chat_template_, messages, add_assistant, token_text(bos()), token_text(eos())));
 }
 
 size_t ModelImpl::kv_bytes(int n_ctx) const {
