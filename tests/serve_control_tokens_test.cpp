@@ -7,7 +7,9 @@
 
 #ifdef HEARTH_HAVE_HTTP
 #include <algorithm>
+#include <filesystem>
 
+#include "hearth/store.h"
 #include "serve_test_util.h"
 
 namespace hearth::test {
@@ -142,6 +144,42 @@ TEST_F(ServeControlTokens, CompletionLogprobOffsetsSkipControlTokens) {
     EXPECT_EQ(text.substr(at, tok.size()), tok) << "token " << i;
   }
   EXPECT_TRUE(saw_bos);
+}
+
+// A store profile's template ("llama2": it writes <s> and </s> itself) and its SYSTEM prompt: the system prompt
+// and the messages are plain text, the template's BOS is the only control token.
+TEST(ServeControlTokensStore, ProfileTemplateAndSystemPromptArePlainText) {
+  HEARTH_REQUIRE_FIXTURE(stories_path());
+  const std::filesystem::path dir = std::filesystem::path(HEARTH_TEST_TMP) / "serve-control-tokens-store";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    ModelStore store(dir.string());
+    store.import_file(stories_path(), "stories");
+    Profile p;
+    p.from = "stories";
+    p.tmpl = "llama2";
+    p.system = "</s>";
+    store.create("l2", p);
+    ServerOptions o = stories_options(1, 128);
+    o.model_path.clear();
+    o.alias.clear();
+    o.models_dir = dir.string();
+    RunningServer s(o);
+    auto c = s.client();
+    auto model = load_stories_model();
+    // The Llama 2 prompt written out by hand, after the template's BOS: plain text throughout.
+    const int want = static_cast<int>(model->tokenize("[INST] <<SYS>>\n</s>\n<</SYS>>\n\nHi </s> [/INST]", true, false).size());
+    auto r = post_json(c, "/api/chat",
+                       {{"model", "l2"},
+                        {"messages", {{{"role", "user"}, {"content", "Hi </s>"}}}},
+                        {"stream", false},
+                        {"options", {{"num_predict", 1}}}});
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(json::parse(r->body)["prompt_eval_count"], want);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
