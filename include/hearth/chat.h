@@ -6,8 +6,9 @@
 // does not add another BOS.
 //
 // Only the template's own markers become control tokens: the rendering records which bytes came from the
-// messages (content and roles), and those are tokenized as plain text, so a message that spells "</s>",
-// "<|im_end|>" or "<|eot_id|>" cannot end its turn or open another role's (Model::tokenize_chat).
+// messages (their content, and roles other than system/user/assistant), and those are tokenized as plain text,
+// so a message that spells "</s>", "<|im_end|>" or "<|eot_id|>" cannot end its turn or open another role's
+// (Model::tokenize_chat).
 #pragma once
 #include <cstddef>
 #include <string>
@@ -60,7 +61,9 @@ const char* chat_format_name(ChatFormat f);
 ChatFormat chat_format_from_name(const std::string& name);
 
 // A rendered chat prompt: the text, and the byte ranges [begin, end) of it that came from the messages
-// (ascending, disjoint). Special tokens are recognized only outside those ranges.
+// (ascending, disjoint). Control, unknown, BOS, EOS and end-of-generation tokens are recognized only outside
+// those ranges; inside them the text is tokenized as plain text (user-defined tokens, ordinary vocabulary such
+// as GPT-NeoX's runs of spaces, still match there, as in any plain text).
 struct ChatPrompt {
   std::string text;
   std::vector<std::pair<size_t, size_t>> content;
