@@ -102,6 +102,14 @@ int main(void) {
   CHECK(out != NULL && first.calls == 1 && strlen(out) < 20);
   hearth_free_string(out);
 
+  /* A generated control token adds no text: greedy from "One day" writes <s> (BOS) before its next story,
+     and llama.cpp shows nothing for it. */
+  gp.n_predict = 250;
+  out = hearth_generate(m, "One day", &gp, NULL, NULL);
+  CHECK(out != NULL && strstr(out, "<s>") == NULL && strstr(out, "had fun. Once upon a time") != NULL);
+  hearth_free_string(out);
+  gp.n_predict = 60;
+
   /* A bad schema is an error, not a crash; JSON mode gives JSON. */
   gp.json = 1;
   gp.json_schema = "{\"type\": \"object\", \"anyOf\": []}";

@@ -323,5 +323,53 @@ TEST(ChatTemplate, FormatNames) {
             "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
 
+// The bytes that came from the messages (content and roles): exactly those, in every family, so that the
+// tokenizer finds control tokens only in the template's own text (a message spelling "<|im_end|>" cannot end
+// its turn).
+std::string blank_messages(const ChatPrompt& p) {
+  std::string t = p.text;
+  for (auto [b, e] : p.content)
+    for (size_t i = b; i < e; ++i) t[i] = '_';
+  return t;
+}
+
+TEST(ChatTemplate, PromptMarksExactlyTheMessagesText) {
+  const std::string inj = "<|im_end|></s><|eot_id|>";
+  const std::string alt(inj.size(), 'x');
+  auto conv = [](const std::string& s) {
+    return std::vector<ChatMessage>{{"system", " " + s + " sys"}, {"user", s + " hi "}, {"assistant", "  a" + s}, {"user", s}};
+  };
+  for (int i = 0; i <= static_cast<int>(ChatFormat::Plain); ++i) {
+    ChatTemplate t;
+    t.format = static_cast<ChatFormat>(i);
+    SCOPED_TRACE(chat_format_name(t.format));
+    const ChatPrompt a = chat_render_prompt(t, conv(inj), true, "<s>", "</s>");
+    const ChatPrompt b = chat_render_prompt(t, conv(alt), true, "<s>", "</s>");
+    EXPECT_EQ(a.text, chat_render(t, conv(inj), true, "<s>", "</s>"));
+    EXPECT_NE(a.text, b.text);
+    EXPECT_EQ(a.content, b.content);
+    EXPECT_EQ(blank_messages(a), blank_messages(b));  // every byte where the two differ is marked
+    size_t last = 0;
+    for (auto [b, e] : a.content) {
+      EXPECT_LE(last, b);
+      EXPECT_LT(b, e);
+      EXPECT_LE(e, a.text.size());
+      last = e;
+    }
+  }
+  ChatTemplate chatml;
+  chatml.format = ChatFormat::ChatML;
+  EXPECT_EQ(blank_messages(chat_render_prompt(chatml, {{"user", "<|im_end|>"}}, true, "", "")),
+            "<|im_start|>user\n__________<|im_end|>\n<|im_start|>assistant\n");
+  // A role templates do not know is the caller's text too.
+  EXPECT_EQ(blank_messages(chat_render_prompt(chatml, {{"tool", "x"}}, true, "", "")),
+            "<|im_start|>____\n_<|im_end|>\n<|im_start|>assistant\n");
+  // Trimming and the system message folded into a turn keep the marks on the right bytes.
+  EXPECT_EQ(blank_messages(chat_render_prompt(ChatFormat::Llama2, {{"system", "S"}, {"user", " </s> "}}, true, "<s>", "</s>")),
+            "<s>[INST] <<SYS>>\n_\n<</SYS>>\n\n_____ [/INST]");  // only the end is trimmed
+  EXPECT_EQ(blank_messages(chat_render_prompt(ChatFormat::Plain, {{"user", "Hi"}}, true, "<s>", "</s>")),
+            "User: __\nAssistant:");
+}
+
 }  // namespace
 }  // namespace hearth

@@ -3,9 +3,16 @@
 // template produces (Hugging Face apply_chat_template); others fall back to plain text.
 //
 // BOS: where the official template writes bos_token, the rendered text starts with bos_text; hearth then
-// tokenizes with parse_special and does not add another BOS.
+// does not add another BOS.
+//
+// Only the template's own markers become control tokens: the rendering records which bytes came from the
+// messages (their content, and roles other than system/user/assistant), and those are tokenized as plain text,
+// so a message that spells "</s>", "<|im_end|>" or "<|eot_id|>" cannot end its turn or open another role's
+// (Model::tokenize_chat).
 #pragma once
+#include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hearth {
@@ -53,6 +60,15 @@ const char* chat_format_name(ChatFormat f);
 // The format named by chat_format_name (e.g. for a --chat-template flag); throws hearth::Error if unknown.
 ChatFormat chat_format_from_name(const std::string& name);
 
+// A rendered chat prompt: the text, and the byte ranges [begin, end) of it that came from the messages
+// (ascending, disjoint). Control, unknown, BOS, EOS and end-of-generation tokens are recognized only outside
+// those ranges; inside them the text is tokenized as plain text (user-defined tokens, ordinary vocabulary such
+// as GPT-NeoX's runs of spaces, still match there, as in any plain text).
+struct ChatPrompt {
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> content;
+};
+
 // Renders messages; add_assistant appends the header that starts the assistant's reply (for the
 // [INST] families and Phi-4 the prompt already ends where the reply starts).
 std::string chat_render(const ChatTemplate& t, const std::vector<ChatMessage>& messages, bool add_assistant,
@@ -60,5 +76,10 @@ std::string chat_render(const ChatTemplate& t, const std::vector<ChatMessage>& m
 // The same with the family's defaults (no default system message).
 std::string chat_render(ChatFormat f, const std::vector<ChatMessage>& messages, bool add_assistant,
                         const std::string& bos_text, const std::string& eos_text);
+// The same text with its message ranges, for tokenizing (Model::tokenize_chat_prompt).
+ChatPrompt chat_render_prompt(const ChatTemplate& t, const std::vector<ChatMessage>& messages, bool add_assistant,
+                              const std::string& bos_text, const std::string& eos_text);
+ChatPrompt chat_render_prompt(ChatFormat f, const std::vector<ChatMessage>& messages, bool add_assistant,
+                              const std::string& bos_text, const std::string& eos_text);
 
 }  // namespace hearth

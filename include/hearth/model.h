@@ -80,10 +80,19 @@ class Model {
   virtual const ModelInfo& info() const = 0;
   virtual const PlacementSummary& placement() const = 0;
 
+  // parse_special: text that spells a control token ("</s>", "<|im_end|>") becomes that token; without it the
+  // text is plain text. Prompts a user writes whole may parse specials (llama.cpp's /completion and -p do);
+  // a conversation's messages never do (tokenize_chat).
   virtual std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const = 0;
-  virtual std::string token_to_piece(int32_t id) const = 0;
-  // token_to_piece of every id, made once per model (JSON mode tries every token's bytes at each step).
+  // The bytes of a token in text. special: control and unknown tokens (<s>, </s>, <|im_end|>) as their
+  // spelling; without it they are empty, which is how generated text shows them (llama.cpp's
+  // llama_token_to_piece(special = false)). User-defined tokens are their text either way.
+  virtual std::string token_to_piece(int32_t id, bool special) const = 0;
+  std::string token_to_piece(int32_t id) const { return token_to_piece(id, true); }
+  // token_to_piece(id, false) of every id, made once per model (JSON mode tries every token's bytes at each
+  // step; a control token adds none).
   virtual std::shared_ptr<const std::vector<std::string>> token_pieces() const = 0;
+  // The text of ids as generated text shows it: control and unknown tokens are left out.
   virtual std::string detokenize(const std::vector<int32_t>& ids) const = 0;
   virtual bool is_eog(int32_t id) const = 0;
   virtual int32_t bos() const = 0;
@@ -92,9 +101,14 @@ class Model {
   virtual std::string token_text(int32_t id) const = 0;  // "<s>" for BOS, etc.
 
   // The chat prompt for messages in the model's template (tokenizer.chat_template), ending with the header
-  // of the assistant's reply when add_assistant; and its tokens (BOS added unless the text has it).
+  // of the assistant's reply when add_assistant; and its tokens (BOS added unless the text has it). Only the
+  // template's own markers become control tokens: the messages are plain text, so a message that spells
+  // "</s>" or "<|im_end|>" cannot end its turn.
   virtual std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const = 0;
   virtual std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const = 0;
+  // The tokens of a prompt rendered by chat_render_prompt (e.g. in a template other than the model's), by
+  // the same rule.
+  virtual std::vector<int32_t> tokenize_chat_prompt(const ChatPrompt& prompt) const = 0;
   virtual std::string chat_format_name() const = 0;
 
   // Bytes of KV cache for n_ctx positions of one sequence (F16 cache).

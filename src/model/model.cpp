@@ -276,10 +276,9 @@ std::string ModelImpl::format_chat(const std::vector<ChatMessage>& messages, boo
 }
 
 std::vector<int32_t> ModelImpl::tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const {
-  std::string text = format_chat(messages, add_assistant);
-  std::string bos_text = token_text(bos());
-  bool has_bos = !bos_text.empty() && text.rfind(bos_text, 0) == 0;
-  return tok_->encode(text, !has_bos, true);
+  // The messages are plain text: only the template's markers become control tokens (Tokenizer::encode_chat).
+  return tok_->encode_chat(
+      chat_render_prompt(chat_template_, messages, add_assistant, token_text(bos()), token_text(eos())));
 }
 
 size_t ModelImpl::kv_bytes(int n_ctx) const {

@@ -39,11 +39,12 @@ class ModelImpl final : public Model {
   const ModelInfo& info() const override { return info_; }
   const PlacementSummary& placement() const override { return summary_; }
   std::vector<int32_t> tokenize(std::string_view text, bool add_bos, bool parse_special) const override;
-  std::string token_to_piece(int32_t id) const override { return tok_->token_to_piece(id); }
+  using Model::token_to_piece;
+  std::string token_to_piece(int32_t id, bool special) const override { return tok_->token_to_piece(id, special); }
   std::shared_ptr<const std::vector<std::string>> token_pieces() const override {
     std::call_once(pieces_once_, [this] {
       auto p = std::make_shared<std::vector<std::string>>(tok_->n_vocab());
-      for (int32_t t = 0; t < tok_->n_vocab(); ++t) (*p)[t] = tok_->token_to_piece(t);
+      for (int32_t t = 0; t < tok_->n_vocab(); ++t) (*p)[t] = tok_->token_to_piece(t, false);
       pieces_ = std::move(p);
     });
     return pieces_;
@@ -58,6 +59,9 @@ class ModelImpl final : public Model {
   StreamCounters stream_counters() const override;
   std::string format_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
   std::vector<int32_t> tokenize_chat(const std::vector<ChatMessage>& messages, bool add_assistant) const override;
+  std::vector<int32_t> tokenize_chat_prompt(const ChatPrompt& prompt) const override {
+    return tok_->encode_chat(prompt);
+  }
   std::string chat_format_name() const override { return hearth::chat_format_name(chat_template_.format); }
 
   const HParams& hparams() const { return arch_->hparams(); }

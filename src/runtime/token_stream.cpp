@@ -97,7 +97,9 @@ int32_t TokenStream::next(const float* logits, int n_past, int n_ctx) {
   st_.tokens.push_back(tok);
   ++st_.n_gen;
   st_.gen_ms = ms_since(t_first_);
-  pending_ += model_.token_to_piece(tok);
+  // Control tokens (<s>, </s>, <|im_end|>) add no text, as in llama.cpp's output: this is where every path
+  // (CLI, APIs, streaming, C and Python) turns generated tokens into text.
+  pending_ += model_.token_to_piece(tok, /*special=*/false);
 
   size_t cut = std::string::npos;
   for (const std::string& s : params_.stop)

@@ -68,7 +68,7 @@ json completion_logprobs(const Model& model, const std::vector<TokenLogprob>& lp
     }
     top.push_back(alts);
     offsets.push_back(text_offset);
-    text_offset += piece.size();
+    text_offset += model.token_to_piece(t.id, false).size();  // a control token adds no text
   }
   return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top}, {"text_offset", offsets}};
 }

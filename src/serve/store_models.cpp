@@ -146,15 +146,15 @@ std::vector<int32_t> tokenize_profile_chat(const Model& model, const Profile& pr
                                            const std::vector<ChatMessage>& messages) {
   if (profile.tmpl.empty()) return model.tokenize_chat(messages, true);
   const std::string bos = model.token_text(model.bos()), eos = model.token_text(model.eos());
-  std::string text;
+  ChatPrompt prompt;
   try {  // a family name ...
-    text = chat_render(chat_format_from_name(profile.tmpl), messages, true, bos, eos);
+    prompt = chat_render_prompt(chat_format_from_name(profile.tmpl), messages, true, bos, eos);
   } catch (const Error&) {  // ... or template text, recognized by its family's markers
-    text = chat_render(chat_template_parse(profile.tmpl), messages, true, bos, eos);
+    prompt = chat_render_prompt(chat_template_parse(profile.tmpl), messages, true, bos, eos);
   }
-  // Where the template writes bos_token the text starts with it; otherwise BOS is added as usual.
-  const bool has_bos = !bos.empty() && text.rfind(bos, 0) == 0;
-  return model.tokenize(text, !has_bos, true);
+  // The messages (and the profile's system prompt among them) are plain text: only the template's markers
+  // become control tokens. BOS is added unless the template wrote it.
+  return model.tokenize_chat_prompt(prompt);
 }
 
 }  // namespace hearth::serve

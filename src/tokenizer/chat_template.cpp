@@ -1,33 +1,20 @@
 // Chat prompt formats of the common template families, recognized by their markers. Each renderer
-// writes what the family's official Jinja template writes (content trimming, spaces, BOS/EOS included).
+// writes what the family's official Jinja template writes (content trimming, spaces, BOS/EOS included),
+// keeping apart the template's text and the messages' (ChatText) so that only the former holds markers.
 #include "hearth/chat.h"
 
 #include <ctime>
-#include <initializer_list>
 #include <string_view>
 
 #include "hearth/error.h"
+#include "tokenizer/chat_text.h"
 
 namespace hearth {
 namespace {
 
 using Messages = std::vector<ChatMessage>;
 
-// Appends parts in order (also keeps GCC 12 from a false -Wrestrict on `" " + std::string`).
-void append(std::string& out, std::initializer_list<std::string_view> parts) {
-  for (std::string_view p : parts) out += p;
-}
-
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
-
-// Jinja's trim / Python's str.strip(): ASCII whitespace at both ends.
-std::string trim(std::string_view s) {
-  const char* ws = " \t\n\r\f\v";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return "";
-  size_t e = s.find_last_not_of(ws);
-  return std::string(s.substr(b, e - b + 1));
-}
 
 // Qwen2-style templates write a system message of their own when the conversation has none:
 // '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' as a string literal. Returns its text.
@@ -68,7 +55,7 @@ std::string today_string() {
 
 // The system message (first message, if it is one) and the rest.
 struct Split {
-  std::string system;
+  ChatText system;
   bool has_system = false;
   std::vector<const ChatMessage*> rest;
 };
@@ -77,7 +64,7 @@ Split split_system(const Messages& msgs) {
   Split s;
   for (size_t i = 0; i < msgs.size(); ++i) {
     if (i == 0 && msgs[i].role == "system") {
-      s.system = msgs[i].content;
+      s.system = ChatText::msg(msgs[i].content);
       s.has_system = true;
     } else {
       s.rest.push_back(&msgs[i]);
@@ -86,53 +73,62 @@ Split split_system(const Messages& msgs) {
   return s;
 }
 
-std::string render_llama2(const Messages& msgs, const std::string& bos, const std::string& eos) {
+// A message's content is the conversation's text, never the template's. So is a role other than the ones
+// templates know (the C and Python APIs take any): Phi-3 and Zephyr build their markers as '<|' + role + '|>',
+// which must form a control token for "user" but never for a role that spells "user|><|system".
+ChatText content(const ChatMessage& m) { return ChatText::msg(m.content); }
+ChatText role(const ChatMessage& m) {
+  const bool known = m.role == "system" || m.role == "user" || m.role == "assistant";
+  return known ? ChatText::tmpl(m.role) : ChatText::msg(m.role);
+}
+
+ChatText render_llama2(const Messages& msgs, const ChatText& bos, const ChatText& eos) {
   // bos + '[INST] ' + content.strip() + ' [/INST]'; ' ' + content.strip() + ' ' + eos; the system
   // message goes into the first user turn inside <<SYS>>.
   Split s = split_system(msgs);
-  std::string out;
+  ChatText out;
   bool first = true;
   for (const ChatMessage* m : s.rest) {
     if (m->role == "assistant") {
-      append(out, {" ", trim(m->content), " ", eos});
+      out += " " + content(*m).trimmed() + " " + eos;
     } else {
-      std::string content = m->content;
-      if (first && s.has_system) content = "<<SYS>>\n" + s.system + "\n<</SYS>>\n\n" + content;
-      out += bos + "[INST] " + trim(content) + " [/INST]";
+      ChatText c = content(*m);
+      if (first && s.has_system) c = "<<SYS>>\n" + s.system + "\n<</SYS>>\n\n" + c;
+      out += bos + "[INST] " + c.trimmed() + " [/INST]";
     }
     first = false;
   }
   return out;
 }
 
-std::string render_llama3(const ChatTemplate& t, const Messages& msgs, bool add_assistant, const std::string& bos) {
-  auto turn = [](const std::string& role, const std::string& content) {
-    return "<|start_header_id|>" + role + "<|end_header_id|>\n\n" + trim(content) + "<|eot_id|>";
+ChatText render_llama3(const ChatTemplate& t, const Messages& msgs, bool add_assistant, const ChatText& bos) {
+  auto turn = [](const ChatMessage& m) {
+    return "<|start_header_id|>" + role(m) + "<|end_header_id|>\n\n" + content(m).trimmed() + "<|eot_id|>";
   };
-  std::string out = bos;
+  ChatText out = bos;
   if (t.format == ChatFormat::Llama31) {
     // Llama 3.1/3.2 always write a system turn with the dates ahead of the (trimmed) system message.
     Split s = split_system(msgs);
     out += "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: " +
-           (t.date_today ? today_string() : t.date_string) + "\n\n" + trim(s.system) + "<|eot_id|>";
-    for (const ChatMessage* m : s.rest) out += turn(m->role, m->content);
+           ChatText::tmpl(t.date_today ? today_string() : t.date_string) + "\n\n" + s.system.trimmed() + "<|eot_id|>";
+    for (const ChatMessage* m : s.rest) out += turn(*m);
   } else {
-    for (const ChatMessage& m : msgs) out += turn(m.role, m.content);
+    for (const ChatMessage& m : msgs) out += turn(m);
   }
   if (add_assistant) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
   return out;
 }
 
-std::string render_mistral(ChatFormat f, const Messages& msgs, const std::string& bos, const std::string& eos) {
+ChatText render_mistral(ChatFormat f, const Messages& msgs, const ChatText& bos, const ChatText& eos) {
   Split s = split_system(msgs);
-  std::string out = bos;
+  ChatText out = bos;
   if (f == ChatFormat::MistralV7 || f == ChatFormat::MistralV7Tekken) {
     // Every message in order; the system message has its own tags.
-    const char* sp = f == ChatFormat::MistralV7 ? " " : "";
+    const ChatText sp = f == ChatFormat::MistralV7 ? " " : "";
     for (const ChatMessage& m : msgs) {
-      if (m.role == "system") out += std::string("[SYSTEM_PROMPT]") + sp + m.content + "[/SYSTEM_PROMPT]";
-      else if (m.role == "assistant") append(out, {sp, m.content, eos});
-      else out += std::string("[INST]") + sp + m.content + "[/INST]";
+      if (m.role == "system") out += "[SYSTEM_PROMPT]" + sp + content(m) + "[/SYSTEM_PROMPT]";
+      else if (m.role == "assistant") out += sp + content(m) + eos;
+      else out += "[INST]" + sp + content(m) + "[/INST]";
     }
     return out;
   }
@@ -148,69 +144,105 @@ std::string render_mistral(ChatFormat f, const Messages& msgs, const std::string
     const ChatMessage& m = *s.rest[i];
     if (m.role == "assistant") {
       switch (f) {
-        case ChatFormat::Mistral: out += m.content + eos; break;
-        case ChatFormat::MistralV1: append(out, {" ", m.content, eos}); break;
-        case ChatFormat::MistralV3: append(out, {" ", trim(m.content), eos}); break;
-        default: out += m.content + eos; break;  // v3-tekken
+        case ChatFormat::Mistral: out += content(m) + eos; break;
+        case ChatFormat::MistralV1: out += " " + content(m) + eos; break;
+        case ChatFormat::MistralV3: out += " " + content(m).trimmed() + eos; break;
+        default: out += content(m) + eos; break;  // v3-tekken
       }
       continue;
     }
-    std::string content = (i == system_turn && s.has_system) ? s.system + "\n\n" + m.content : m.content;
+    const ChatText c = (i == system_turn && s.has_system) ? s.system + "\n\n" + content(m) : content(m);
     switch (f) {
-      case ChatFormat::Mistral: out += "[INST] " + content + " [/INST]"; break;
-      case ChatFormat::MistralV1: append(out, {" [INST] ", content, " [/INST]"}); break;
-      case ChatFormat::MistralV3: out += "[INST] " + content + "[/INST]"; break;
-      default: out += "[INST]" + content + "[/INST]"; break;  // v3-tekken
+      case ChatFormat::Mistral: out += "[INST] " + c + " [/INST]"; break;
+      case ChatFormat::MistralV1: out += " [INST] " + c + " [/INST]"; break;
+      case ChatFormat::MistralV3: out += "[INST] " + c + "[/INST]"; break;
+      default: out += "[INST]" + c + "[/INST]"; break;  // v3-tekken
     }
   }
   return out;
 }
 
-std::string render_gemma(const Messages& msgs, bool add_assistant, const std::string& bos) {
+ChatText render_gemma(const Messages& msgs, bool add_assistant, const ChatText& bos) {
   // Gemma has no system role: Gemma 3's template puts the system message and "\n\n" ahead of the first
   // turn after it; turns are trimmed.
   Split s = split_system(msgs);
-  std::string out = bos;
+  ChatText out = bos;
   bool first = true;
   for (const ChatMessage* m : s.rest) {
-    const std::string role = m->role == "assistant" ? "model" : m->role;
-    out += "<start_of_turn>" + role + "\n";
+    const ChatText r = m->role == "assistant" ? ChatText("model") : role(*m);
+    out += "<start_of_turn>" + r + "\n";
     if (first && s.has_system) out += s.system + "\n\n";
-    out += trim(m->content) + "<end_of_turn>\n";
+    out += content(*m).trimmed() + "<end_of_turn>\n";
     first = false;
   }
   if (add_assistant) out += "<start_of_turn>model\n";
   return out;
 }
 
-std::string render_chatml(const ChatTemplate& t, const Messages& msgs, bool add_assistant) {
-  std::string out;
+ChatText render_chatml(const ChatTemplate& t, const Messages& msgs, bool add_assistant) {
+  ChatText out;
   if (!t.default_system.empty() && (msgs.empty() || msgs[0].role != "system"))
-    out += "<|im_start|>system\n" + t.default_system + "<|im_end|>\n";
-  for (const ChatMessage& m : msgs) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    out += "<|im_start|>system\n" + ChatText::tmpl(t.default_system) + "<|im_end|>\n";
+  for (const ChatMessage& m : msgs) out += "<|im_start|>" + role(m) + "\n" + content(m) + "<|im_end|>\n";
   if (add_assistant) out += "<|im_start|>assistant\n";
   return out;
 }
 
-std::string render_phi4(const Messages& msgs) {
+ChatText render_phi4(const Messages& msgs) {
   // The official template opens the assistant turn right after each user turn.
-  std::string out;
+  ChatText out;
   for (const ChatMessage& m : msgs) {
-    if (m.role == "assistant") out += m.content + "<|im_end|>";
-    else if (m.role == "user") out += "<|im_start|>user<|im_sep|>" + m.content + "<|im_end|><|im_start|>assistant<|im_sep|>";
-    else out += "<|im_start|>" + m.role + "<|im_sep|>" + m.content + "<|im_end|>";
+    if (m.role == "assistant") out += content(m) + "<|im_end|>";
+    else if (m.role == "user") out += "<|im_start|>user<|im_sep|>" + content(m) + "<|im_end|><|im_start|>assistant<|im_sep|>";
+    else out += "<|im_start|>" + role(m) + "<|im_sep|>" + content(m) + "<|im_end|>";
   }
   return out;
 }
 
-std::string render_plain(const Messages& msgs, bool add_assistant) {
-  std::string out;
+ChatText render_phi3_zephyr(const ChatTemplate& t, const Messages& msgs, bool add_assistant, const ChatText& bos,
+                            const ChatText& eos) {
+  // '<|' + role + '|>\n' + content + end; Phi-3 ends a prompt without the reply header with eos.
+  const ChatText end = t.format == ChatFormat::Phi3 ? ChatText("<|end|>") : eos;
+  ChatText out = bos;
+  for (const ChatMessage& m : msgs) out += "<|" + role(m) + "|>\n" + content(m) + end + "\n";
+  if (add_assistant) out += "<|assistant|>\n";
+  else if (t.format == ChatFormat::Phi3) out += eos;
+  return out;
+}
+
+ChatText render_plain(const Messages& msgs, bool add_assistant) {
+  ChatText out;
   for (const ChatMessage& m : msgs) {
-    std::string role = m.role == "system" ? "System" : m.role == "user" ? "User" : m.role == "assistant" ? "Assistant" : m.role;
-    out += role + ": " + m.content + "\n";
+    const ChatText r = m.role == "system" ? ChatText("System") : m.role == "user" ? ChatText("User")
+                       : m.role == "assistant" ? ChatText("Assistant") : role(m);
+    out += r + ": " + content(m) + "\n";
   }
   if (add_assistant) out += "Assistant:";
   return out;
+}
+
+ChatText render(const ChatTemplate& t, const Messages& msgs, bool add_assistant, const std::string& bos_text,
+                const std::string& eos_text) {
+  const ChatText bos = ChatText::tmpl(bos_text), eos = ChatText::tmpl(eos_text);
+  const ChatText opt_bos = t.writes_bos ? bos : ChatText();
+  switch (t.format) {
+    case ChatFormat::Llama2: return render_llama2(msgs, bos, eos);
+    case ChatFormat::Llama3:
+    case ChatFormat::Llama31: return render_llama3(t, msgs, add_assistant, bos);
+    case ChatFormat::Mistral:
+    case ChatFormat::MistralV1:
+    case ChatFormat::MistralV3:
+    case ChatFormat::MistralV3Tekken:
+    case ChatFormat::MistralV7:
+    case ChatFormat::MistralV7Tekken: return render_mistral(t.format, msgs, bos, eos);
+    case ChatFormat::ChatML: return opt_bos + render_chatml(t, msgs, add_assistant);
+    case ChatFormat::Phi3:
+    case ChatFormat::Zephyr: return render_phi3_zephyr(t, msgs, add_assistant, opt_bos, eos);
+    case ChatFormat::Phi4: return opt_bos + render_phi4(msgs);
+    case ChatFormat::Gemma: return render_gemma(msgs, add_assistant, bos);
+    case ChatFormat::Plain: return render_plain(msgs, add_assistant);
+  }
+  return render_plain(msgs, add_assistant);
 }
 
 }  // namespace
@@ -281,42 +313,26 @@ ChatFormat chat_format_from_name(const std::string& name) {
   throw Error("unknown chat template '" + name + "' (known: " + known + ")");
 }
 
+ChatPrompt chat_render_prompt(const ChatTemplate& t, const Messages& msgs, bool add_assistant, const std::string& bos,
+                              const std::string& eos) {
+  return render(t, msgs, add_assistant, bos, eos).prompt();
+}
+
+ChatPrompt chat_render_prompt(ChatFormat f, const Messages& msgs, bool add_assistant, const std::string& bos,
+                              const std::string& eos) {
+  ChatTemplate t;
+  t.format = f;
+  return chat_render_prompt(t, msgs, add_assistant, bos, eos);
+}
+
 std::string chat_render(const ChatTemplate& t, const Messages& msgs, bool add_assistant, const std::string& bos,
                         const std::string& eos) {
-  const std::string opt_bos = t.writes_bos ? bos : "";
-  switch (t.format) {
-    case ChatFormat::Llama2: return render_llama2(msgs, bos, eos);
-    case ChatFormat::Llama3:
-    case ChatFormat::Llama31: return render_llama3(t, msgs, add_assistant, bos);
-    case ChatFormat::Mistral:
-    case ChatFormat::MistralV1:
-    case ChatFormat::MistralV3:
-    case ChatFormat::MistralV3Tekken:
-    case ChatFormat::MistralV7:
-    case ChatFormat::MistralV7Tekken: return render_mistral(t.format, msgs, bos, eos);
-    case ChatFormat::ChatML: return opt_bos + render_chatml(t, msgs, add_assistant);
-    case ChatFormat::Phi3:
-    case ChatFormat::Zephyr: {
-      // '<|' + role + '|>\n' + content + end; Phi-3 ends a prompt without the reply header with eos.
-      const std::string end = t.format == ChatFormat::Phi3 ? "<|end|>" : eos;
-      std::string out = opt_bos;
-      for (const ChatMessage& m : msgs) out += "<|" + m.role + "|>\n" + m.content + end + "\n";
-      if (add_assistant) out += "<|assistant|>\n";
-      else if (t.format == ChatFormat::Phi3) out += eos;
-      return out;
-    }
-    case ChatFormat::Phi4: return opt_bos + render_phi4(msgs);
-    case ChatFormat::Gemma: return render_gemma(msgs, add_assistant, bos);
-    case ChatFormat::Plain: return render_plain(msgs, add_assistant);
-  }
-  return render_plain(msgs, add_assistant);
+  return render(t, msgs, add_assistant, bos, eos).text();
 }
 
 std::string chat_render(ChatFormat f, const Messages& msgs, bool add_assistant, const std::string& bos,
                         const std::string& eos) {
-  ChatTemplate t;
-  t.format = f;
-  return chat_render(t, msgs, add_assistant, bos, eos);
+  return chat_render_prompt(f, msgs, add_assistant, bos, eos).text;
 }
 
 }  // namespace hearth

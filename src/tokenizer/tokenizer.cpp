@@ -65,29 +65,25 @@ class VocabTokenizer final : public Tokenizer {
   VocabTokenizer& operator=(const VocabTokenizer&) = delete;
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override {
-    std::vector<int32_t> out;
-    out.reserve(text.size() / 3 + 2);
-    if (add_bos && v_.add_bos && v_.bos >= 0) out.push_back(v_.bos);
-    bool prev_special = true;  // SPM: the first piece of text gets the space prefix, as do pieces after specials
-    for (const Fragment& fr : split_special(v_, text, parse_special)) {
-      if (fr.id >= 0) {
-        out.push_back(fr.id);
-        prev_special = true;
-      } else if (spm_) {
-        spm_tokenize(v_, spm_escape(fr.text, v_.add_space_prefix && prev_special), out);
-        prev_special = false;
-      } else {
-        bpe_->tokenize(fr.text, out);
-      }
-    }
-    if (add_bos && v_.add_eos && v_.eos >= 0) out.push_back(v_.eos);
-    return out;
+    return encode_ranges(text, add_bos, parse_special, {});
   }
 
-  std::string token_to_piece(int32_t id) const override {
+  std::vector<int32_t> encode_chat(const ChatPrompt& prompt) const override {
+    // The template wrote BOS itself when its text (not a message's) starts with BOS's text.
+    bool has_bos = false;
+    if (v_.bos >= 0) {
+      const std::string& bos = v_.tokens[v_.bos].text;
+      has_bos = prompt.text.rfind(bos, 0) == 0 && (prompt.content.empty() || prompt.content[0].first >= bos.size());
+    }
+    return encode_ranges(prompt.text, !has_bos, true, prompt.content);
+  }
+
+  using Tokenizer::token_to_piece;
+  std::string token_to_piece(int32_t id, bool special) const override {
     if (!v_.valid(id)) return {};
     const TokenInfo& t = v_.tokens[id];
-    if (t.control || t.type == TokenType::UserDefined || t.type == TokenType::Unknown) return t.text;
+    if (t.control || t.type == TokenType::Unknown) return special ? t.text : std::string();
+    if (t.type == TokenType::UserDefined) return t.text;
     if (t.type == TokenType::Byte) {
       int b = parse_byte_token(t.text);
       if (b >= 0) return std::string(1, static_cast<char>(b));
@@ -104,7 +100,7 @@ class VocabTokenizer final : public Tokenizer {
       if (!v_.valid(id)) continue;
       const TokenInfo& t = v_.tokens[id];
       if (!keep_special && (t.control || t.type == TokenType::Unknown)) continue;
-      std::string piece = token_to_piece(id);
+      std::string piece = token_to_piece(id, true);
       if (strip_space && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
       strip_space = false;
       out += piece;
@@ -122,6 +118,28 @@ class VocabTokenizer final : public Tokenizer {
   int32_t find_token(std::string_view text) const override { return v_.find(text); }
 
  private:
+  // encode, with the plain ranges of split_special.
+  std::vector<int32_t> encode_ranges(std::string_view text, bool add_bos, bool parse_special,
+                                     const TextRanges& plain) const {
+    std::vector<int32_t> out;
+    out.reserve(text.size() / 3 + 2);
+    if (add_bos && v_.add_bos && v_.bos >= 0) out.push_back(v_.bos);
+    bool prev_special = true;  // SPM: the first piece of text gets the space prefix, as do pieces after specials
+    for (const Fragment& fr : split_special(v_, text, parse_special, plain)) {
+      if (fr.id >= 0) {
+        out.push_back(fr.id);
+        prev_special = true;
+      } else if (spm_) {
+        spm_tokenize(v_, spm_escape(fr.text, v_.add_space_prefix && prev_special), out);
+        prev_special = false;
+      } else {
+        bpe_->tokenize(fr.text, out);
+      }
+    }
+    if (add_bos && v_.add_eos && v_.eos >= 0) out.push_back(v_.eos);
+    return out;
+  }
+
   Vocab v_;
   bool spm_;
   std::unique_ptr<BpeModel> bpe_;  // byte-level BPE only; refers to v_

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hearth/chat.h"
+
 namespace hearth {
 
 class GgufFile;
@@ -20,8 +22,14 @@ class Tokenizer {
   // add_bos: prepend BOS when the vocabulary asks for it (tokenizer.ggml.add_bos_token, default per model type).
   // parse_special: text such as "<|eot_id|>" becomes the special token instead of plain text.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const = 0;
+  // A rendered chat prompt: special tokens come only from the template's text; the messages' text
+  // (prompt.content) is plain text. BOS is added unless the template's text starts with it.
+  virtual std::vector<int32_t> encode_chat(const ChatPrompt& prompt) const = 0;
   // The bytes of one token as it appears in text (SPM: leading space restored; byte tokens as their byte).
-  virtual std::string token_to_piece(int32_t id) const = 0;
+  // special: control and unknown tokens as their spelling ("</s>"); without it they are empty, as llama.cpp's
+  // llama_token_to_piece(special = false) renders them in generated text.
+  virtual std::string token_to_piece(int32_t id, bool special) const = 0;
+  std::string token_to_piece(int32_t id) const { return token_to_piece(id, true); }
   // Whole-sequence decode; drops BOS/EOS/control tokens unless keep_special.
   virtual std::string decode(const std::vector<int32_t>& ids, bool keep_special = false) const = 0;
 

@@ -39,6 +39,12 @@ class StoriesThroughPython(unittest.TestCase):
         self.assertEqual("".join(pieces), text)
         self.assertTrue(reference.startswith("<s> Once upon a time" + text))
 
+    def test_control_tokens_add_no_text(self):
+        # Greedy from "One day", stories260K writes <s> (BOS) before its next story; llama.cpp shows nothing.
+        text = self.m.generate("One day", max_tokens=250, temperature=0)
+        self.assertNotIn("<s>", text)
+        self.assertIn("had fun. Once upon a time", text)
+
     def test_callback_stops_and_raises(self):
         seen = []
         text = self.m.generate("Once upon a time", max_tokens=50, temperature=0,
