@@ -160,7 +160,8 @@ PulledBlob share_pull(const std::string& key, const std::function<PulledBlob(con
                       const PullProgress& progress) {
   std::shared_ptr<Flight> f;
   bool leader = false;
-  {
+  // Follows the pull of this key in flight, or starts one (and leads it).
+  auto join_or_start = [&] {
     std::lock_guard<std::mutex> g(flights_mu);
     auto it = flights.find(key);
     if (it == flights.end()) {
@@ -170,22 +171,13 @@ PulledBlob share_pull(const std::string& key, const std::function<PulledBlob(con
     } else {
       f = it->second;
     }
-  }
+  };
+  join_or_start();
   if (!leader) {
     if (std::optional<PulledBlob> b = follow_flight(f, progress)) return *b;
     // The pull we waited for failed (perhaps for reasons of its own: its client left, its digest was another):
     // try once more, leading (or following a newer pull that started meanwhile).
-    {
-      std::lock_guard<std::mutex> g(flights_mu);
-      auto it = flights.find(key);
-      if (it == flights.end()) {
-        f = std::make_shared<Flight>();
-        flights.emplace(key, f);
-        leader = true;
-      } else {
-        f = it->second;
-      }
-    }
+    join_or_start();
     if (!leader) {
       if (std::optional<PulledBlob> b = follow_flight(f, progress)) return *b;
       // Twice unlucky: lead without sharing (the .part lock keeps the downloads apart).
