@@ -125,13 +125,9 @@ std::optional<std::chrono::system_clock::time_point> ModelUse::expires_at() cons
   return std::chrono::system_clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, from + ka - now));
 }
 
-namespace {
-
 bool same_model(const std::string& entry_name, const std::string& requested) {
   return entry_name == requested || normalize_model_name(entry_name) == normalize_model_name(requested);
 }
-
-}  // namespace
 
 ModelRegistry::ModelRegistry(const ServerOptions& options) : opt_(options) {
   if (opt_.parallel < 1) throw Error("--parallel must be at least 1, got " + std::to_string(opt_.parallel));

@@ -140,5 +140,7 @@ class ModelRegistry {
 
 // The name a request's model field refers to, without Ollama's ":latest" tag or a ".gguf" suffix.
 std::string normalize_model_name(const std::string& name);
+// Whether a request's model field names the model listed as entry_name (as given, or both normalized).
+bool same_model(const std::string& entry_name, const std::string& requested);
 
 }  // namespace hearth::serve

@@ -237,9 +237,8 @@ void show(ServeState& state, const httplib::Request& req, httplib::Response& res
   std::string name = get_string(body, "model").value_or("");
   if (name.empty()) name = get_string(body, "name").value_or("");
   if (name.empty()) throw bad_request("missing required field 'model'", "missing_field");
-  const std::string want = normalize_model_name(name);
   for (const ModelEntry& e : state.models.list()) {
-    if (normalize_model_name(e.name) != want && e.name != name) continue;
+    if (!same_model(e.name, name)) continue;
     ModelInfo info = inspect_model(e.path);
     json model_info = {{"general.architecture", info.arch},
                        {"general.name", info.name},

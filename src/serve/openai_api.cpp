@@ -293,9 +293,8 @@ void add_openai_routes(httplib::Server& http, ServeState& state) {
   // The official clients' models.retrieve: one model object, or OpenAI's 404 for an id that is not served.
   http.Get(R"(/v1/models/(.+))", guarded(S, [&state](const httplib::Request& q, httplib::Response& r) {
              const std::string id = q.matches[1];
-             const std::string want = normalize_model_name(id);
              for (const ModelEntry& e : state.models.list())
-               if (e.name == id || normalize_model_name(e.name) == want) return send_json(r, model_object(e));
+               if (same_model(e.name, id)) return send_json(r, model_object(e));
              throw ApiError(404, "The model '" + id + "' does not exist", "invalid_request_error", "model_not_found");
            }));
   // /v1/embeddings: serve/embeddings_api.cpp.

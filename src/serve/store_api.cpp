@@ -46,7 +46,7 @@ ModelName checked_name(const std::string& s) {
 std::optional<std::string> served_file(const ServeState& state, const std::string& name) {
   if (state.options.model_path.empty()) return std::nullopt;
   for (const ModelEntry& e : state.models.list())
-    if (e.path == state.options.model_path && normalize_model_name(e.name) == normalize_model_name(name)) return e.path;
+    if (e.path == state.options.model_path && same_model(e.name, name)) return e.path;
   return std::nullopt;
 }
 
