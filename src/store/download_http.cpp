@@ -90,14 +90,9 @@ class Download {
       if (hop == kMaxRedirects) throw Error("download of " + url_ + " failed: more than 10 redirects");
       current = store::resolve_location(u, h.location);
     }
-    const int status = h.status;
-    if (status >= 400 && !(status == 416 && have_ > 0))
-      throw Error("download of " + url_ + " failed: HTTP " + std::to_string(status));
-    if (status == 416) {
-      // Range not satisfiable: the .part is already complete.
-    } else if (status != 200 && status != 206) {
-      throw Error("download of " + url_ + " failed: HTTP " + std::to_string(status));
-    }
+    // 416 (range not satisfiable) after a resume: the .part is already complete.
+    if (!(h.status == 200 || h.status == 206 || (h.status == 416 && have_ > 0)))
+      throw Error("download of " + url_ + " failed: HTTP " + std::to_string(h.status));
     const uint64_t got = std::filesystem::file_size(part_);
     if (prog_.total && got != prog_.total)
       throw Error("download of " + url_ + " was cut off (" + std::to_string(got) + " of " + std::to_string(prog_.total) +
