@@ -128,7 +128,7 @@ class ModelRegistry {
   int max_loaded_ = 1;
   ModelEntry fixed_;   // -m, when given (loaded at start)
   bool has_fixed_ = false;
-  std::shared_ptr<const FileDigest> fixed_digest_;  // of fixed_'s file, hashed in the background
+  std::shared_ptr<const FileDigest> fixed_digest_;  // of fixed_'s file, hashed in the background once listed
   mutable std::mutex mu_;
   std::condition_variable cv_;  // wakes the reaper
   bool stopping_ = false;

@@ -55,23 +55,12 @@ void log_unreadable_model(const ServerOptions& options, const std::string& path,
   if (options.access_log) options.access_log("cannot list model file " + path + ": " + error);
 }
 
-FileDigest::FileDigest(const std::string& path) {
+FileDigest::FileDigest(const std::string& path) : path_(path) {
   const std::string name = std::filesystem::path(path).filename().string();
   if (name.rfind("sha256-", 0) == 0 && is_sha256_hex(name.substr(7))) {
     digest_ = "sha256:" + name.substr(7);  // a store blob is named by its digest
-    return;
+    started_ = true;
   }
-  thread_ = std::thread([this, path] {
-    try {
-      const std::string hex = sha256_file(path, [this](uint64_t, uint64_t) {
-        if (stop_) throw Error("stopped");
-      });
-      std::lock_guard<std::mutex> g(mu_);
-      digest_ = "sha256:" + hex;
-    } catch (const std::exception&) {
-      // unreadable (or stopped): no ID, as before
-    }
-  });
 }
 
 FileDigest::~FileDigest() {
@@ -81,6 +70,20 @@ FileDigest::~FileDigest() {
 
 std::string FileDigest::get() const {
   std::lock_guard<std::mutex> g(mu_);
+  if (!started_) {
+    started_ = true;
+    thread_ = std::thread([this] {  // writes digest_ under mu_: after this call has returned
+      try {
+        const std::string hex = sha256_file(path_, [this](uint64_t, uint64_t) {
+          if (stop_) throw Error("stopped");
+        });
+        std::lock_guard<std::mutex> g(mu_);
+        digest_ = "sha256:" + hex;
+      } catch (const std::exception&) {
+        // unreadable (or stopped): no ID, as before
+      }
+    });
+  }
   return digest_;
 }
 

@@ -31,22 +31,25 @@ std::optional<ModelEntry> find_store_entry(const std::string& dir, const std::st
 void log_unreadable_model(const ServerOptions& options, const std::string& path, const std::string& error);
 
 // The ID ("sha256:<hex>" of the file) of a model served from a path (-m), as the store's models have theirs:
-// known at once for a store blob (its file name says it), else hashed on a thread of its own, so that the
-// server does not wait seconds for a large file before it serves.
+// known at once for a store blob (its file name says it), else hashed on a thread of its own once a listing
+// first asks for it: the server does not wait seconds for a large file before it serves, and a server that
+// nobody asks for a listing never reads the whole file again (beside the load, on the cores that generate).
 class FileDigest {
  public:
   explicit FileDigest(const std::string& path);
   ~FileDigest();  // stops hashing
   FileDigest(const FileDigest&) = delete;
   FileDigest& operator=(const FileDigest&) = delete;
-  // "sha256:<hex>", or "" until it is known (or when the file cannot be read).
+  // "sha256:<hex>", or "" until it is known (or when the file cannot be read); the first call starts hashing.
   std::string get() const;
 
  private:
+  const std::string path_;
   mutable std::mutex mu_;
-  std::string digest_;
+  mutable std::string digest_;
+  mutable bool started_ = false;  // hashing started (or nothing to hash)
   std::atomic<bool> stop_{false};
-  std::thread thread_;
+  mutable std::thread thread_;
 };
 
 // Sets each profile parameter that the request did not give. given: the object holding the request's
